@@ -1,0 +1,1 @@
+"""The ``lineage`` command line (click). Heavy imports happen inside the commands."""

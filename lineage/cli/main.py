@@ -1,0 +1,313 @@
+"""Entry point: ``lineage``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from lineage import __version__
+from lineage.cli.output import emit_json, format_option, progress, table, warn
+from lineage.errors import InputError, LineageError
+
+
+class _WarningHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        warn(record.getMessage())
+
+
+class LineageGroup(click.Group):
+    """Turns lineage's errors into one red line and an exit code (``--debug``: traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LineageError as exc:
+            if ctx.obj and ctx.obj.get("debug"):
+                raise
+            click.secho(f"error: {exc}", fg="red", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=LineageGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar="LINEAGE_HOME",
+    help="Lineage home (default ./.lineage; env LINEAGE_HOME).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.version_option(__version__, prog_name="lineage")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
+    """lineage: where does this person's data live, on what basis, until when?
+
+    Connectors and tools record personal-data events (collected, shared, transferred,
+    erased); lineage keeps them in an append-only log, projects them into DuckDB and
+    answers from the evidence.
+
+    \b
+    Start here:
+      lineage demo                       a sample company, end to end
+      lineage init                       create ./.lineage with a pseudonym key
+      lineage emit --file events.jsonl   record events (JSON Lines)
+      lineage who-has jane@example.com   every holder of one person's data
+    """
+    logger = logging.getLogger("lineage")
+    if not logger.handlers:
+        logger.addHandler(_WarningHandler())
+        logger.setLevel(logging.WARNING)
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home
+    ctx.obj["debug"] = debug
+
+
+def make_app(ctx: click.Context, **flags: Any) -> Any:
+    from lineage.config import resolve
+    from lineage.services.app import App
+
+    return App(resolve(ctx.obj.get("home"), **flags))
+
+
+@cli.command()
+@format_option("text", "json")
+@click.pass_context
+def init(ctx: click.Context, fmt: str) -> None:
+    """Create the lineage home: a random pseudonym key (owner-readable only) and the log.
+
+    Safe to run twice: an existing home and key are left as they are.
+    """
+    app = make_app(ctx)
+    created = app.init()
+    home = str(app.settings.home)
+    if fmt == "json":
+        emit_json({"home": home, "created": created})
+    elif created:
+        click.echo(f"initialised lineage home {home} (pseudonym key: {app.settings.key_path})")
+    else:
+        click.echo(f"lineage home {home} already initialised; nothing changed")
+
+
+@cli.command()
+@click.option(
+    "--file",
+    "-f",
+    "file",
+    type=click.File("r", encoding="utf-8"),
+    help="JSON Lines file of events ('-' for standard input).",
+)
+@click.option(
+    "--id",
+    "ids",
+    multiple=True,
+    metavar="KIND=VALUE",
+    help="Subject identifier (single-event form).",
+)
+@click.option(
+    "--at", "occurred_at", metavar="TIME", help="When it happened (single-event form; default now)."
+)
+@click.option("--source", help="Emitting tool or connector (default: emit).")
+@click.argument("fields", nargs=-1, metavar="[EVENT_TYPE FIELD=VALUE...]")
+@format_option("text", "json")
+@click.pass_context
+def emit(
+    ctx: click.Context,
+    file: Any,
+    ids: tuple[str, ...],
+    occurred_at: str | None,
+    source: str | None,
+    fields: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Record events in the log. The whole input is checked first: one bad line and nothing
+    from it is appended (exit code 2, the line named).
+
+    Raw identifiers are pseudonymised here and never stored.
+
+    \b
+    From a file (one JSON object per line, see README):
+      lineage emit --file events.jsonl
+      cat events.jsonl | lineage emit --file -
+    \b
+    One event from options (lists are comma-separated):
+      lineage emit DataCollected --id email=jane@example.com \\
+          categories=user.name,user.contact.email system=webshop-db \\
+          purpose=essential.service legal_basis=contract data_subject=customer
+    """
+    from lineage.edge.jsonl import EventParser
+
+    app = make_app(ctx)
+    app.require_home()
+    if file is not None and (fields or ids):
+        raise InputError("give either --file or an event on the command line, not both")
+    parser = EventParser(app.pseudonymizer(), default_source=source or "emit")
+    if file is not None:
+        name = "<stdin>" if file.name == "<stdin>" else file.name
+        counter = _Counter()
+        result = app.append(counter.count(parser.parse_lines(file, name)))
+        count, links = result.count, counter.links
+    else:
+        obj = _event_from_options(fields, ids, occurred_at, source)
+        events = parser.parse_object(obj, "command line")
+        result = app.append(events)
+        count, links = result.count, sum(e.event_type == "IdentityLinked" for e in events)
+    if fmt == "json":
+        emit_json({"appended": count, "identity_links": links, "end": result.end})
+    else:
+        extra = f" (including {links} identity links)" if links else ""
+        click.echo(f"appended {count} events{extra}")
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.links = 0
+
+    def count(self, events: Any) -> Any:
+        for e in events:
+            if e.event_type == "IdentityLinked":
+                self.links += 1
+            yield e
+
+
+_LIST_FIELDS = {"categories", "scope"}
+
+
+def _event_from_options(
+    fields: tuple[str, ...], ids: tuple[str, ...], occurred_at: str | None, source: str | None
+) -> dict[str, Any]:
+    from lineage.timeutil import iso, now
+
+    if not fields:
+        raise InputError("nothing to emit: give --file FILE or EVENT_TYPE FIELD=VALUE...")
+    event_type, *pairs = fields
+    obj: dict[str, Any] = {"event_type": event_type, "occurred_at": occurred_at or iso(now())}
+    if source:
+        obj["source"] = source
+    subject: dict[str, str] = {}
+    for text in ids:
+        kind, sep, value = text.partition("=")
+        if not sep:
+            raise InputError(f"--id {text!r} must be KIND=VALUE", "--id")
+        subject[kind] = value
+    if subject:
+        obj["subject"] = subject
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InputError(f"{pair!r} must be FIELD=VALUE")
+        obj[key] = (
+            [v.strip() for v in value.split(",") if v.strip()] if key in _LIST_FIELDS else value
+        )
+    return obj
+
+
+@cli.command()
+@format_option("text", "json")
+@click.pass_context
+def project(ctx: click.Context, fmt: str) -> None:
+    """Bring the DuckDB projection up to date with the log.
+
+    Records that fail their checksum or are not valid events are set aside (never
+    projected), reported, and make the exit code 1.
+    """
+    app = make_app(ctx)
+    with app.store() as store:
+        result = _catch_up(app, store)
+    applied = result.applied if result else 0
+    if fmt == "json":
+        emit_json(
+            {
+                "applied": applied,
+                "duplicates": result.duplicates if result else 0,
+                "set_aside": result.problems if result else [],
+                "position": result.positions if result else None,
+            }
+        )
+    else:
+        if result is None:
+            click.echo("projection is up to date")
+        else:
+            click.echo(f"projected {applied} events ({result.duplicates} already present)")
+    if result and result.quarantined:
+        ctx.exit(1)
+
+
+def _catch_up(app: Any, store: Any) -> Any:
+    total = app.pending(store)
+    start = sum(store.positions().values())
+    with progress(total, "projecting") as bar:
+        result = app.catch_up(store, on_batch=lambda r: bar.to(sum(r.positions.values()) - start))
+    if result is not None:
+        for problem in result.problems:
+            warn(f"set aside log record at {problem}")
+    return result
+
+
+@cli.command()
+@format_option("text", "json")
+@click.pass_context
+def rebuild(ctx: click.Context, fmt: str) -> None:
+    """Drop the projection and rebuild it from the log (same answers, by construction).
+
+    The new projection is built beside the old one and replaces it only when complete.
+    """
+    app = make_app(ctx)
+    total = sum(app.log.end_offsets().values())
+    with progress(total, "rebuilding") as bar:
+        result = app.rebuild(on_batch=lambda r: bar.to(sum(r.positions.values())))
+    for problem in result.problems:
+        warn(f"set aside log record at {problem}")
+    if fmt == "json":
+        emit_json({"applied": result.applied, "set_aside": result.problems})
+    else:
+        click.echo(f"rebuilt projection from {result.read} log records ({result.applied} events)")
+
+
+@cli.command()
+@format_option("text", "json")
+@click.pass_context
+def status(ctx: click.Context, fmt: str) -> None:
+    """Log size and end, projected position, counts of events, subjects and holders."""
+    app = make_app(ctx)
+    with app.store() as store:
+        info = app.status(store)
+    if fmt == "json":
+        emit_json(info)
+        return
+    log, proj = info["log"], info["projection"]
+    rows = [
+        ("home", info["home"]),
+        ("log", f"{log['backend']} {log['id']}"),
+        ("log size", f"{log['size_bytes']:,} bytes"),
+        ("log end", _positions(log["end"])),
+        ("projected to", _positions(proj["position"])),
+        ("pending", f"{proj['pending']:,}"),
+        ("events", f"{proj.get('events', 0):,}"),
+        ("subject references", f"{proj.get('subject_refs', 0):,}"),
+        ("holders", f"{proj.get('holders', 0):,}"),
+        ("set aside", f"{proj.get('quarantined', 0):,}"),
+    ]
+    click.echo(table(rows, ["", ""]))
+
+
+def _positions(positions: dict[int, int]) -> str:
+    return ", ".join(f"{p}:{o}" for p, o in sorted(positions.items())) or "-"
+
+
+def _register() -> None:
+    from lineage.cli import demo, whohas
+
+    cli.add_command(whohas.who_has)
+    cli.add_command(demo.demo)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="lineage")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

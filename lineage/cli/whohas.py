@@ -1,0 +1,113 @@
+"""``lineage who-has``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lineage.cli.output import emit_json, format_option, table
+
+
+@click.command("who-has")
+@click.argument("identifier", required=False)
+@click.option(
+    "--id",
+    "ids",
+    multiple=True,
+    metavar="KIND=VALUE",
+    help="Identifier of a given kind (repeatable).",
+)
+@click.option("--as-of", metavar="TIME", help="Answer from events up to this time (default now).")
+@format_option("table", "json")
+@click.pass_context
+def who_has(
+    ctx: click.Context, identifier: str | None, ids: tuple[str, ...], as_of: str | None, fmt: str
+) -> None:
+    """Every holder of one person's data: categories, purposes and legal bases, since when,
+    retained until, transfer tool and its validity, the path the data took, and status.
+
+    IDENTIFIER with an @ is an e-mail, +digits a phone number, 64 hex digits a subject
+    reference; anything else needs --id KIND=VALUE. Identifiers linked to it (IdentityLinked,
+    or several in one event) give the same answer. An unknown subject is an empty list.
+
+    \b
+      lineage who-has jane@example.com
+      lineage who-has --id customer_number=1042 --as-of 2024-06-30
+      lineage who-has jane@example.com --format json
+    """
+    from lineage.cli.main import _catch_up, make_app
+    from lineage.edge.identity import is_subject_ref, parse_identifier
+    from lineage.errors import InputError
+    from lineage.services.whohas import who_has as answer
+    from lineage.timeutil import now, parse_time
+
+    pairs: list[tuple[str, str]] = []
+    if identifier:
+        pairs.append(
+            ("ref", identifier) if is_subject_ref(identifier) else parse_identifier(identifier)
+        )
+    for text in ids:
+        kind, sep, value = text.partition("=")
+        if not sep:
+            raise InputError(f"{text!r} must be KIND=VALUE", "--id")
+        pairs.append((kind, value))
+    if not pairs:
+        raise InputError("give an IDENTIFIER or --id KIND=VALUE")
+    when = parse_time(as_of, assume_utc=True) if as_of else now()
+    app = make_app(ctx)
+    refs = app.refs_for(pairs)
+    with app.store() as store:
+        _catch_up(app, store)
+        result = answer(store, refs, when)
+    if fmt == "json":
+        emit_json(result)
+    else:
+        click.echo(render(result))
+
+
+def render(result: dict[str, Any]) -> str:
+    head = f"subject {result['subject'][:16]}…  as of {result['as_of']}"
+    if not result["holders"]:
+        return head + "\nno holder has data of this subject"
+    rows = []
+    for h in result["holders"]:
+        purposes = "\n".join(
+            f"{p['purpose']} ({p['legal_basis'] or '?'})"
+            + (" consent withdrawn" if p.get("consent_withdrawn_at") else "")
+            for p in h["purposes"]
+        )
+        transfer = "-"
+        if h["transfer"]:
+            t = h["transfer"]
+            transfer = f"{t['country']} {t['mechanism']} {'valid' if t['valid'] else 'INVALID'}"
+        status = h["status"]
+        if h["special_categories"]:
+            status += "\nspecial category"
+        rows.append(
+            (
+                h["holder"],
+                h["role"] or "-",
+                h["country"] or "-",
+                "\n".join(h["categories"]) or "-",
+                purposes or "-",
+                (h["since"] or "-")[:10],
+                (h["retain_until"] or "-")[:10],
+                transfer,
+                " → ".join(h["path"]),
+                status,
+            )
+        )
+    headers = [
+        "holder",
+        "role",
+        "country",
+        "categories",
+        "purposes (basis)",
+        "since",
+        "retain until",
+        "transfer",
+        "path",
+        "status",
+    ]
+    return head + "\n" + table(rows, headers)

@@ -1,0 +1,1 @@
+"""The bundled sample company for ``lineage demo``."""

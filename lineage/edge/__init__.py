@@ -1,0 +1,1 @@
+"""The edge: raw identifiers become subject references here and go no further."""

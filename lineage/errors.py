@@ -1,0 +1,110 @@
+"""The exception tree. Every error lineage raises on purpose derives from ``LineageError``.
+
+    LineageError
+    ├── ConfigError             settings, home directory, pseudonym key
+    ├── InputError              bad user input (carries ``where``: file:line, option name)
+    │   ├── TaxonomyError       unknown category / data use / data subject
+    │   └── IdentifierError     an identifier lineage cannot interpret
+    ├── CodecError              bytes that are not a valid event (carries ``reason``)
+    │   └── UnknownSchemaError  single-object fingerprint not in the registry
+    ├── LogError                the event log
+    │   ├── LogBusyError        another process holds the writer lock
+    │   ├── LogCorruptError     a record failed its checksum (carries ``position``)
+    │   └── LogUnavailableError a backend cannot be reached (broker down, ...)
+    └── ProjectionError         the DuckDB projection
+        └── ProjectionMismatchError  projection built from another log: rebuild it
+
+Each error is one readable sentence; the CLI prints it as one line and exits with
+``exit_code``. Attributes keep the inputs so callers and tests need not parse messages.
+"""
+
+from __future__ import annotations
+
+
+class LineageError(Exception):
+    """Root of lineage's errors. ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(LineageError):
+    exit_code = 2
+
+
+class InputError(LineageError):
+    """Bad input. ``where`` names the place: ``events.jsonl:12``, ``--as-of``."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, where: str | None = None) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+        self.problem = message
+
+
+class TaxonomyError(InputError):
+    def __init__(
+        self, kind: str, key: str, suggestions: list[str], where: str | None = None
+    ) -> None:
+        hint = f" (did you mean {', '.join(repr(s) for s in suggestions)}?)" if suggestions else ""
+        super().__init__(f"unknown {kind} {key!r}{hint}", where)
+        self.kind = kind
+        self.key = key
+        self.suggestions = suggestions
+
+
+class IdentifierError(InputError):
+    pass
+
+
+class CodecError(LineageError):
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"cannot decode event: {reason}")
+        self.reason = reason
+
+
+class UnknownSchemaError(CodecError):
+    def __init__(self, fingerprint: bytes) -> None:
+        super().__init__(f"unknown writer schema fingerprint {fingerprint.hex()}")
+        self.fingerprint = fingerprint
+
+
+class LogError(LineageError):
+    pass
+
+
+class LogBusyError(LogError):
+    exit_code = 3
+
+    def __init__(self, path: str, waited: float) -> None:
+        super().__init__(
+            f"event log is busy: another process is writing to {path} (waited {waited:g}s)"
+        )
+        self.path = path
+        self.waited = waited
+
+
+class LogCorruptError(LogError):
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(f"corrupt log record at position {position}: {reason}")
+        self.position = position
+        self.reason = reason
+
+
+class LogUnavailableError(LogError):
+    exit_code = 3
+
+
+class ProjectionError(LineageError):
+    pass
+
+
+class ProjectionMismatchError(ProjectionError):
+    pass

@@ -1,0 +1,233 @@
+"""Events: immutable facts, named in the past tense, versioned.
+
+Each event type is a frozen dataclass. ``to_record`` gives the Avro record (envelope nested
+under ``envelope``, as in ``schemas/``); ``event_from_record`` is its inverse. The projector
+works on the records directly (building dataclasses per event would halve its throughput);
+everything else uses the dataclasses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evidence:
+    """Where consent came from: the version of the text shown and the channel."""
+
+    text_version: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Envelope shared by every event."""
+
+    event_type: ClassVar[str] = "Event"
+
+    subject_ref: str
+    occurred_at: datetime
+    source: str
+    event_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    recorded_at: datetime = field(default_factory=utcnow)
+    schema_version: int = SCHEMA_VERSION
+
+    _ENVELOPE: ClassVar[tuple[str, ...]] = (
+        "event_id",
+        "occurred_at",
+        "recorded_at",
+        "source",
+        "subject_ref",
+        "schema_version",
+    )
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in self._ENVELOPE:
+                continue
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Evidence):
+                value = {"text_version": value.text_version, "channel": value.channel}
+            out[f.name] = value
+        return out
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "envelope": {
+                "event_id": str(self.event_id),
+                "event_type": self.event_type,
+                "occurred_at": self.occurred_at,
+                "recorded_at": self.recorded_at,
+                "source": self.source,
+                "subject_ref": self.subject_ref,
+                "schema_version": self.schema_version,
+            },
+            **self.body(),
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataCollected(Event):
+    """We now hold these categories in one of our own systems."""
+
+    event_type: ClassVar[str] = "DataCollected"
+    categories: tuple[str, ...]
+    system: str
+    purpose: str
+    legal_basis: str
+    data_subject: str
+    origin: str = "data_subject"
+    retention: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataShared(Event):
+    """These categories went from one holder to a recipient."""
+
+    event_type: ClassVar[str] = "DataShared"
+    categories: tuple[str, ...]
+    from_holder: str
+    recipient: str
+    recipient_role: str
+    purpose: str
+    legal_basis: str
+    recipient_country: str | None = None
+    retention: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataTransferred(Event):
+    """These categories left the EEA."""
+
+    event_type: ClassVar[str] = "DataTransferred"
+    categories: tuple[str, ...]
+    from_holder: str
+    recipient: str
+    destination_country: str
+    mechanism: str
+    recipient_role: str = "processor"
+    mechanism_ref: str | None = None
+    purpose: str | None = None
+    legal_basis: str | None = None
+    retention: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentGiven(Event):
+    event_type: ClassVar[str] = "ConsentGiven"
+    purpose: str
+    evidence: Evidence | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentWithdrawn(Event):
+    event_type: ClassVar[str] = "ConsentWithdrawn"
+    purpose: str
+    evidence: Evidence | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class IdentityLinked(Event):
+    """``subject_ref`` and ``linked_ref`` identify the same person."""
+
+    event_type: ClassVar[str] = "IdentityLinked"
+    linked_ref: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasureRequested(Event):
+    """An Art. 17 request was received. An empty ``scope`` means all categories."""
+
+    event_type: ClassVar[str] = "ErasureRequested"
+    request_id: str
+    received_at: datetime
+    scope: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasureTaskUpdated(Event):
+    event_type: ClassVar[str] = "ErasureTaskUpdated"
+    request_id: str
+    holder: str
+    status: str
+    reason: str | None = None
+    retain_until: datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataErased(Event):
+    """A holder no longer has these categories. An empty list means all of them."""
+
+    event_type: ClassVar[str] = "DataErased"
+    holder: str
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetentionDeclared(Event):
+    event_type: ClassVar[str] = "RetentionDeclared"
+    purpose: str
+    duration: str
+    runs_from: str
+    categories: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogChanged(Event):
+    event_type: ClassVar[str] = "CatalogChanged"
+    digest: str
+    summary: str | None = None
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.event_type: cls
+    for cls in (
+        DataCollected,
+        DataShared,
+        DataTransferred,
+        ConsentGiven,
+        ConsentWithdrawn,
+        IdentityLinked,
+        ErasureRequested,
+        ErasureTaskUpdated,
+        DataErased,
+        RetentionDeclared,
+        CatalogChanged,
+    )
+}
+
+
+def event_from_record(record: dict[str, Any]) -> Event:
+    """Build the dataclass from a decoded Avro record (inverse of ``Event.to_record``)."""
+    env = record["envelope"]
+    cls = EVENT_TYPES[env["event_type"]]
+    kwargs: dict[str, Any] = {
+        "event_id": uuid.UUID(str(env["event_id"])),
+        "occurred_at": env["occurred_at"],
+        "recorded_at": env["recorded_at"],
+        "source": env["source"],
+        "subject_ref": env["subject_ref"],
+        "schema_version": env["schema_version"],
+    }
+    names = {f.name for f in fields(cls)}
+    for key, value in record.items():
+        if key == "envelope" or key not in names:
+            continue
+        if isinstance(value, list):
+            value = tuple(value)
+        elif key == "evidence" and isinstance(value, dict):
+            value = Evidence(**value)
+        kwargs[key] = value
+    return cls(**kwargs)

@@ -1,0 +1,161 @@
+"""Semantic checks of an event record: vocabularies, taxonomy keys, countries, durations.
+
+One path for every producer: the edge checks what users type, the projector checks what it
+decodes (bytes from another writer can be well-formed Avro and still mean nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from functools import cache
+from typing import Any
+
+from lineage.errors import InputError
+from lineage.events import vocab
+from lineage.events.taxonomy import Taxonomy, default_taxonomy, suggest
+
+_REF = re.compile(r"^[0-9a-f]{64}$")
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+def _one_of(name: str, allowed: tuple[str, ...]) -> Callable[[Any, Taxonomy], None]:
+    def check(value: Any, _tax: Taxonomy) -> None:
+        if value not in allowed:
+            hint = suggest(str(value), allowed)
+            extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise InputError(
+                f"unknown {name} {value!r}{extra}; expected one of {', '.join(allowed)}"
+            )
+
+    return check
+
+
+def _categories(value: Any, tax: Taxonomy) -> None:
+    for key in value:
+        tax.check_category(key)
+
+
+def _categories_nonempty(value: Any, tax: Taxonomy) -> None:
+    if not value:
+        raise InputError("categories must name at least one data category")
+    _categories(value, tax)
+
+
+def _use(value: Any, tax: Taxonomy) -> None:
+    tax.check_use(value)
+
+
+def _subject(value: Any, tax: Taxonomy) -> None:
+    tax.check_subject(value)
+
+
+@cache
+def _countries() -> frozenset[str]:
+    import pycountry
+
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+def check_country(value: Any, _tax: Taxonomy | None = None) -> None:
+    if not isinstance(value, str) or not _COUNTRY.match(value) or value not in _countries():
+        raise InputError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. DK, US)")
+
+
+def check_duration(value: Any, _tax: Taxonomy | None = None) -> None:
+    from lineage.timeutil import parse_duration
+
+    parse_duration(value)
+
+
+def _ref(value: Any, _tax: Taxonomy) -> None:
+    if not isinstance(value, str) or not _REF.match(value):
+        raise InputError(f"{value!r} is not a subject reference (64 hex digits)")
+
+
+def _nonblank(value: Any, _tax: Taxonomy) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise InputError("must not be empty")
+
+
+_CHECKS: dict[str, Callable[[Any, Taxonomy], None]] = {
+    "categories": _categories,
+    "scope": _categories,
+    "purpose": _use,
+    "data_subject": _subject,
+    "legal_basis": _one_of("legal basis", vocab.LEGAL_BASES),
+    "recipient_role": _one_of("recipient role", vocab.RECIPIENT_ROLES),
+    "origin": _one_of("origin", vocab.ORIGINS),
+    "mechanism": _one_of("transfer mechanism", vocab.MECHANISMS),
+    "status": _one_of("erasure task status", vocab.ERASURE_TASK_STATUSES),
+    "runs_from": _one_of("retention start", vocab.RETENTION_RUNS_FROM),
+    "recipient_country": check_country,
+    "destination_country": check_country,
+    "retention": check_duration,
+    "duration": check_duration,
+    "linked_ref": _ref,
+    "system": _nonblank,
+    "from_holder": _nonblank,
+    "recipient": _nonblank,
+    "holder": _nonblank,
+    "request_id": _nonblank,
+}
+
+# Events whose category list may be empty (meaning "all").
+_MAY_BE_EMPTY = {"DataErased", "RetentionDeclared"}
+
+
+def check_record(record: Mapping[str, Any], taxonomy: Taxonomy | None = None) -> None:
+    """Raise ``InputError`` naming the field when the record is not a meaningful event."""
+    RecordValidator(taxonomy or default_taxonomy()).check(record)
+
+
+class RecordValidator:
+    """``check_record`` for a stream. The checked fields of an event (categories, purpose,
+    basis, holders, countries) repeat endlessly across subjects, so each distinct combination
+    is checked once and remembered."""
+
+    def __init__(self, taxonomy: Taxonomy) -> None:
+        self.taxonomy = taxonomy
+        self._ok: set[tuple[Any, ...]] = set()
+
+    def check(self, record: Mapping[str, Any]) -> None:
+        env = record["envelope"]
+        ref = env["subject_ref"]
+        if not isinstance(ref, str) or not _REF.match(ref):
+            raise InputError(f"{ref!r} is not a subject reference (64 hex digits)", "subject_ref")
+        occurred = env["occurred_at"]
+        if not isinstance(occurred, int) and (
+            not isinstance(occurred, datetime) or occurred.tzinfo is None
+        ):
+            raise InputError("occurred_at must be a time with a time zone", "occurred_at")
+        key = (
+            env["event_type"],
+            *(
+                tuple(v) if isinstance(v, list) else v
+                for n, v in record.items()
+                if n in _CHECKS and n != "linked_ref"
+            ),
+        )
+        if key in self._ok:
+            if "linked_ref" in record:
+                _ref(record["linked_ref"], self.taxonomy)
+            return
+        self._check_fields(record)
+        self._ok.add(key)
+
+    def _check_fields(self, record: Mapping[str, Any]) -> None:
+        et = record["envelope"]["event_type"]
+        for name, value in record.items():
+            if value is None or name == "envelope":
+                continue
+            check = _CHECKS.get(name)
+            if check is None:
+                continue
+            if name == "categories" and et not in _MAY_BE_EMPTY:
+                check = _categories_nonempty
+            try:
+                check(value, self.taxonomy)
+            except InputError as exc:
+                raise InputError(exc.problem, name) from None

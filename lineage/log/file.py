@@ -1,0 +1,347 @@
+"""The embedded log: append-only segment files of framed Avro single-object records.
+
+Layout of the log directory::
+
+    META                      {"log_id", "format"}
+    HEAD                      {"end": N}: the committed end; readers never read past it
+    lock                      writer lock (one writing process at a time)
+    00000000000000000000.seg  segments, named by the global offset of their first byte
+
+A segment starts with an 8-byte magic; then frames::
+
+    sync (4 bytes) | length (u32 LE) | crc32 of length+payload (u32 LE) | payload
+
+A position is a global byte offset: segment base + offset in the file. Positions never move.
+
+Commit protocol of ``append`` (one writer at a time, under the lock):
+  1. Recover: bytes past HEAD belong to an append that never committed (a crash): cut them.
+  2. Write the frames after HEAD, rotating to a new segment when one is full.
+  3. If the caller's iterator raises, truncate back to the old HEAD and delete new segments.
+  4. fsync every touched segment, then replace HEAD atomically (write, fsync, rename, fsync
+     the directory). Only now is the append acknowledged.
+
+The checksum is what makes corruption visible: most bit flips in an Avro body still decode,
+into a wrong event. A frame that fails it is reported as an error entry, and reading resumes
+at the next frame that passes (found by its sync marker), so one bad record hides no other.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mmap
+import os
+import struct
+import uuid
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+from filelock import FileLock, Timeout
+
+from lineage.errors import LogBusyError, LogError
+from lineage.log.base import AppendResult, LogEntry, LogRecord
+
+log = logging.getLogger("lineage.log")
+
+SEGMENT_MAGIC = b"LNGSEG1\n"
+SYNC = b"\xa7\x4c\x4e\x01"
+FRAME = struct.Struct("<4sII")
+HEADER = FRAME.size
+MAX_RECORD = 16 * 1024 * 1024
+DEFAULT_SEGMENT_BYTES = 256 * 1024 * 1024
+_READ_CHUNK = 4 * 1024 * 1024
+
+
+def frame(payload: bytes) -> bytes:
+    if len(payload) > MAX_RECORD:
+        raise LogError(f"record of {len(payload)} bytes exceeds the {MAX_RECORD}-byte limit")
+    length = struct.pack("<I", len(payload))
+    crc = zlib.crc32(payload, zlib.crc32(length))
+    return SYNC + length + struct.pack("<I", crc) + payload
+
+
+def _frame_at(buf: mmap.mmap | bytes, pos: int, limit: int) -> tuple[int, bytes | None]:
+    """(end, payload) of the valid frame starting at ``pos``, or (-1, None)."""
+    if pos + HEADER > limit:
+        return -1, None
+    sync, length, crc = FRAME.unpack_from(buf, pos)
+    end = pos + HEADER + length
+    if sync != SYNC or length > MAX_RECORD or end > limit:
+        return -1, None
+    payload = buf[pos + HEADER : end]
+    if zlib.crc32(payload, zlib.crc32(buf[pos + 4 : pos + 8])) != crc:
+        return -1, None
+    return end, payload
+
+
+def _valid_frame_at(buf: mmap.mmap | bytes, pos: int, limit: int) -> int:
+    return _frame_at(buf, pos, limit)[0]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    _fsync_dir(path.parent)
+
+
+class FileLog:
+    """The embedded log in a directory. See the module docstring for the format."""
+
+    kind = "file"
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        create: bool = False,
+        lock_timeout: float = 10.0,
+        segment_bytes: int = DEFAULT_SEGMENT_BYTES,
+    ) -> None:
+        self.directory = Path(directory)
+        self.lock_timeout = lock_timeout
+        self.segment_bytes = segment_bytes
+        meta = self.directory / "META"
+        if not meta.exists():
+            if not create:
+                raise LogError(f"no event log at {self.directory} (run `lineage init` first)")
+            self._create()
+        try:
+            self._meta = json.loads(meta.read_text())
+        except (OSError, ValueError) as exc:
+            raise LogError(f"cannot read {meta}: {exc}") from exc
+        self._lock = FileLock(str(self.directory / "lock"))
+        self._recover_if_idle()
+
+    # -- set-up and recovery --------------------------------------------------------------
+    def _create(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.directory / "lock"))
+        with lock:
+            if (self.directory / "META").exists():
+                return
+            seg = self._segment_path(0)
+            with open(seg, "wb") as fh:
+                fh.write(SEGMENT_MAGIC)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._write_head(len(SEGMENT_MAGIC))
+            meta = {"log_id": str(uuid.uuid4()), "format": 1}
+            _write_atomic(self.directory / "META", json.dumps(meta).encode())
+
+    @property
+    def log_id(self) -> str:
+        return str(self._meta["log_id"])
+
+    def _segment_path(self, base: int) -> Path:
+        return self.directory / f"{base:020d}.seg"
+
+    def segments(self) -> list[int]:
+        return sorted(int(p.stem) for p in self.directory.glob("*.seg"))
+
+    def _read_head(self) -> int:
+        try:
+            return int(json.loads((self.directory / "HEAD").read_text())["end"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise LogError(f"cannot read {self.directory / 'HEAD'}: {exc}") from exc
+
+    def _write_head(self, end: int) -> None:
+        _write_atomic(self.directory / "HEAD", json.dumps({"end": end}).encode())
+
+    def _recover_if_idle(self) -> None:
+        """Cut a torn tail now if no writer is active (a writer recovers before it writes)."""
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            return
+        try:
+            self._recover()
+        finally:
+            self._lock.release()
+
+    def _recover(self) -> None:
+        head = self._read_head()
+        bases = self.segments()
+        for base in bases[1:]:
+            if base >= head:  # created by an append that never committed
+                self._segment_path(base).unlink()
+                log.warning("event log: removed uncommitted segment %020d", base)
+        bases = [b for b in bases if b == bases[0] or b < head]
+        last = bases[-1]
+        path = self._segment_path(last)
+        size = path.stat().st_size
+        if last + size > head:
+            with open(path, "r+b") as fh:
+                fh.truncate(head - last)
+                fh.flush()
+                os.fsync(fh.fileno())
+            log.warning(
+                "event log: cut a torn tail of %d bytes after position %d "
+                "(an append that never completed)",
+                last + size - head,
+                head,
+            )
+        elif last + size < head:
+            good = self._last_good_end(path, last)
+            with open(path, "r+b") as fh:
+                fh.truncate(good - last)
+                fh.flush()
+                os.fsync(fh.fileno())
+            self._write_head(good)
+            log.warning(
+                "event log: segment %s ends %d bytes short of the committed end %d; "
+                "cut it after the last intact record at position %d",
+                path.name,
+                head - (last + size),
+                head,
+                good,
+            )
+
+    def _last_good_end(self, path: Path, base: int) -> int:
+        data = path.read_bytes()
+        good = len(SEGMENT_MAGIC)
+        pos = good
+        while pos < len(data):
+            end = _valid_frame_at(data, pos, len(data))
+            if end < 0:
+                pos = _resync(data, pos, len(data))
+                if pos < 0:
+                    break
+                continue
+            good = pos = end
+        return base + good
+
+    # -- writing --------------------------------------------------------------------------
+    def _acquire(self) -> None:
+        try:
+            self._lock.acquire(timeout=self.lock_timeout)
+        except Timeout:
+            raise LogBusyError(str(self.directory), self.lock_timeout) from None
+
+    def append(self, records: Iterable[LogRecord]) -> AppendResult:
+        self._acquire()
+        try:
+            self._recover()
+            return self._append_locked(records)
+        finally:
+            self._lock.release()
+
+    def _append_locked(self, records: Iterable[LogRecord]) -> AppendResult:
+        start = self._read_head()
+        base = self.segments()[-1]
+        created: list[int] = []
+        touched: list[BinaryIO] = []
+        fh: BinaryIO = open(self._segment_path(base), "r+b")  # noqa: SIM115 - closed below
+        touched.append(fh)
+        fh.seek(start - base)
+        pos = start
+        count = 0
+        try:
+            for record in records:
+                data = frame(record.value)
+                if pos - base + len(data) > self.segment_bytes and pos - base > len(SEGMENT_MAGIC):
+                    fh.flush()
+                    base = pos
+                    created.append(base)
+                    fh = open(self._segment_path(base), "w+b")  # noqa: SIM115
+                    touched.append(fh)
+                    fh.write(SEGMENT_MAGIC)
+                    pos += len(SEGMENT_MAGIC)
+                fh.write(data)
+                pos += len(data)
+                count += 1
+            for handle in touched:
+                handle.flush()
+                os.fsync(handle.fileno())
+        except BaseException:
+            for handle in touched:
+                handle.close()
+            for created_base in created:
+                self._segment_path(created_base).unlink(missing_ok=True)
+            first = self.segments()[-1]
+            with open(self._segment_path(first), "r+b") as undo:
+                undo.truncate(start - first)
+                undo.flush()
+                os.fsync(undo.fileno())
+            raise
+        for handle in touched:
+            handle.close()
+        if created:
+            _fsync_dir(self.directory)
+        if count:
+            self._write_head(pos)
+        return AppendResult(count, {0: pos})
+
+    # -- reading --------------------------------------------------------------------------
+    def end_offsets(self) -> dict[int, int]:
+        return {0: self._read_head()}
+
+    def begin_offsets(self) -> dict[int, int]:
+        return {0: self.segments()[0] + len(SEGMENT_MAGIC)}
+
+    def size_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.directory.glob("*.seg"))
+
+    def read(self, start: Mapping[int, int] | None = None) -> Iterator[LogEntry]:
+        end = self._read_head()
+        pos = (start or {}).get(0, self.begin_offsets()[0])
+        bases = self.segments()
+        for i, base in enumerate(bases):
+            seg_end = bases[i + 1] if i + 1 < len(bases) else end
+            seg_end = min(seg_end, end)
+            if pos >= seg_end:
+                continue
+            pos = max(pos, base + len(SEGMENT_MAGIC))
+            yield from self._read_segment(base, pos, seg_end)
+            pos = seg_end
+
+    def _read_segment(self, base: int, pos: int, end: int) -> Iterator[LogEntry]:
+        path = self._segment_path(base)
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            limit = min(end - base, len(mm))
+            local = pos - base
+            while local < limit:
+                nxt, payload = _frame_at(mm, local, limit)
+                if payload is not None:
+                    yield LogEntry(0, base + local, base + nxt, payload)
+                    local = nxt
+                    continue
+                resync = _resync(mm, local, limit)
+                stop = base + resync if resync >= 0 else end
+                yield LogEntry(
+                    0, base + local, stop, None, error="checksum mismatch (corrupt record)"
+                )
+                if resync < 0:
+                    return
+                local = resync
+            if base + limit < end:
+                # The file is shorter than the committed end (cut by something other than us).
+                yield LogEntry(
+                    0, base + limit, end, None, error="segment ends before the log's end"
+                )
+
+    def close(self) -> None:
+        pass
+
+
+def _resync(buf: mmap.mmap | bytes, local: int, limit: int) -> int:
+    """Offset of the next valid frame after ``local``, or -1."""
+    nxt = buf.find(SYNC, local + 1, limit)
+    while nxt >= 0:
+        if _valid_frame_at(buf, nxt, limit) >= 0:
+            return nxt
+        nxt = buf.find(SYNC, nxt + 1, limit)
+    return -1

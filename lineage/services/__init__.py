@@ -1,0 +1,1 @@
+"""What users ask: who-has, status, and (later) erasure, Article 30 records, audit."""

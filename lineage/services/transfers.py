@@ -1,0 +1,119 @@
+"""Is a transfer outside the EEA covered by a valid tool, as of a given time?
+
+A transfer is valid at T when its mechanism existed on the transfer's own date and was not
+invalidated between that date and T. The dates are data (``lineage/data/*.csv``, with their
+sources), not code paths, so a new decision or judgment is a one-line change.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cache
+
+from lineage.resources import data_file
+
+
+@dataclass(frozen=True)
+class Window:
+    valid_from: date | None
+    invalid_from: date | None
+    countries: frozenset[str]
+    source: str
+
+    def covers(self, on: date, as_of: date) -> bool:
+        if self.valid_from and on < self.valid_from:
+            return False
+        return not (self.invalid_from and (on >= self.invalid_from or as_of >= self.invalid_from))
+
+
+@dataclass(frozen=True)
+class Validity:
+    valid: bool
+    reason: str
+
+
+def _date(text: str) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+@cache
+def mechanisms() -> dict[str, Window]:
+    with open(data_file("transfer_mechanisms.csv"), newline="") as fh:
+        return {
+            row["mechanism"]: Window(
+                _date(row["valid_from"]),
+                _date(row["invalid_from"]),
+                frozenset(c for c in row["countries"].split() if c),
+                row["source"],
+            )
+            for row in csv.DictReader(fh)
+        }
+
+
+@cache
+def adequacy() -> dict[str, Window]:
+    with open(data_file("adequacy_decisions.csv"), newline="") as fh:
+        return {
+            row["country"]: Window(
+                _date(row["valid_from"]),
+                _date(row["invalid_from"]),
+                frozenset({row["country"]}),
+                row["decision"],
+            )
+            for row in csv.DictReader(fh)
+        }
+
+
+@cache
+def eea() -> dict[str, Window]:
+    with open(data_file("eea.csv"), newline="") as fh:
+        return {
+            row["country"]: Window(
+                _date(row["member_from"]),
+                _date(row["member_until"]),
+                frozenset({row["country"]}),
+                row["note"],
+            )
+            for row in csv.DictReader(fh)
+        }
+
+
+def in_eea(country: str | None, on: date) -> bool:
+    window = eea().get(country or "")
+    if window is None:
+        return False
+    if window.valid_from and on < window.valid_from:
+        return False
+    return not (window.invalid_from and on > window.invalid_from)
+
+
+def validity(
+    mechanism: str | None, country: str, transferred: datetime, as_of: datetime
+) -> Validity:
+    """Validity of a transfer to ``country`` under ``mechanism`` made at ``transferred``."""
+    on, at = transferred.date(), as_of.date()
+    if in_eea(country, on):
+        return Validity(True, f"{country} is in the EEA")
+    if mechanism in (None, "none"):
+        return Validity(False, f"no transfer tool for {country}")
+    if mechanism == "adequacy":
+        decision = adequacy().get(country)
+        if decision is None:
+            return Validity(False, f"{country} has no adequacy decision")
+        if not decision.covers(on, at):
+            return Validity(False, f"the adequacy decision for {country} did not cover {on}")
+        return Validity(True, decision.source)
+    window = mechanisms().get(mechanism)
+    if window is None:
+        return Validity(False, f"unknown transfer tool {mechanism!r}")
+    if window.countries and country not in window.countries:
+        return Validity(False, f"{mechanism} does not apply to {country}")
+    if window.valid_from and on < window.valid_from:
+        return Validity(False, f"{mechanism} did not exist yet on {on}")
+    if window.invalid_from and on >= window.invalid_from:
+        return Validity(False, f"{mechanism} was invalid from {window.invalid_from}")
+    if window.invalid_from and at >= window.invalid_from:
+        return Validity(False, f"{mechanism} was invalidated on {window.invalid_from}")
+    return Validity(True, window.source)

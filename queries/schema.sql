@@ -1,0 +1,64 @@
+-- The projection's tables. Every time is TIMESTAMP in UTC.
+-- Applied by lineage.projection.store when schema_version in meta is older.
+
+CREATE TABLE IF NOT EXISTS meta (
+    key   VARCHAR PRIMARY KEY,
+    value VARCHAR NOT NULL
+);
+
+-- How far the projection has read, per log partition. Written in the same transaction as the
+-- rows derived from the events before that position.
+CREATE TABLE IF NOT EXISTS log_positions (
+    log_partition INTEGER PRIMARY KEY,
+    next_offset   BIGINT NOT NULL
+);
+
+-- One row per event; columns are the union of the event types' fields.
+-- holder: system (DataCollected), recipient (DataShared, DataTransferred),
+--         holder (DataErased, ErasureTaskUpdated).
+CREATE TABLE IF NOT EXISTS events (
+    event_id       UUID NOT NULL,
+    event_type     VARCHAR NOT NULL,
+    occurred_at    TIMESTAMP NOT NULL,
+    recorded_at    TIMESTAMP NOT NULL,
+    source         VARCHAR NOT NULL,
+    subject_ref    VARCHAR NOT NULL,
+    schema_version INTEGER NOT NULL,
+    log_partition  INTEGER NOT NULL,
+    log_offset     BIGINT NOT NULL,
+    categories     VARCHAR[],
+    holder         VARCHAR,
+    from_holder    VARCHAR,
+    role           VARCHAR,
+    country        VARCHAR,
+    mechanism      VARCHAR,
+    mechanism_ref  VARCHAR,
+    purpose        VARCHAR,
+    legal_basis    VARCHAR,
+    data_subject   VARCHAR,
+    origin         VARCHAR,
+    retention      VARCHAR,
+    linked_ref     VARCHAR,
+    request_id     VARCHAR,
+    status         VARCHAR,
+    reason         VARCHAR,
+    at_time        TIMESTAMP,  -- received_at (ErasureRequested), retain_until (ErasureTaskUpdated)
+    detail         VARCHAR     -- JSON of the remaining fields (evidence, duration, ...)
+);
+
+-- Both directions of every identity link, for one-hop lookups.
+CREATE TABLE IF NOT EXISTS identity_links (
+    subject_ref VARCHAR NOT NULL,
+    linked_ref  VARCHAR NOT NULL,
+    occurred_at TIMESTAMP NOT NULL
+);
+
+-- Records that could not become events: failed checksum, undecodable, invalid.
+CREATE TABLE IF NOT EXISTS quarantine (
+    log_partition INTEGER NOT NULL,
+    log_offset    BIGINT NOT NULL,
+    next_offset   BIGINT NOT NULL,
+    reason        VARCHAR NOT NULL,
+    payload       BLOB,
+    seen_at       TIMESTAMP NOT NULL
+);

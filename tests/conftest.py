@@ -1,0 +1,118 @@
+"""Shared fixtures: a lineage home, the CLI in-process and as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from lineage.cli.main import cli
+from lineage.config import KEY_ENV
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("LINEAGE_") and name != "LINEAGE_TEST_KAFKA":
+            monkeypatch.delenv(name, raising=False)
+
+
+class Lineage:
+    """Runs ``lineage`` against one home."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, ["--home", str(self.home), *args], input=input)
+
+    def ok(self, *args: str, input: str | None = None) -> Result:
+        result = self(*args, input=input)
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.ok(*args, "--format", "json").stdout)
+
+    def emit(self, events: Iterable[dict[str, Any]], name: str = "events.jsonl") -> Result:
+        path = self.home.parent / name
+        path.write_text("".join(json.dumps(e) + "\n" for e in events))
+        return self("emit", "--file", str(path))
+
+    def process(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+        """A real ``lineage`` process (for signals, locks and start-up time)."""
+        env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+        return subprocess.run(
+            [sys.executable, "-m", "lineage.cli.main", "--home", str(self.home), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            **kw,
+        )
+
+
+@pytest.fixture
+def lineage(tmp_path: Path) -> Lineage:
+    runner = Lineage(tmp_path / "home")
+    runner.ok("init")
+    return runner
+
+
+def collected(email: str = "jane@example.com", **over: Any) -> dict[str, Any]:
+    event = {
+        "event_type": "DataCollected",
+        "occurred_at": "2024-01-15T09:30:00Z",
+        "source": "webshop",
+        "subject": {"email": email},
+        "categories": ["user.name", "user.contact.email"],
+        "system": "webshop-db",
+        "purpose": "essential.service",
+        "legal_basis": "contract",
+        "data_subject": "customer",
+        "retention": "P2Y",
+    }
+    event.update(over)
+    return event
+
+
+def shared(email: str = "jane@example.com", **over: Any) -> dict[str, Any]:
+    event = {
+        "event_type": "DataShared",
+        "occurred_at": "2024-01-15T09:35:00Z",
+        "subject": {"email": email},
+        "categories": ["user.name"],
+        "from_holder": "webshop-db",
+        "recipient": "e-conomic",
+        "recipient_role": "processor",
+        "recipient_country": "DK",
+        "purpose": "essential.legal_obligation",
+        "legal_basis": "legal_obligation",
+        "retention": "P5Y",
+    }
+    event.update(over)
+    return event
+
+
+def transferred(email: str = "jane@example.com", **over: Any) -> dict[str, Any]:
+    event = {
+        "event_type": "DataTransferred",
+        "occurred_at": "2024-01-16T10:00:00Z",
+        "subject": {"email": email},
+        "categories": ["user.contact.email"],
+        "from_holder": "webshop-db",
+        "recipient": "mailchimp",
+        "recipient_role": "processor",
+        "destination_country": "US",
+        "mechanism": "dpf",
+        "purpose": "marketing.communications.email",
+        "legal_basis": "consent",
+    }
+    event.update(over)
+    return event
