@@ -1,0 +1,134 @@
+"""The command line as users meet it: help, init, emit forms, project, rebuild, status."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import click
+import pytest
+
+from lineage.cli.main import cli
+from tests.conftest import Lineage, collected, shared, transferred
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _commands(group: click.Group, prefix: str = "") -> list[str]:
+    names = []
+    for name, command in group.commands.items():
+        names.append(prefix + name)
+        if isinstance(command, click.Group):
+            names += _commands(command, prefix + name + " ")
+    return names
+
+
+@pytest.mark.parametrize("command", _commands(cli))
+def test_every_command_has_help_and_is_documented(command: str, tmp_path: Path) -> None:
+    result = Lineage(tmp_path / "h")(*command.split(), "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.output and len(result.output.splitlines()) > 4
+    assert f"lineage {command}" in README.read_text(), f"README does not mention {command}"
+
+
+def test_init_is_idempotent_and_keeps_the_key(lineage: Lineage) -> None:
+    key = (lineage.home / "pseudonym.key").read_text()
+    assert lineage.json("init") == {"home": str(lineage.home), "created": False}
+    assert (lineage.home / "pseudonym.key").read_text() == key
+
+
+def test_commands_without_a_home_say_so(tmp_path: Path) -> None:
+    result = Lineage(tmp_path / "missing")("who-has", "jane@example.com")
+    assert result.exit_code == 2
+    assert "lineage init" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_single_event_form_equals_file_form(lineage: Lineage, tmp_path: Path) -> None:
+    lineage.ok(
+        "emit",
+        "DataCollected",
+        "--id",
+        "email=Jane@Example.com ",
+        "--at",
+        "2024-01-15T09:30:00Z",
+        "--source",
+        "webshop",
+        "categories=user.name,user.contact.email",
+        "system=webshop-db",
+        "purpose=essential.service",
+        "legal_basis=contract",
+        "data_subject=customer",
+        "retention=P2Y",
+    )
+    other = Lineage(tmp_path / "other")
+    other.ok("init")
+    # Same key, so the same subject reference and the same content-derived event id.
+    (other.home / "pseudonym.key").write_text((lineage.home / "pseudonym.key").read_text())
+    other.emit([collected()])
+    mine, theirs = (
+        lineage.json("who-has", "jane@example.com"),
+        other.json("who-has", "jane@example.com"),
+    )
+    assert mine["holders"] == theirs["holders"] != []
+
+
+def test_emit_from_stdin(lineage: Lineage) -> None:
+    text = "\n".join(json.dumps(e) for e in [collected(), shared()]) + "\n"
+    out = json.loads(lineage.ok("emit", "--file", "-", "--format", "json", input=text).stdout)
+    assert out["appended"] == 2
+
+
+def test_several_identifiers_in_one_event_add_a_link(lineage: Lineage) -> None:
+    event = collected(subject={"email": "jane@example.com", "customer_number": "1042"})
+    out = json.loads(
+        lineage.ok("emit", "--file", "-", "--format", "json", input=json.dumps(event)).stdout
+    )
+    assert (out["appended"], out["identity_links"]) == (2, 1)
+
+
+def test_project_status_and_rebuild_agree(lineage: Lineage) -> None:
+    lineage.emit([collected(), shared(), transferred(), collected("bo@example.com")])
+    assert lineage.json("project")["applied"] == 4
+    assert lineage.json("project")["applied"] == 0
+    status = lineage.json("status")
+    assert status["projection"]["events"] == 4
+    assert status["projection"]["pending"] == 0
+    assert status["projection"]["position"] == {"0": status["log"]["end"]["0"]}
+    before = lineage.json("who-has", "jane@example.com", "--as-of", "2025-01-01")
+    assert lineage.json("rebuild")["applied"] == 4
+    assert lineage.json("who-has", "jane@example.com", "--as-of", "2025-01-01") == before
+
+
+def test_read_commands_catch_up_first(lineage: Lineage) -> None:
+    lineage.emit([collected()])
+    assert lineage.json("status")["projection"]["pending"] > 0
+    assert lineage.json("who-has", "jane@example.com")["holders"]
+    assert lineage.json("status")["projection"]["pending"] == 0
+
+
+def test_who_has_table_names_holders_and_flags_invalid_transfers(lineage: Lineage) -> None:
+    lineage.emit([collected(), transferred(occurred_at="2021-01-01T00:00:00Z", mechanism="dpf")])
+    out = lineage.ok("who-has", "jane@example.com").stdout
+    assert re.search(r"mailchimp .*US dpf INVALID", out)
+    assert "webshop-db" in out
+
+
+def test_who_has_rejects_an_identifier_of_unknown_kind(lineage: Lineage) -> None:
+    result = lineage("who-has", "1042")
+    assert result.exit_code == 2 and "--id KIND=VALUE" in result.stderr
+
+
+def test_bad_as_of_is_a_one_line_error(lineage: Lineage) -> None:
+    result = lineage("who-has", "jane@example.com", "--as-of", "last tuesday")
+    assert result.exit_code == 2
+    assert "not an ISO 8601 timestamp" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    data = Lineage(tmp_path / "unused").json("demo", "--subjects", "40")
+    assert data["events"] > 200
+    holders = {h["holder"]: h for h in data["who_has"]["holders"]}
+    assert holders["desk-support-inc"]["transfer"]["valid"] is False
+    assert holders["mailchimp"]["status"] == "erased"
+    assert holders["visma-hosting"]["path"] == ["webshop-db", "e-conomic", "visma-hosting"]
