@@ -145,7 +145,9 @@ def emit(
     if file is not None:
         name = "<stdin>" if file.name == "<stdin>" else file.name
         counter = _Counter()
-        result = app.append(counter.count(parser.parse_lines(file, name)))
+        with progress(_size(file), "recording") as bar:
+            lines = counter.lines(file, bar)
+            result = app.append(counter.count(parser.parse_lines(lines, name)))
         count, links = result.count, counter.links
     else:
         obj = _event_from_options(fields, ids, occurred_at, source)
@@ -159,9 +161,26 @@ def emit(
         click.echo(f"appended {count} events{extra}")
 
 
+def _size(file: Any) -> int:
+    import os
+
+    try:
+        return os.fstat(file.fileno()).st_size if file.seekable() else 0
+    except (OSError, ValueError):
+        return 0
+
+
 class _Counter:
     def __init__(self) -> None:
         self.links = 0
+        self.bytes = 0
+
+    def lines(self, file: Any, bar: Any) -> Any:
+        for n, line in enumerate(file, 1):
+            self.bytes += len(line)
+            if n % 10_000 == 0:
+                bar.to(self.bytes)
+            yield line
 
     def count(self, events: Any) -> Any:
         for e in events:

@@ -22,7 +22,7 @@ from lineage.edge.identity import Pseudonymizer, is_subject_ref
 from lineage.errors import InputError, LineageError
 from lineage.events.model import EVENT_TYPES, Event, Evidence, IdentityLinked
 from lineage.events.taxonomy import Taxonomy, default_taxonomy, suggest
-from lineage.events.validate import check_record
+from lineage.events.validate import RecordValidator
 from lineage.timeutil import now, parse_time
 
 EVENT_NAMESPACE = uuid.UUID("6f1c2b1e-4c55-5a8e-9d1f-0b7a3c2e5d10")
@@ -48,6 +48,7 @@ class EventParser:
         self._pseudo = pseudonymizer
         self._source = default_source
         self._taxonomy = taxonomy or default_taxonomy()
+        self._validator = RecordValidator(self._taxonomy)
         self._linked: set[tuple[str, str]] = set()
 
     def parse_object(self, obj: Any, where: str | None = None) -> list[Event]:
@@ -120,7 +121,7 @@ class EventParser:
             event = cls(**envelope, **body)
         except TypeError as exc:
             raise InputError(f"{event_type}: {exc}") from None
-        check_record(event.to_record(), self._taxonomy)
+        self._validator.check(event.to_record())
         if "event_id" not in envelope:
             event = _with_id(event, _content_id(event))
         out = [event]
