@@ -67,7 +67,7 @@ def make_app(ctx: click.Context, **flags: Any) -> Any:
     from lineage.config import resolve
     from lineage.services.app import App
 
-    return App(resolve(ctx.obj.get("home"), **flags))
+    return App(resolve(ctx.obj.get("home"), **flags), catalog_file=ctx.obj.get("catalog"))
 
 
 @cli.command()
@@ -141,7 +141,9 @@ def emit(
     app.require_home()
     if file is not None and (fields or ids):
         raise InputError("give either --file or an event on the command line, not both")
-    parser = EventParser(app.pseudonymizer(), default_source=source or "emit")
+    parser = EventParser(
+        app.pseudonymizer(), default_source=source or "emit", taxonomy=app.taxonomy()
+    )
     if file is not None:
         name = "<stdin>" if file.name == "<stdin>" else file.name
         counter = _Counter()
@@ -296,10 +298,13 @@ def _positions(positions: dict[int, int]) -> str:
 
 
 def _register() -> None:
-    from lineage.cli import demo, whohas
+    from lineage.cli import audit, catalog, demo, ropa, whohas
 
     cli.add_command(whohas.who_has)
     cli.add_command(demo.demo)
+    cli.add_command(catalog.catalog)
+    cli.add_command(ropa.ropa)
+    cli.add_command(audit.audit)
 
 
 _register()
