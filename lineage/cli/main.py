@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from lineage import __version__
+from lineage.cli.catalog import catalog_option
 from lineage.cli.output import emit_json, format_option, progress, table, warn
 from lineage.errors import InputError, LineageError
 
@@ -110,6 +111,7 @@ def init(ctx: click.Context, fmt: str) -> None:
 @click.option("--source", help="Emitting tool or connector (default: emit).")
 @click.argument("fields", nargs=-1, metavar="[EVENT_TYPE FIELD=VALUE...]")
 @format_option("text", "json")
+@catalog_option
 @click.pass_context
 def emit(
     ctx: click.Context,
@@ -206,6 +208,7 @@ def _event_from_options(
 
 @cli.command()
 @format_option("text", "json")
+@catalog_option
 @click.pass_context
 def project(ctx: click.Context, fmt: str) -> None:
     """Bring the DuckDB projection up to date with the log.
@@ -248,6 +251,7 @@ def _catch_up(app: Any, store: Any) -> Any:
 
 @cli.command()
 @format_option("text", "json")
+@catalog_option
 @click.pass_context
 def rebuild(ctx: click.Context, fmt: str) -> None:
     """Drop the projection and rebuild it from the log (same answers, by construction).

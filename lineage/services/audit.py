@@ -262,7 +262,7 @@ def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
     if not flows:
         return  # no evidence at all: "never observed" would say nothing
     for pid, p in catalog.purposes.items():
-        for r in [*p.recipients, *(t.recipient for t in p.transfers)]:
+        for r in dict.fromkeys([*p.recipients, *(t.recipient for t in p.transfers)]):
             if (pid, r) not in observed:
                 yield Finding(
                     "info",
