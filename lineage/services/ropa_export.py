@@ -141,8 +141,8 @@ def to_xlsx(records: Records, lang: str) -> bytes:
             ws.append([label, value])
             ws.cell(ws.max_row, 1).font = Font(bold=True)
         ws.append([])
-        head_row = ws.max_row + 1
         ws.append(headings(columns, lang))
+        head_row = ws.max_row
         fill = PatternFill("solid", fgColor="DCE6F1")
         for c in ws[head_row]:
             c.font = Font(bold=True)
