@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from lineage import __version__
+from lineage.cli.catalog import catalog_option
 from lineage.cli.output import emit_json, format_option, progress, table, warn
 from lineage.errors import InputError, LineageError
 
@@ -67,7 +68,7 @@ def make_app(ctx: click.Context, **flags: Any) -> Any:
     from lineage.config import resolve
     from lineage.services.app import App
 
-    return App(resolve(ctx.obj.get("home"), **flags))
+    return App(resolve(ctx.obj.get("home"), **flags), catalog_file=ctx.obj.get("catalog"))
 
 
 @cli.command()
@@ -110,6 +111,7 @@ def init(ctx: click.Context, fmt: str) -> None:
 @click.option("--source", help="Emitting tool or connector (default: emit).")
 @click.argument("fields", nargs=-1, metavar="[EVENT_TYPE FIELD=VALUE...]")
 @format_option("text", "json")
+@catalog_option
 @click.pass_context
 def emit(
     ctx: click.Context,
@@ -141,7 +143,9 @@ def emit(
     app.require_home()
     if file is not None and (fields or ids):
         raise InputError("give either --file or an event on the command line, not both")
-    parser = EventParser(app.pseudonymizer(), default_source=source or "emit")
+    parser = EventParser(
+        app.pseudonymizer(), default_source=source or "emit", taxonomy=app.taxonomy()
+    )
     if file is not None:
         name = "<stdin>" if file.name == "<stdin>" else file.name
         counter = _Counter()
@@ -223,6 +227,7 @@ def _event_from_options(
 
 @cli.command()
 @format_option("text", "json")
+@catalog_option
 @click.pass_context
 def project(ctx: click.Context, fmt: str) -> None:
     """Bring the DuckDB projection up to date with the log.
@@ -265,6 +270,7 @@ def _catch_up(app: Any, store: Any) -> Any:
 
 @cli.command()
 @format_option("text", "json")
+@catalog_option
 @click.pass_context
 def rebuild(ctx: click.Context, fmt: str) -> None:
     """Drop the projection and rebuild it from the log (same answers, by construction).
@@ -315,10 +321,13 @@ def _positions(positions: dict[int, int]) -> str:
 
 
 def _register() -> None:
-    from lineage.cli import demo, whohas
+    from lineage.cli import audit, catalog, demo, ropa, whohas
 
     cli.add_command(whohas.who_has)
     cli.add_command(demo.demo)
+    cli.add_command(catalog.catalog)
+    cli.add_command(ropa.ropa)
+    cli.add_command(audit.audit)
 
 
 _register()

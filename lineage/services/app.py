@@ -18,13 +18,17 @@ from lineage.log.factory import open_log
 from lineage.projection.store import Store
 
 if TYPE_CHECKING:  # the projector pulls in pyarrow and fastavro: only when there is work
+    from lineage.catalog.catalog import Catalog
+    from lineage.events.taxonomy import Taxonomy
     from lineage.projection.projector import ProjectionResult, Projector
 
 
 class App:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, catalog_file: str | Path | None = None) -> None:
         self.settings = settings
+        self.catalog_file = catalog_file
         self._log: Log | None = None
+        self._catalogs: dict[bool, Catalog | None] = {}
 
     # -- set-up ---------------------------------------------------------------------------
     def init(self) -> bool:
@@ -45,6 +49,28 @@ class App:
             self.require_home()
             self._log = open_log(self.settings)
         return self._log
+
+    # -- the catalog ----------------------------------------------------------------------
+    def catalog(self, *, check_taxonomy: bool = True) -> Catalog | None:
+        """The catalog (``--catalog FILE`` or ``lineage.yaml`` in the home), or None.
+        ``check_taxonomy=False`` skips the fideslang key checks, for fast read paths."""
+        if check_taxonomy in self._catalogs:
+            return self._catalogs[check_taxonomy]
+        from lineage.catalog import catalog_path
+
+        path = catalog_path(self.settings.home, self.catalog_file)
+        loaded = None
+        if path is not None:
+            from lineage.catalog.loader import load_catalog
+
+            loaded = load_catalog(path, check_taxonomy=check_taxonomy)
+        self._catalogs[check_taxonomy] = loaded
+        return loaded
+
+    def taxonomy(self) -> Taxonomy | None:
+        """fideslang extended with the catalog's custom keys; None without a catalog."""
+        catalog = self.catalog()
+        return catalog.taxonomy if catalog else None
 
     def pseudonymizer(self) -> Pseudonymizer:
         return Pseudonymizer(self.settings.pseudonym_key())
@@ -81,7 +107,13 @@ class App:
         from lineage.codec import default_codec
         from lineage.projection.projector import Projector
 
-        return Projector(store, self.log, default_codec(), batch_size=self.settings.batch_size)
+        return Projector(
+            store,
+            self.log,
+            default_codec(),
+            batch_size=self.settings.batch_size,
+            taxonomy=self.taxonomy(),
+        )
 
     def pending(self, store: Store) -> int:
         """What is left to project (0 when the projection is current). Cheap: no decoding."""

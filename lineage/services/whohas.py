@@ -7,19 +7,27 @@ Events are replayed in order for the subject's whole identity component:
 - ConsentWithdrawn marks the purposes it names.
 A holder outside the EEA reports its transfer tool and whether it is valid as of the time
 asked (``services.transfers``).
+
+Retention: an event's own ``retention`` runs from the event. Without one, the catalog's rule
+for the purpose decides (``catalog.retention``). Data may be kept as long as any of its
+purposes allows, so a purpose kept "until consent is withdrawn" (still given) leaves the
+holder's ``retain_until`` open (null); ``retention`` lists the reckoning per purpose.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lineage.events.taxonomy import special_category
 from lineage.graph.flows import FlowGraph
 from lineage.projection.store import Store
 from lineage.services.transfers import in_eea, validity
 from lineage.timeutil import add_duration, iso
+
+if TYPE_CHECKING:
+    from lineage.catalog.catalog import Catalog
 
 
 @dataclass
@@ -39,6 +47,7 @@ class _Holding:
     erased: dict[str, datetime] = field(default_factory=dict)
     purposes: dict[tuple[str, str | None], datetime] = field(default_factory=dict)
     retain: dict[tuple[str, str | None], datetime | None] = field(default_factory=dict)
+    last: dict[tuple[str, str | None], datetime] = field(default_factory=dict)
     since: datetime | None = None
     transfer: _Transfer | None = None
 
@@ -58,6 +67,7 @@ class _Holding:
         if purpose:
             key = (purpose, basis)
             self.purposes.setdefault(key, at)
+            self.last[key] = at
             until = add_duration(at, retention) if retention else None
             previous = self.retain.get(key)
             self.retain[key] = (
@@ -72,6 +82,7 @@ class _Holding:
         if not self.categories:
             self.purposes.clear()
             self.retain.clear()
+            self.last.clear()
             self.since = None
 
 
@@ -86,7 +97,9 @@ def identity_component(store: Store, refs: list[str], as_of: datetime) -> list[s
     return [r[0] for r in rows]
 
 
-def who_has(store: Store, refs: list[str], as_of: datetime) -> dict[str, Any]:
+def who_has(
+    store: Store, refs: list[str], as_of: datetime, catalog: Catalog | None = None
+) -> dict[str, Any]:
     """The answer for the subject known by ``refs`` (its first is the one asked about)."""
     naive = as_of.astimezone(UTC).replace(tzinfo=None)
     component = identity_component(store, refs, as_of)
@@ -94,6 +107,7 @@ def who_has(store: Store, refs: list[str], as_of: datetime) -> dict[str, Any]:
     holdings: dict[str, _Holding] = {}
     graph = FlowGraph()
     withdrawn: dict[str, datetime] = {}
+    activity: dict[str, datetime] = {}  # last event under each purpose, at any holder
 
     def holding(name: str) -> _Holding:
         h = holdings.get(name)
@@ -104,6 +118,8 @@ def who_has(store: Store, refs: list[str], as_of: datetime) -> dict[str, Any]:
     for row in rows:
         et = row["event_type"]
         at = _utc(row["occurred_at"])
+        if row["purpose"] and et in ("DataCollected", "DataShared", "DataTransferred"):
+            activity[row["purpose"]] = at
         if et == "DataCollected":
             h = holding(row["holder"])
             h.role = "controller"
@@ -130,13 +146,70 @@ def who_has(store: Store, refs: list[str], as_of: datetime) -> dict[str, Any]:
     for h in holdings.values():
         if not h.categories and not h.erased:
             continue  # named only as a source of a flow
-        out.append(_render(h, graph, withdrawn, as_of))
+        out.append(_render(h, graph, withdrawn, as_of, _Retention(catalog, activity, withdrawn)))
     out.sort(key=lambda r: (r["since"] or "9999", r["holder"]))
     return {"subject": refs[0], "as_of": iso(as_of), "holders": out}
 
 
+@dataclass
+class _Retention:
+    catalog: Catalog | None
+    activity: dict[str, datetime]
+    withdrawn: dict[str, datetime]
+
+    def reckon(self, h: _Holding) -> tuple[list[dict[str, Any]], datetime | None, bool]:
+        """Per purpose: until when, by which rule; then the holder's date (the latest any
+        purpose allows) and whether some purpose leaves it open."""
+        entries: list[dict[str, Any]] = []
+        known: list[datetime] = []
+        open_ended = False
+        for key, first in h.purposes.items():
+            purpose, basis = key
+            entry: dict[str, Any] = {"purpose": purpose, "legal_basis": basis}
+            until = h.retain.get(key)
+            if until is not None:
+                entry.update(source="event", retain_until=iso(until))
+                known.append(until)
+            elif self.catalog is not None and (pids := self.catalog.purposes_for(purpose, h.name)):
+                best: datetime | None = None
+                rules = []
+                for pid in pids:
+                    rule = self.catalog.rules[pid]
+                    rules.append(str(rule))
+                    date = rule.until(
+                        first,
+                        self.activity.get(purpose, h.last.get(key, first))
+                        if rule.runs_from != "end_of_financial_year"
+                        else h.last.get(key, first),
+                        self.withdrawn.get(purpose),
+                        self.catalog.doc.controller.financial_year_end,
+                    )
+                    if date is None:
+                        open_ended = entry["open"] = True
+                    elif best is None or date > best:
+                        best = date
+                    if rule.estimated:
+                        entry["estimated"] = True
+                entry.update(
+                    source="catalog",
+                    catalog_purposes=pids,
+                    rule="; ".join(rules),
+                    retain_until=iso(best),
+                )
+                if best is not None:
+                    known.append(best)
+            else:
+                entry.update(source=None, retain_until=None)
+            entries.append(entry)
+        return entries, (max(known) if known else None), open_ended
+
+
 def _render(
-    h: _Holding, graph: FlowGraph, withdrawn: dict[str, datetime], as_of: datetime
+    h: _Holding,
+    graph: FlowGraph,
+    withdrawn: dict[str, datetime],
+    as_of: datetime,
+    retention: _Retention,
 ) -> dict[str, Any]:
     purposes = []
     for purpose, basis in h.purposes:
@@ -144,7 +217,7 @@ def _render(
         if basis == "consent" and purpose in withdrawn:
             entry["consent_withdrawn_at"] = iso(withdrawn[purpose])
         purposes.append(entry)
-    known = [u for u in h.retain.values() if u is not None]
+    reckoning, retain_until, open_ended = retention.reckon(h)
     transfer = None
     if h.country and not (h.transfer is None and in_eea(h.country, as_of.date())):
         t = h.transfer or _Transfer(h.country, None, h.since or as_of)
@@ -165,7 +238,8 @@ def _render(
         "categories": categories,
         "purposes": purposes,
         "since": iso(h.since),
-        "retain_until": iso(max(known)) if known else None,
+        "retain_until": None if open_ended else iso(retain_until),
+        "retention": reckoning,
         "transfer": transfer,
         "path": graph.path(h.name),
         "status": "held" if categories else "erased",

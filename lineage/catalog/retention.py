@@ -1,0 +1,174 @@
+"""Retention rules: a duration and the moment it runs from, or "until consent is withdrawn".
+
+Written in a catalog as a mapping (``{duration: P5Y, runs_from: end_of_financial_year}``) or
+as a short string (``P5Y from end_of_financial_year``, ``P26W`` meaning from collection,
+``until_consent_withdrawn``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from lineage.catalog.model import RetentionSpec
+from lineage.errors import InputError
+from lineage.events.taxonomy import suggest
+from lineage.events.vocab import RETENTION_RUNS_FROM
+from lineage.timeutil import add_duration, parse_duration
+
+UNTIL_WITHDRAWN = "until_consent_withdrawn"
+# No event marks the end of a contract or the closing of a request (yet): the last activity
+# under the purpose stands in for them, and answers say the date is estimated.
+ESTIMATED_FROM = ("contract_end", "request_closed")
+
+_UNITS = {"Y": ("year", "years", "år", "år"), "M": ("month", "months", "måned", "måneder"),
+          "W": ("week", "weeks", "uge", "uger"), "D": ("day", "days", "dag", "dage")}  # fmt: skip
+_STARTS = {
+    "collection": ("from collection", "fra indsamling"),
+    "last_activity": ("from the last activity", "fra seneste aktivitet"),
+    "contract_end": ("from the end of the contract", "fra kontraktens ophør"),
+    "end_of_financial_year": ("from the end of the financial year", "fra regnskabsårets udløb"),
+    "consent_withdrawal": ("from withdrawal of consent", "fra tilbagetrækning af samtykke"),
+    "request_closed": ("from the request being closed", "fra henvendelsens afslutning"),
+}
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    duration: str | None = None
+    runs_from: str | None = None
+    until_consent_withdrawn: bool = False
+    note: str | None = None
+
+    def __str__(self) -> str:
+        if self.until_consent_withdrawn:
+            return UNTIL_WITHDRAWN
+        return f"{self.duration} from {self.runs_from}"
+
+    def describe(self, lang: str = "en") -> str:
+        """For people: ``5 years from the end of the financial year``."""
+        da = lang == "da"
+        if self.until_consent_withdrawn:
+            text = "indtil samtykket trækkes tilbage" if da else "until consent is withdrawn"
+        else:
+            start = _STARTS[self.runs_from or "collection"][1 if da else 0]
+            text = f"{_words(self.duration or '', da)} {start}"
+        return f"{text} ({self.note})" if self.note else text
+
+    def until(
+        self,
+        first: datetime,
+        last: datetime,
+        withdrawn: datetime | None,
+        financial_year_end: str = "12-31",
+    ) -> datetime | None:
+        """When the data may be kept until, from the facts of one holding; None while the
+        rule has no end yet (consent not withdrawn)."""
+        if self.until_consent_withdrawn:
+            return withdrawn
+        assert self.duration is not None
+        start: datetime | None
+        match self.runs_from:
+            case "collection":
+                start = first
+            case "consent_withdrawal":
+                start = withdrawn
+            case "end_of_financial_year":
+                start = financial_year_end_after(last, financial_year_end)
+            case _:  # last_activity, and the stand-ins for contract_end and request_closed
+                start = last
+        return add_duration(start, self.duration) if start else None
+
+    @property
+    def estimated(self) -> bool:
+        return self.runs_from in ESTIMATED_FROM
+
+
+def financial_year_end_after(when: datetime, year_end: str = "12-31") -> datetime:
+    """The end (midnight after the last day) of the financial year that contains ``when``."""
+    month, day = (int(p) for p in year_end.split("-"))
+    last_day = date(when.year, month, day)
+    if when.date() > last_day:
+        last_day = date(when.year + 1, month, day)
+    return datetime(last_day.year, last_day.month, last_day.day, tzinfo=UTC) + _ONE_DAY
+
+
+_ONE_DAY = parse_duration("P1D")
+_SHORT = re.compile(r"^\s*(?P<duration>\S+)(?:\s+from\s+(?P<runs_from>\S+))?\s*$")
+
+
+def parse_rule(spec: RetentionSpec) -> RetentionRule:
+    """Raise ``InputError`` (its ``where`` names the sub-key) when the rule does not parse."""
+    if spec.rule is not None:
+        if spec.duration or spec.runs_from or spec.until_consent_withdrawn:
+            raise InputError("give either rule or duration/runs_from, not both", "rule")
+        rule = parse_short(spec.rule)
+        return RetentionRule(
+            rule.duration, rule.runs_from, rule.until_consent_withdrawn, note=spec.note
+        )
+    return _parse_spec(spec)
+
+
+def parse_short(value: str) -> RetentionRule:
+    try:
+        return _parse_short(value)
+    except InputError as exc:
+        raise InputError(exc.problem, "rule") from None
+
+
+def _parse_short(value: str) -> RetentionRule:
+    if value.strip() == UNTIL_WITHDRAWN:
+        return RetentionRule(until_consent_withdrawn=True)
+    m = _SHORT.match(value)
+    if not m:
+        raise InputError(
+            f"retention {value!r} does not parse: write 'P5Y from end_of_financial_year', "
+            f"'P26W' or '{UNTIL_WITHDRAWN}'"
+        )
+    return _parse_spec(
+        RetentionSpec(duration=m["duration"], runs_from=m["runs_from"] or "collection")
+    )
+
+
+def _parse_spec(spec: RetentionSpec) -> RetentionRule:
+    if spec.until_consent_withdrawn:
+        if spec.duration or spec.runs_from:
+            raise InputError(
+                "until_consent_withdrawn takes no duration; for a period after withdrawal "
+                "write runs_from: consent_withdrawal"
+            )
+        return RetentionRule(until_consent_withdrawn=True, note=spec.note)
+    if not spec.duration:
+        raise InputError(
+            f"retention needs a duration (e.g. P2Y) or {UNTIL_WITHDRAWN}: true", "duration"
+        )
+    try:
+        parse_duration(spec.duration)
+    except InputError as exc:
+        raise InputError(exc.problem, "duration") from None
+    runs_from = spec.runs_from or "collection"
+    if runs_from not in RETENTION_RUNS_FROM:
+        hint = suggest(runs_from, RETENTION_RUNS_FROM)
+        extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise InputError(
+            f"unknown retention start {runs_from!r}{extra}; expected one of "
+            + ", ".join(RETENTION_RUNS_FROM),
+            "runs_from",
+        )
+    return RetentionRule(spec.duration, runs_from, note=spec.note)
+
+
+def _words(duration: str, da: bool) -> str:
+    m = re.fullmatch(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?", duration)
+    if not m or not any(m.groups()):
+        return duration
+    parts = []
+    for amount, unit in zip(m.groups(), "YMWD", strict=True):
+        if amount:
+            one, many, one_da, many_da = _UNITS[unit]
+            n = int(amount)
+            parts.append(
+                f"{n} {(one_da if n == 1 else many_da) if da else (one if n == 1 else many)}"
+            )
+    return " ".join(parts)

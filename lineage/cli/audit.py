@@ -1,0 +1,72 @@
+"""``lineage audit``: findings where declaration and evidence disagree, as a CI gate."""
+
+from __future__ import annotations
+
+import click
+
+from lineage.cli.catalog import catalog_option
+from lineage.cli.output import emit_json, format_option, table
+
+
+@click.command()
+@click.option(
+    "--fail-on",
+    type=click.Choice(["error", "warning", "info"]),
+    default="error",
+    show_default=True,
+    help="Exit 1 when a finding is at least this severe.",
+)
+@click.option("--as-of", metavar="TIME", help="Judge as of this time (default now).")
+@format_option("table", "json")
+@catalog_option
+@click.pass_context
+def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str) -> None:
+    """Check the catalog against the events and the GDPR's rules: transfers without a valid
+    tool on their dates, data held past retention, processing after consent was withdrawn,
+    processors without a DPA, special categories without an Art. 9 condition, flows the
+    catalog does not declare, declared recipients never observed, overdue erasure requests.
+
+    Exit code 1 when a finding reaches --fail-on (default error), so it can gate CI.
+
+    \b
+      lineage audit
+      lineage audit --format json --fail-on warning
+    """
+    from lineage.cli.main import _catch_up, make_app
+    from lineage.errors import InputError
+    from lineage.services.audit import audit as run
+    from lineage.services.audit import reaches
+    from lineage.timeutil import iso, now, parse_time
+
+    when = parse_time(as_of, assume_utc=True) if as_of else now()
+    app = make_app(ctx)
+    catalog = app.catalog()
+    if catalog is None:
+        raise InputError(
+            f"no catalog: give --catalog FILE or create {app.settings.home / 'lineage.yaml'}"
+        )
+    with app.store() as store:
+        _catch_up(app, store)
+        findings = run(catalog, store, when)
+    summary = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
+    if fmt == "json":
+        emit_json(
+            {
+                "as_of": iso(when),
+                "catalog": catalog.path,
+                "summary": summary,
+                "findings": [f.to_json() for f in findings],
+            }
+        )
+    else:
+        rows = [
+            (f.severity, f.rule, f.holder or "-", f.purpose or "-", f.message, f.fix)
+            for f in findings
+        ]
+        if rows:
+            click.echo(table(rows, ["severity", "rule", "holder", "purpose", "finding", "fix"]))
+        click.echo(
+            f"{summary['error']} errors, {summary['warning']} warnings, {summary['info']} info"
+        )
+    if any(reaches(f.severity, fail_on) for f in findings):
+        ctx.exit(1)

@@ -1,0 +1,116 @@
+"""``lineage catalog validate|import-fides`` and the shared ``--catalog`` option."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from lineage.cli.output import emit_json, format_option
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _remember(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    if value:
+        ctx.ensure_object(dict)["catalog"] = value
+    return value
+
+
+def catalog_option(func: F) -> F:
+    """``--catalog FILE`` (env LINEAGE_CATALOG); the default is lineage.yaml in the home."""
+    return click.option(
+        "--catalog",
+        "catalog_file",
+        metavar="FILE",
+        envvar="LINEAGE_CATALOG",
+        expose_value=False,
+        is_eager=True,
+        callback=_remember,
+        help="Catalog file (default: lineage.yaml in the lineage home; env LINEAGE_CATALOG).",
+    )(func)
+
+
+@click.group()
+def catalog() -> None:
+    """The processing catalog: what the company declares (controller, holders, purposes)."""
+
+
+@catalog.command()
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@format_option("text", "json")
+@catalog_option
+@click.pass_context
+def validate(ctx: click.Context, file: str | None, fmt: str) -> None:
+    """Check a catalog and list every problem, one per line as FILE:LINE:COLUMN: problem
+    (with the likely fix where there is one). Exit code 2 when there is any.
+
+    \b
+      lineage catalog validate                   lineage.yaml in the home
+      lineage catalog validate examples/webshop/lineage.yaml
+    """
+    from lineage.catalog import catalog_path
+    from lineage.catalog.loader import check_catalog
+    from lineage.cli.main import make_app
+    from lineage.errors import InputError
+
+    app = make_app(ctx)
+    path = catalog_path(app.settings.home, file or app.catalog_file)
+    if path is None:
+        raise InputError(
+            f"no catalog: give FILE or --catalog, or create {app.settings.home / 'lineage.yaml'}"
+        )
+    loaded, problems = check_catalog(path)
+    if fmt == "json":
+        emit_json(
+            {
+                "catalog": str(path),
+                "valid": not problems,
+                "problems": [p._asdict() for p in problems],
+                "purposes": len(loaded.purposes) if loaded else None,
+                "holders": len(loaded.holders) if loaded else None,
+            }
+        )
+    elif problems:
+        for problem in problems:
+            click.secho(str(problem), fg="red", err=True)
+    else:
+        assert loaded is not None
+        click.echo(
+            f"{path}: valid ({len(loaded.purposes)} purposes, {len(loaded.holders)} holders)"
+        )
+    if problems:
+        ctx.exit(2)
+
+
+@catalog.command("import-fides")
+@click.argument("manifest", type=click.Path(dir_okay=False, exists=True))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write the catalog here (default: standard output).",
+)
+@click.option("--controller", "controller", help="Controller name when the manifest has none.")
+@click.pass_context
+def import_fides(
+    ctx: click.Context, manifest: str, output: str | None, controller: str | None
+) -> None:
+    """Turn a Fides manifest (systems with privacy declarations, fideslang YAML) into a
+    catalog, so a map kept in Fides need not be rewritten. What Fides does not say (retention
+    rules it gives only as text, DPA dates) is marked for review with a comment.
+
+    \b
+      lineage catalog import-fides fides/systems.yml -o lineage.yaml
+    """
+    from pathlib import Path
+
+    from lineage.catalog.fides import import_manifest
+
+    text = import_manifest(Path(manifest), controller=controller)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}; check it with `lineage catalog validate {output}`", err=True)
+    else:
+        click.echo(text, nl=False)

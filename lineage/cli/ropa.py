@@ -1,0 +1,88 @@
+"""``lineage ropa``: the Article 30 records."""
+
+from __future__ import annotations
+
+import click
+
+from lineage.cli.catalog import catalog_option
+
+_SUFFIX = {"csv": "csv", "xlsx": "xlsx", "json": "json", "markdown": "md", "html": "html"}
+
+
+@click.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(list(_SUFFIX)),
+    default="markdown",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write to this file (required for xlsx; default standard output).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["en", "da"]),
+    default="en",
+    show_default=True,
+    help="Headings in English or Danish.",
+)
+@click.option("--as-of", metavar="TIME", help="Evidence from events up to this time.")
+@catalog_option
+@click.pass_context
+def ropa(ctx: click.Context, fmt: str, output: str | None, lang: str, as_of: str | None) -> None:
+    """Article 30 records of processing: one row per purpose (30(1)) with the columns of the
+    supervisory authorities' templates, a header with controller, representative and DPO,
+    evidence from the events (subjects observed, first and last seen, recipients observed),
+    and 30(2) records when the catalog lists processing done as a processor.
+
+    \b
+      lineage ropa --format xlsx -o ropa.xlsx --lang da
+      lineage ropa --format html -o ropa.html
+      lineage ropa --format csv --catalog examples/webshop/lineage.yaml
+    """
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from lineage.cli.main import _catch_up, make_app
+    from lineage.errors import InputError
+    from lineage.services.ropa import build
+    from lineage.services.ropa_export import render
+    from lineage.timeutil import now, parse_time
+
+    if fmt == "xlsx" and not output:
+        raise InputError("xlsx needs --output FILE", "--format")
+    when = parse_time(as_of, assume_utc=True) if as_of else now()
+    app = make_app(ctx)
+    catalog = app.catalog()
+    if catalog is None:
+        raise InputError(
+            f"no catalog: give --catalog FILE or create {app.settings.home / 'lineage.yaml'}"
+        )
+    with app.store() as store:
+        _catch_up(app, store)
+        records = build(catalog, store, when, lang)
+    data = render(records, fmt, lang)
+    if not output:
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    target = Path(output)
+    # Write beside the target and rename: a failed export leaves no half-written file.
+    fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    click.echo(
+        f"wrote {len(records.controller_records)} controller records"
+        f" and {len(records.processor_records)} processor records to {output}",
+        err=True,
+    )

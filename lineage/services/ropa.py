@@ -1,0 +1,231 @@
+"""Article 30 records of processing: the catalog as skeleton, the events as evidence.
+
+Art. 30(1): one row per purpose, with the columns of the supervisory authorities' templates
+(the Danish Datatilsynet's among them). Art. 30(2): one row per controller served when the
+company also acts as a processor. Each 30(1) row carries what the events show: subjects
+observed, first and last seen, recipients actually observed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lineage.catalog.catalog import ART9_LETTERS, OWN, Catalog
+from lineage.catalog.model import Party, TransferDecl
+from lineage.projection.store import Store
+from lineage.services.evidence import observed_flows, purpose_evidence
+from lineage.services.transfers import in_eea
+from lineage.timeutil import iso
+
+# (key, English heading, Danish heading). Order is the template's.
+COLUMNS_30_1: tuple[tuple[str, str, str], ...] = (
+    ("purpose", "Purpose of the processing", "Formål med behandlingen"),
+    ("purpose_id", "Purpose id", "Formål-id"),
+    ("data_use", "Data use (fideslang)", "Anvendelse (fideslang)"),
+    ("legal_basis", "Legal basis (Art. 6)", "Behandlingsgrundlag (art. 6)"),
+    ("art9_condition", "Art. 9/10 condition", "Undtagelse efter art. 9/10"),
+    ("legitimate_interest", "Legitimate interests", "Legitime interesser"),
+    ("data_subjects", "Categories of data subjects", "Kategorier af registrerede"),
+    ("categories", "Categories of personal data", "Kategorier af personoplysninger"),
+    ("special_categories", "Special categories (Art. 9/10)", "Følsomme oplysninger (art. 9/10)"),
+    ("recipients_internal", "Recipients: internal", "Modtagere: internt"),
+    ("recipients_processors", "Recipients: processors", "Modtagere: databehandlere"),
+    ("recipients_sub_processors", "Recipients: sub-processors", "Modtagere: underdatabehandlere"),
+    ("recipients_third_parties", "Recipients: third parties", "Modtagere: tredjeparter"),
+    ("recipients_authorities", "Recipients: authorities", "Modtagere: myndigheder"),
+    ("transfers", "Third countries and safeguards", "Tredjelande og garantier"),
+    ("erasure", "Time limits for erasure", "Tidsfrister for sletning"),
+    ("security_measures", "Security measures (Art. 32)", "Sikkerhedsforanstaltninger (art. 32)"),
+    ("source", "Source of the data", "Oplysningernes kilde"),
+    ("location", "Location of the data", "Opbevaringssted"),
+    ("automated_decisions", "Automated decisions", "Automatiske afgørelser"),
+    ("processor_contracts", "Processor contracts", "Databehandleraftaler"),
+    ("subjects_observed", "Subjects observed", "Registrerede observeret"),
+    ("first_seen", "First seen", "Først set"),
+    ("last_seen", "Last seen", "Senest set"),
+    ("recipients_observed", "Recipients observed", "Modtagere observeret"),
+)
+
+COLUMNS_30_2: tuple[tuple[str, str, str], ...] = (
+    ("controller", "Controller served", "Dataansvarlig"),
+    ("controller_contact", "Controller contact", "Dataansvarligs kontakt"),
+    ("representative", "Representative", "Repræsentant"),
+    ("processing", "Categories of processing", "Kategorier af behandling"),
+    ("categories", "Categories of personal data", "Kategorier af personoplysninger"),
+    ("sub_processors", "Sub-processors", "Underdatabehandlere"),
+    ("transfers", "Third countries and safeguards", "Tredjelande og garantier"),
+    ("security_measures", "Security measures (Art. 32)", "Sikkerhedsforanstaltninger (art. 32)"),
+)
+
+HEADER_LABELS = {
+    "title": ("Record of processing activities (GDPR Art. 30)",
+              "Fortegnelse over behandlingsaktiviteter (art. 30)"),
+    "controller": ("Controller", "Dataansvarlig"),
+    "representative": ("Representative", "Repræsentant"),
+    "dpo": ("Data protection officer", "Databeskyttelsesrådgiver"),
+    "as_of": ("Evidence as of", "Dokumentation pr."),
+    "catalog": ("Catalog", "Katalog"),
+    "records_30_1": ("Art. 30(1) controller records", "Art. 30, stk. 1 (dataansvarlig)"),
+    "records_30_2": ("Art. 30(2) processor records", "Art. 30, stk. 2 (databehandler)"),
+}  # fmt: skip
+
+_NONE = {"en": "none", "da": "ingen"}
+
+
+@dataclass
+class Records:
+    header: dict[str, str | None]
+    controller_records: list[dict[str, Any]] = field(default_factory=list)
+    processor_records: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "header": self.header,
+            "controller_records": self.controller_records,
+            "processor_records": self.processor_records,
+        }
+
+
+def party(p: Party | None) -> str | None:
+    if p is None:
+        return None
+    parts = [p.name, p.address, p.registration, p.contact]
+    return ", ".join(x for x in parts if x)
+
+
+def build(catalog: Catalog, store: Store | None, as_of: datetime, lang: str = "en") -> Records:
+    evidence: dict[str, dict[str, Any]] = {}
+    if store is not None:
+        flows = observed_flows(store, as_of)
+        evidence = purpose_evidence(store, catalog, flows, as_of)
+    doc = catalog.doc
+    header = {
+        "controller": party(doc.controller),
+        "representative": party(doc.representative),
+        "dpo": party(doc.dpo),
+        "as_of": iso(as_of),
+        "catalog": catalog.path,
+        "catalog_digest": catalog.digest,
+    }
+    records = Records(header)
+    for pid in doc.purposes:
+        records.controller_records.append(_row(catalog, pid, evidence.get(pid), as_of, lang))
+    for act in doc.processor_activities:
+        records.processor_records.append(
+            {
+                "controller": act.controller.name,
+                "controller_contact": party(act.controller),
+                "representative": party(act.representative),
+                "processing": list(act.processing),
+                "categories": list(act.categories),
+                "sub_processors": [_holder_label(catalog, s) for s in act.sub_processors],
+                "transfers": [_transfer(catalog, t) for t in act.transfers],
+                "security_measures": (
+                    list(act.security_measures)
+                    if act.security_measures is not None
+                    else list(doc.security_measures)
+                ),
+            }
+        )
+    return records
+
+
+def _holder_label(catalog: Catalog, name: str) -> str:
+    h = catalog.holders[name]
+    label = h.name or name
+    return f"{label} ({h.country})"
+
+
+def _transfer(catalog: Catalog, t: TransferDecl) -> str:
+    h = catalog.holders[t.recipient]
+    country = t.country or h.country
+    mechanism = t.mechanism or (h.transfer.mechanism if h.transfer else "none")
+    ref = t.ref or (h.transfer.ref if h.transfer else None)
+    text = f"{country}: {h.name or t.recipient} under {mechanism}"
+    if ref:
+        text += f" ({ref})"
+    if t.safeguards:
+        text += f"; safeguards: {t.safeguards}"
+    return text
+
+
+def _contract(catalog: Catalog, name: str) -> str:
+    h = catalog.holders[name]
+    signed = f"DPA signed {h.dpa_signed}" if h.dpa_signed else "no DPA recorded"
+    return f"{h.name or name}: {signed}" + (f", {h.contract}" if h.contract else "")
+
+
+def _row(
+    catalog: Catalog, pid: str, ev: dict[str, Any] | None, as_of: datetime, lang: str
+) -> dict[str, Any]:
+    p = catalog.purposes[pid]
+    rule = catalog.rules[pid]
+    groups: dict[str, list[str]] = {
+        "internal": [],
+        "processor": [],
+        "sub_processor": [],
+        "third": [],
+        "authority": [],
+    }
+    contracts = []
+    extra = [t.recipient for t in p.transfers if t.recipient not in p.recipients]
+    recipients = [*p.recipients, *extra]
+    subs: list[str] = []
+    for r in recipients:
+        h = catalog.holders[r]
+        group = {
+            OWN: "internal",
+            "processor": "processor",
+            "sub_processor": "sub_processor",
+            "public_authority": "authority",
+        }.get(h.role, "third")
+        groups[group].append(_holder_label(catalog, r))
+        subs.extend(s for s in h.sub_processors if s not in subs)
+        if h.role in ("processor", "sub_processor"):
+            contracts.append(_contract(catalog, r))
+    for s in subs:
+        label = _holder_label(catalog, s)
+        if label not in groups["sub_processor"]:
+            groups["sub_processor"].append(label)
+        contracts.append(_contract(catalog, s))
+    transfers = [_transfer(catalog, t) for t in p.transfers]
+    # A recipient outside the EEA that the purpose did not list as a transfer still is one.
+    listed = {t.recipient for t in p.transfers}
+    for r in recipients:
+        if r not in listed and not in_eea(catalog.holders[r].country, as_of.date()):
+            transfers.append(_transfer(catalog, TransferDecl(recipient=r)))
+    special = [c for c in p.categories if catalog.special(c)]
+    art9 = p.art9_condition
+    if art9:
+        letter = ART9_LETTERS.get(art9)
+        art9 = f"{art9} (Art. 9(2)({letter}))" if letter else f"{art9} (Art. 10)"
+    return {
+        "purpose": p.name,
+        "purpose_id": pid,
+        "data_use": p.data_use,
+        "legal_basis": p.legal_basis,
+        "art9_condition": art9,
+        "legitimate_interest": p.legitimate_interest,
+        "data_subjects": list(p.data_subjects),
+        "categories": list(p.categories),
+        "special_categories": [f"{c} ({catalog.special(c)})" for c in special],
+        "recipients_internal": groups["internal"],
+        "recipients_processors": groups["processor"],
+        "recipients_sub_processors": groups["sub_processor"],
+        "recipients_third_parties": groups["third"],
+        "recipients_authorities": groups["authority"],
+        "transfers": transfers,
+        "erasure": f"{', '.join(p.categories)}: {rule.describe(lang)}",
+        "retention_rule": str(rule),
+        "security_measures": catalog.security_measures(pid),
+        "source": p.source,
+        "location": [_holder_label(catalog, s) for s in p.systems],
+        "automated_decisions": p.automated_decisions or _NONE.get(lang, "none"),
+        "processor_contracts": contracts,
+        "subjects_observed": ev["subjects"] if ev else 0,
+        "first_seen": iso(ev["first_seen"]) if ev else None,
+        "last_seen": iso(ev["last_seen"]) if ev else None,
+        "recipients_observed": ev["recipients"] if ev else [],
+    }

@@ -1,0 +1,22 @@
+-- Every observed flow of personal data up to $as_of, one row per purpose (data use), holder,
+-- source holder and tool: for the Art. 30 evidence columns and the audit.
+-- Transfer tools and countries are on the row so the audit can judge each tool on its dates.
+SELECT
+    event_type,
+    purpose,
+    legal_basis,
+    holder,
+    from_holder,
+    role,
+    country,
+    mechanism,
+    count(DISTINCT subject_ref) AS subjects,
+    count(*) AS events,
+    min(occurred_at) AS first_seen,
+    max(occurred_at) AS last_seen,
+    list_distinct(flatten(list(categories))) AS categories
+FROM events
+WHERE event_type IN ('DataCollected', 'DataShared', 'DataTransferred')
+  AND occurred_at <= $as_of
+GROUP BY ALL
+ORDER BY purpose, holder, from_holder;
