@@ -57,6 +57,12 @@ class ConnectorConfig:
 C = TypeVar("C", bound=ConnectorConfig)
 
 
+class MissingSettings(ConfigError):
+    def __init__(self, connector: str, missing: list[str], places: str) -> None:
+        super().__init__(f"{connector}: missing setting {', '.join(missing)}: {places}")
+        self.missing = missing
+
+
 def env_name(connector: str, setting: str) -> str:
     return f"LINEAGE_{connector.upper().replace('-', '_')}_{setting.upper()}"
 
@@ -119,7 +125,7 @@ def load_config(
         values[f.name] = _convert(connector, f.name, hints[f.name], raw)
     if missing:
         places = "; ".join(where_to_set(connector, m, home) for m in missing)
-        raise ConfigError(f"{connector}: missing setting {', '.join(missing)}: {places}")
+        raise MissingSettings(connector, missing, places)
     return cls(**values)
 
 

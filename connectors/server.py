@@ -18,6 +18,7 @@ from connectors.base import Connector, MappingContext, WebhookHandler, WebhookRe
 from connectors.errors import PayloadError, SignatureError
 from connectors.webhooks import SeenDeliveries
 from lineage.edge.identity import Pseudonymizer
+from lineage.errors import LineageError
 from lineage.events.model import Event
 
 if TYPE_CHECKING:
@@ -68,9 +69,13 @@ class Receiver:
             if delivery.delivery_id in seen:
                 self.counts["duplicates"] += 1
                 return 200, {"recorded": 0, "duplicate": True}
-            if delivery.events:
-                self.sink(delivery.events)
-            seen.add(delivery.delivery_id)
+            try:
+                if delivery.events:
+                    self.sink(delivery.events)
+                seen.add(delivery.delivery_id)
+            except (LineageError, OSError) as exc:
+                # Not recorded: a 5xx makes the vendor deliver it again later.
+                return 503, {"error": f"not recorded: {exc}"}
             self.counts["accepted"] += 1
         return 200, {"recorded": len(delivery.events)}
 

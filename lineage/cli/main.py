@@ -296,10 +296,11 @@ def _positions(positions: dict[int, int]) -> str:
 
 
 def _register() -> None:
-    from lineage.cli import demo, whohas
+    from lineage.cli import connector, demo, whohas
 
     cli.add_command(whohas.who_has)
     cli.add_command(demo.demo)
+    cli.add_command(connector.connector)
 
 
 _register()
