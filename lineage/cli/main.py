@@ -321,13 +321,14 @@ def _positions(positions: dict[int, int]) -> str:
 
 
 def _register() -> None:
-    from lineage.cli import audit, catalog, demo, ropa, whohas
+    from lineage.cli import audit, catalog, connector, demo, ropa, whohas
 
     cli.add_command(whohas.who_has)
     cli.add_command(demo.demo)
     cli.add_command(catalog.catalog)
     cli.add_command(ropa.ropa)
     cli.add_command(audit.audit)
+    cli.add_command(connector.connector)
 
 
 _register()

@@ -1,0 +1,117 @@
+"""Erasers, the files connector, the CLI and the demo sync."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from connectors import fakes
+from connectors.config import Secret, load_config
+from connectors.errors import PayloadError
+from connectors.mailchimp import MailchimpConfig, subscriber_hash
+from tests.conftest import Lineage
+from tests.connectors.conftest import FAST, Harness
+
+
+def _erase(harness: Harness, name: str, **identifiers: str) -> list[object]:
+    connector = harness.connector(name)
+    eraser = connector.eraser()
+    assert eraser is not None
+    with connector.make_client() as client:
+        return list(eraser.erase(connector.api(client, retry=FAST), identifiers))
+
+
+def test_erasers(harness: Harness, vendors: fakes.Vendors) -> None:
+    jane = "jane.doe@example.dk"
+    [mc] = _erase(harness, "mailchimp", email=jane)
+    assert mc.status == "confirmed"  # type: ignore[attr-defined]
+    assert subscriber_hash(jane) not in {m["id"] for m in vendors.mailchimp.members}
+    assert ("POST", "delete-permanent") in {
+        (m, p.rsplit("/", 1)[-1]) for _, m, p, _ in harness.fake.log
+    }
+    done, retained = _erase(harness, "e-conomic", email=jane)
+    assert done.status == "confirmed" and retained.status == "retained"  # type: ignore[attr-defined]
+    assert retained.retain_until.isoformat().startswith("2030-01-01")  # type: ignore[attr-defined]
+    assert 10000 not in {c["customerNumber"] for c in vendors.economic.customers}
+    assert vendors.economic.contacts["10000"] == []
+    [st] = _erase(harness, "stripe", email=jane)
+    assert "legal obligation" in st.reason  # type: ignore[attr-defined]
+    assert all(c["email"] != jane for c in vendors.stripe.customers)
+    [zd] = _erase(harness, "zendesk-sell", email=jane)
+    assert zd.actions == ("DELETE /v2/contacts/4001",)  # type: ignore[attr-defined]
+    assert harness.connector("quickpay").eraser() is None
+    assert "no erasure API" in (harness.connector("quickpay").manual_erasure or "")
+
+
+def test_files_connector(harness: Harness, tmp_path: Path) -> None:
+    results = harness.run("files")
+    assert [(r.resource, r.records) for r in results] == [("applicants", 2), ("gifts", 1)]
+    collected = [e for e in harness.sink.events if e.event_type == "DataCollected"]
+    assert {e.system for e in collected} == {"recruiting-sheet"}  # type: ignore[attr-defined]
+    assert harness.run("files")[0].events == 0
+    bad = tmp_path / "bad.csv"
+    bad.write_text("application_id,submitted_at,email,salary\nA-1,2024-01-01T00:00:00Z,a@b.dk,1\n")
+    spec = dict(harness.settings["files"]["exports"]["applicants"], path=str(bad))
+    with pytest.raises(PayloadError, match="'salary' is neither mapped"):
+        harness.run("files", config={"exports": {"applicants": spec}})
+
+
+def test_config_from_env_and_file_never_shows_secrets(tmp_path: Path) -> None:
+    (tmp_path / "connectors.toml").write_text('[mailchimp]\nlist_id = "L1"\napi_key = "s-us2"\n')
+    os.chmod(tmp_path / "connectors.toml", 0o600)
+    env = {"LINEAGE_MAILCHIMP_API_KEY": "secret-from-env-us3"}
+    config = load_config(MailchimpConfig, "mailchimp", tmp_path, environ=env)
+    assert config.list_id == "L1" and config.api_key == Secret("secret-from-env-us3")
+    assert "secret-from-env" not in repr(config) and "secret" not in str(config.api_key)[:7]
+    os.chmod(tmp_path / "connectors.toml", 0o644)
+    with pytest.raises(Exception, match="chmod 600"):
+        load_config(MailchimpConfig, "mailchimp", tmp_path, environ={})
+
+
+def test_cli_list_run_and_rerun(lineage: Lineage, fake: object) -> None:
+    from connectors.fakeapi import FakeApi
+
+    assert isinstance(fake, FakeApi)
+    listed = lineage.json("connector", "list")
+    assert {r["name"] for r in listed} >= {
+        "e-conomic", "mailchimp", "stripe", "quickpay", "zendesk-sell", "files",
+    }  # fmt: skip
+    toml = lineage.home / "connectors.toml"
+    toml.write_text(
+        f'[mailchimp]\nbase_url = "{fake.url}/mailchimp/3.0"\n'
+        f'api_key = "{fakes.MAILCHIMP_KEY}"\nlist_id = "{fakes.MAILCHIMP_LIST}"\n'
+    )
+    toml.chmod(0o600)
+    dry = lineage.ok("connector", "run", "mailchimp", "--dry-run")
+    assert "would record 12 events" in dry.output
+    first = lineage.ok("connector", "run", "mailchimp", "--format", "json")
+    assert json.loads(first.stdout)[0]["events"] == 12
+    again = lineage.ok("connector", "run", "mailchimp")
+    assert "recorded 0 events" in again.output
+    who = lineage.json("who-has", "jane.doe@example.dk")
+    assert "mailchimp" in json.dumps(who)
+    toml.write_text(toml.read_text().replace(fakes.MAILCHIMP_KEY, "bad-us19"))
+    failed = lineage("connector", "run", "mailchimp")
+    assert failed.exit_code == 2 and "'api_key'" in failed.output
+    assert "bad-us19" not in failed.output
+
+
+def test_demo_sync_from_recorded_payloads(lineage: Lineage) -> None:
+    from connectors.demo import SAMPLE_EMAIL, sync_sample_company
+    from lineage.config import resolve
+    from lineage.services.app import App
+    from lineage.services.whohas import who_has
+    from lineage.timeutil import now
+
+    app = App(resolve(lineage.home))
+    counts = sync_sample_company(app.pseudonymizer(), app.append, lineage.home)
+    assert all(c["events"] > 0 for c in counts.values()), counts
+    with app.store() as store:
+        app.catch_up(store)
+        answer = who_has(store, app.refs_for([("email", SAMPLE_EMAIL)]), now())
+    holders = json.dumps(answer)
+    for holder in ("mailchimp", "e-conomic", "stripe", "quickpay", "zendesk-sell"):
+        assert holder in holders, holder
