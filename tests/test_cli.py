@@ -130,5 +130,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert data["events"] > 200
     holders = {h["holder"]: h for h in data["who_has"]["holders"]}
     assert holders["desk-support-inc"]["transfer"]["valid"] is False
-    assert holders["mailchimp"]["status"] == "erased"
-    assert holders["visma-hosting"]["path"] == ["webshop-db", "e-conomic", "visma-hosting"]
+    # The vendors' side of the sample customer comes from the connectors.
+    assert all(c["events"] > 0 for c in data["connectors"].values())
+    for vendor in ("mailchimp", "e-conomic", "quickpay", "stripe", "zendesk-sell"):
+        assert holders[vendor]["status"] == "held", vendor
+    assert holders["mailchimp"]["transfer"]["valid"] is True

@@ -32,7 +32,8 @@ def demo(ctx: click.Context, subjects: int, keep: str | None, fmt: str) -> None:
 
     from lineage.cli.whohas import render
     from lineage.config import KEY_ENV, resolve
-    from lineage.demo.webshop import SAMPLE_EMAIL, catalog_events, events
+    from connectors.demo import sync_sample_company
+    from lineage.demo.webshop import SAMPLE_EMAIL, app_events, catalog_events
     from lineage.edge.jsonl import EventParser
     from lineage.services.app import App
     from lineage.services.whohas import who_has
@@ -44,21 +45,31 @@ def demo(ctx: click.Context, subjects: int, keep: str | None, fmt: str) -> None:
         app = App(resolve(home))
         app.init()
         parser = EventParser(app.pseudonymizer(), default_source="demo")
-        objects = [*catalog_events(), *events(subjects)]
+        objects = [*catalog_events(), *app_events(subjects)]
         appended = app.append(
             e for i, obj in enumerate(objects, 1) for e in parser.parse_object(obj, f"sample:{i}")
         )
+        # The vendors' side comes from the connectors, run against recorded payloads served
+        # on 127.0.0.1 in the vendors' own shapes.
+        synced = sync_sample_company(app.pseudonymizer(), app.append, home)
+        recorded = appended.count + sum(c["events"] for c in synced.values())
         with app.store() as store:
             app.catch_up(store)
             refs = app.refs_for([("email", SAMPLE_EMAIL)])
             answer = who_has(store, refs, now())
         if fmt == "json":
             emit_json(
-                {"home": str(home) if keep else None, "events": appended.count, "who_has": answer}
+                {
+                    "home": str(home) if keep else None,
+                    "events": recorded,
+                    "connectors": synced,
+                    "who_has": answer,
+                }
             )
             return
         click.echo(
-            f"sample company: {subjects} people, {appended.count} events recorded and projected"
+            f"sample company: {subjects} people, {recorded} events recorded and projected "
+            f"({recorded - appended.count} of them by the connectors: {', '.join(synced)})"
         )
         click.echo(f"$ lineage who-has {SAMPLE_EMAIL}\n")
         click.echo(render(answer))

@@ -301,3 +301,22 @@ def catalog_events() -> Iterator[dict[str, Any]]:
         "digest": "0" * 64,
         "summary": "initial record of processing",
     }
+
+
+# Holders whose data about the sample customer the demo takes from the connectors (recorded
+# vendor payloads) instead of from this generator.
+CONNECTOR_FED = frozenset(
+    {"mailchimp", "quickpay", "e-conomic", "visma-hosting", "gavefabrikken", "stripe"}
+)
+
+
+def app_events(subjects: int = 400, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """``events`` minus what the connectors report about the sample customer."""
+    for obj in events(subjects, seed):
+        if obj["subject"].get("email") == SAMPLE_EMAIL and (
+            obj.get("source") in CONNECTOR_FED
+            or obj.get("recipient") in CONNECTOR_FED
+            or obj.get("holder") in CONNECTOR_FED
+        ):
+            continue
+        yield obj
