@@ -296,9 +296,11 @@ def _positions(positions: dict[int, int]) -> str:
 
 
 def _register() -> None:
-    from lineage.cli import demo, whohas
+    from lineage.cli import demo, erasure, whohas
 
     cli.add_command(whohas.who_has)
+    cli.add_command(erasure.erase)
+    cli.add_command(erasure.erasure)
     cli.add_command(demo.demo)
 
 
