@@ -296,11 +296,12 @@ def _positions(positions: dict[int, int]) -> str:
 
 
 def _register() -> None:
-    from lineage.cli import demo, erasure, whohas
+    from lineage.cli import demo, erasure, logcmd, whohas
 
     cli.add_command(whohas.who_has)
     cli.add_command(erasure.erase)
     cli.add_command(erasure.erasure)
+    cli.add_command(logcmd.log_group)
     cli.add_command(demo.demo)
 
 
