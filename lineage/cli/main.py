@@ -296,12 +296,15 @@ def _positions(positions: dict[int, int]) -> str:
 
 
 def _register() -> None:
-    from lineage.cli import demo, erasure, logcmd, whohas
+    from lineage.cli import demo, erasure, exposed, logcmd, rights, whohas
 
     cli.add_command(whohas.who_has)
     cli.add_command(erasure.erase)
     cli.add_command(erasure.erasure)
     cli.add_command(logcmd.log_group)
+    cli.add_command(exposed.exposed)
+    for command in (rights.access, rights.rectify, rights.restrict, rights.recipients):
+        cli.add_command(command)
     cli.add_command(demo.demo)
 
 
