@@ -113,6 +113,8 @@ class FakeApi:
                     self.rfile.read(length) if length else b"",
                 )
                 response = api.dispatch(request)
+                # Logged before answering: a client that has its answer may read the log.
+                api.log.append((time.monotonic(), self.command, parts.path, response.status))
                 body = response.body
                 if body is None:
                     body = b"" if response.json is None else json.dumps(response.json).encode()
@@ -125,7 +127,6 @@ class FakeApi:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-                api.log.append((time.monotonic(), self.command, parts.path, response.status))
 
             do_GET = do_POST = do_DELETE = do_PUT = _serve
 

@@ -11,8 +11,14 @@
     │   ├── LogBusyError        another process holds the writer lock
     │   ├── LogCorruptError     a record failed its checksum (carries ``position``)
     │   └── LogUnavailableError a backend cannot be reached (broker down, ...)
-    └── ProjectionError         the DuckDB projection
-        └── ProjectionMismatchError  projection built from another log: rebuild it
+    ├── ProjectionError         the DuckDB projection
+    │   └── ProjectionMismatchError  projection built from another log: rebuild it
+    ├── RequestError            a rights request (erasure, rectification, restriction)
+    │   ├── UnknownRequestError      no request with that id (exit 2)
+    │   └── OpenRequestError         the subject already has an open request (carries its id)
+    └── EraserError             an eraser could not erase at a holder (carries ``holder``)
+        ├── TransientEraserError     worth retrying (timeout, HTTP 429/5xx)
+        └── TerminalEraserError      retrying will not help (bad credentials, missing id)
 
 Each error is one readable sentence; the CLI prints it as one line and exits with
 ``exit_code``. Attributes keep the inputs so callers and tests need not parse messages.
@@ -107,4 +113,47 @@ class ProjectionError(LineageError):
 
 
 class ProjectionMismatchError(ProjectionError):
+    pass
+
+
+class RequestError(LineageError):
+    exit_code = 2
+
+
+class UnknownRequestError(RequestError):
+    def __init__(self, request_id: str) -> None:
+        super().__init__(
+            f"no request {request_id!r} (see `lineage erasure status` for the known ones)"
+        )
+        self.request_id = request_id
+
+
+class OpenRequestError(RequestError):
+    exit_code = 1
+
+    def __init__(self, request_id: str, kind: str) -> None:
+        super().__init__(
+            f"this subject already has an open {kind} request {request_id}: "
+            f"see `lineage erasure status {request_id}`"
+        )
+        self.request_id = request_id
+        self.kind = kind
+
+
+class EraserError(LineageError):
+    """Raised by an eraser. ``transient`` says whether retrying may help."""
+
+    transient = False
+
+    def __init__(self, holder: str, reason: str) -> None:
+        super().__init__(f"eraser for {holder}: {reason}")
+        self.holder = holder
+        self.reason = reason
+
+
+class TransientEraserError(EraserError):
+    transient = True
+
+
+class TerminalEraserError(EraserError):
     pass

@@ -37,8 +37,11 @@ SELECT
     b.request_id,
     b.status,
     b.reason,
-    coalesce(b.received_at, b.retain_until),
+    coalesce(b.received_at, b.retain_until, b.deadline),
     CASE
+        WHEN b.envelope.event_type IN ('ErasureRequested', 'ErasureTaskUpdated') THEN
+            json_object('kind', b.kind, 'action', b.action, 'executor', b.executor,
+                        'attempt', b.attempt, 'note', b.note)::VARCHAR
         WHEN b.evidence IS NULL AND b.duration IS NULL AND b.runs_from IS NULL
              AND b.digest IS NULL AND b.summary IS NULL THEN NULL
         ELSE json_object('evidence', b.evidence, 'duration', b.duration,

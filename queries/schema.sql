@@ -42,8 +42,10 @@ CREATE TABLE IF NOT EXISTS events (
     request_id     VARCHAR,
     status         VARCHAR,
     reason         VARCHAR,
-    at_time        TIMESTAMP,  -- received_at (ErasureRequested), retain_until (ErasureTaskUpdated)
-    detail         VARCHAR     -- JSON of the remaining fields (evidence, duration, ...)
+    at_time        TIMESTAMP,  -- received_at (ErasureRequested), retain_until (ErasureTaskUpdated),
+                               -- deadline (ErasureExtended)
+    detail         VARCHAR     -- JSON of the remaining fields (evidence, duration, kind, action,
+                               -- executor, attempt, note, ...)
 );
 
 -- Both directions of every identity link, for one-hop lookups.
@@ -61,4 +63,13 @@ CREATE TABLE IF NOT EXISTS quarantine (
     reason        VARCHAR NOT NULL,
     payload       BLOB,
     seen_at       TIMESTAMP NOT NULL
+);
+
+-- Subject references whose lineage was forgotten after a completed whole-subject erasure,
+-- with the cut-off: lineage rows that occurred up to then are gone. Recomputed from the
+-- erasure events after every batch (queries/forget.sql), so a rebuild gives the same table.
+CREATE TABLE IF NOT EXISTS forgotten_subjects (
+    subject_ref  VARCHAR NOT NULL,
+    request_id   VARCHAR NOT NULL,
+    completed_at TIMESTAMP NOT NULL
 );

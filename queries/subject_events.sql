@@ -1,7 +1,7 @@
--- The lineage events of one subject (all its references, $refs) up to $as_of, in order.
+-- The events of one subject (all its references, $refs) up to $as_of, in order.
 SELECT event_type, occurred_at, subject_ref, holder, from_holder, role, country,
        mechanism, mechanism_ref, categories, purpose, legal_basis, data_subject, origin,
-       retention, request_id, status, reason, at_time
+       retention, request_id, status, reason, at_time, detail
 FROM events
 WHERE subject_ref IN (SELECT unnest($refs::VARCHAR[]))
   AND occurred_at <= $as_of

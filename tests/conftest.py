@@ -116,3 +116,22 @@ def transferred(email: str = "jane@example.com", **over: Any) -> dict[str, Any]:
     }
     event.update(over)
     return event
+
+
+def erased(holder: str, email: str = "jane@example.com", **over: Any) -> dict[str, Any]:
+    event = {
+        "event_type": "DataErased",
+        "occurred_at": "2024-03-01T00:00:00Z",
+        "subject": {"email": email},
+        "holder": holder,
+    }
+    event.update(over)
+    return event
+
+
+def configure_erasers(home: Path, url: str, holders: Iterable[str], timeout: float = 5) -> None:
+    """Point the given holders at a webhook eraser (tests.erasure_api.HolderAPI)."""
+    text = "".join(
+        f'[{h}]\neraser = "webhook"\nurl = "{url}"\ntimeout = {timeout}\n\n' for h in holders
+    )
+    (home / "erasers.toml").write_text(text)

@@ -321,9 +321,26 @@ def _positions(positions: dict[int, int]) -> str:
 
 
 def _register() -> None:
-    from lineage.cli import audit, catalog, connector, demo, ropa, whohas
+    from lineage.cli import (
+        audit,
+        catalog,
+        connector,
+        demo,
+        erasure,
+        exposed,
+        logcmd,
+        rights,
+        ropa,
+        whohas,
+    )
 
     cli.add_command(whohas.who_has)
+    cli.add_command(erasure.erase)
+    cli.add_command(erasure.erasure)
+    cli.add_command(logcmd.log_group)
+    cli.add_command(exposed.exposed)
+    for command in (rights.access, rights.rectify, rights.restrict, rights.recipients):
+        cli.add_command(command)
     cli.add_command(demo.demo)
     cli.add_command(catalog.catalog)
     cli.add_command(ropa.ropa)

@@ -27,7 +27,7 @@ from lineage.timeutil import now, parse_time
 
 EVENT_NAMESPACE = uuid.UUID("6f1c2b1e-4c55-5a8e-9d1f-0b7a3c2e5d10")
 _ENVELOPE_INPUT = {"event_type", "event_id", "occurred_at", "source", "subject", "subject_ref"}
-_TIME_FIELDS = {"received_at", "retain_until"}
+_TIME_FIELDS = {"received_at", "retain_until", "deadline"}
 
 
 def _field_names(cls: type[Event]) -> set[str]:
@@ -195,6 +195,10 @@ def _convert(name: str, value: Any) -> Any:
         if not isinstance(value, dict) or set(value) - {"text_version", "channel"}:
             raise InputError("evidence must be an object with text_version and/or channel")
         return Evidence(**value)
+    if name == "attempt":
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InputError("attempt must be a non-negative integer")
+        return value
     if not isinstance(value, str):
         raise InputError(f"{name} must be a string")
     return value

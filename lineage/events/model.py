@@ -148,22 +148,51 @@ class IdentityLinked(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ErasureRequested(Event):
-    """An Art. 17 request was received. An empty ``scope`` means all categories."""
+    """A rights request was received. An empty ``scope`` means all categories. ``kind`` is
+    ``erasure`` (Art. 17), or ``rectification`` / ``restriction``, whose notification to
+    every recipient (Art. 19) is tracked with the same tasks."""
 
     event_type: ClassVar[str] = "ErasureRequested"
     request_id: str
     received_at: datetime
     scope: tuple[str, ...] = ()
+    kind: str = "erasure"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ErasureTaskUpdated(Event):
+    """Progress of a request's task at one holder. A task is (request_id, holder, action)."""
+
     event_type: ClassVar[str] = "ErasureTaskUpdated"
     request_id: str
     holder: str
     status: str
     reason: str | None = None
     retain_until: datetime | None = None
+    action: str | None = None
+    categories: tuple[str, ...] = ()
+    executor: str | None = None
+    attempt: int = 0
+    note: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasureExtended(Event):
+    """The Art. 12(3) deadline of a request was extended, with the reason given."""
+
+    event_type: ClassVar[str] = "ErasureExtended"
+    request_id: str
+    reason: str
+    deadline: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class ErasureCompleted(Event):
+    """Every task of the request is done. Recorded in the same append as the last task
+    update; a whole-subject erasure makes the projection forget the subject's lineage."""
+
+    event_type: ClassVar[str] = "ErasureCompleted"
+    request_id: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +231,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         IdentityLinked,
         ErasureRequested,
         ErasureTaskUpdated,
+        ErasureExtended,
+        ErasureCompleted,
         DataErased,
         RetentionDeclared,
         CatalogChanged,

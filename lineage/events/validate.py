@@ -90,6 +90,8 @@ _CHECKS: dict[str, Callable[[Any, Taxonomy], None]] = {
     "mechanism": _one_of("transfer mechanism", vocab.MECHANISMS),
     "status": _one_of("erasure task status", vocab.ERASURE_TASK_STATUSES),
     "runs_from": _one_of("retention start", vocab.RETENTION_RUNS_FROM),
+    "action": _one_of("erasure task action", vocab.ERASURE_ACTIONS),
+    "kind": _one_of("request kind", vocab.REQUEST_KINDS),
     "recipient_country": check_country,
     "destination_country": check_country,
     "retention": check_duration,
@@ -103,7 +105,7 @@ _CHECKS: dict[str, Callable[[Any, Taxonomy], None]] = {
 }
 
 # Events whose category list may be empty (meaning "all").
-_MAY_BE_EMPTY = {"DataErased", "RetentionDeclared"}
+_MAY_BE_EMPTY = {"DataErased", "RetentionDeclared", "ErasureTaskUpdated"}
 
 
 def check_record(record: Mapping[str, Any], taxonomy: Taxonomy | None = None) -> None:

@@ -47,3 +47,10 @@ RETENTION_RUNS_FROM = (
     "consent_withdrawal",
     "request_closed",
 )
+
+# What a request's task does at one holder: erase there, retain under an Art. 17(3)
+# exception (erased when it ends), or notify an independent controller (Art. 19).
+ERASURE_ACTIONS = ("erase", "retain", "notify")
+
+# Rights requests tracked as ErasureRequested: Art. 17, Art. 16, Art. 18.
+REQUEST_KINDS = ("erasure", "rectification", "restriction")

@@ -31,10 +31,11 @@ import json
 import logging
 import mmap
 import os
+import shutil
 import struct
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -114,6 +115,7 @@ class FileLog:
         self.directory = Path(directory)
         self.lock_timeout = lock_timeout
         self.segment_bytes = segment_bytes
+        finish_swap(self.directory)
         meta = self.directory / "META"
         if not meta.exists():
             if not create:
@@ -335,6 +337,70 @@ class FileLog:
 
     def close(self) -> None:
         pass
+
+    # -- compaction -----------------------------------------------------------------------
+    def compact(self, keep: Callable[[bytes], bool]) -> tuple[int, int]:
+        """Rewrite the log with only the records ``keep`` accepts; (kept, dropped).
+
+        Protocol (under the writer lock, so no append is lost):
+          1. Write the kept records into a new log beside this one (``<dir>.compacted``),
+             with a new ``log_id``, fsynced; then mark it ``COMPLETE``.
+          2. Swap: rename this log to ``<dir>.precompact``, the new one to ``<dir>``.
+          3. Delete the old log.
+        A crash during 1 leaves the old log in place (the partial new one is removed on the
+        next open); a crash inside 2 is finished on the next open (``finish_swap``).
+        Records that fail their checksum cannot be carried over and count as dropped.
+        """
+        new = self.directory.with_name(self.directory.name + ".compacted")
+        old = self.directory.with_name(self.directory.name + ".precompact")
+        self._acquire()
+        try:
+            self._recover()
+            if new.exists():
+                shutil.rmtree(new)
+            target = FileLog(new, create=True, segment_bytes=self.segment_bytes)
+            counts = [0, 0]
+
+            def kept() -> Iterator[LogRecord]:
+                for entry in self.read():
+                    if entry.value is not None and keep(entry.value):
+                        counts[0] += 1
+                        yield LogRecord(entry.value, entry.key)
+                    else:
+                        counts[1] += 1
+
+            target.append(kept())
+            _write_atomic(new / "COMPLETE", b"")
+            # Step 2: the swap.
+            os.replace(self.directory, old)
+            os.replace(new, self.directory)
+            _fsync_dir(self.directory.parent)
+        finally:
+            self._lock.release()
+        shutil.rmtree(old, ignore_errors=True)
+        self._meta = json.loads((self.directory / "META").read_text())
+        self._lock = FileLock(str(self.directory / "lock"))
+        return counts[0], counts[1]
+
+
+def finish_swap(directory: Path) -> None:
+    """Finish or undo a compaction that a crash interrupted (see ``FileLog.compact``)."""
+    new = directory.with_name(directory.name + ".compacted")
+    old = directory.with_name(directory.name + ".precompact")
+    if not directory.exists():
+        if (new / "COMPLETE").exists():
+            os.replace(new, directory)
+            log.warning("event log: finished an interrupted compaction")
+        elif old.exists():
+            os.replace(old, directory)
+            log.warning("event log: rolled back an interrupted compaction")
+        else:
+            return
+        _fsync_dir(directory.parent)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+    if new.exists():
+        shutil.rmtree(new, ignore_errors=True)
 
 
 def _resync(buf: mmap.mmap | bytes, local: int, limit: int) -> int:

@@ -8,7 +8,9 @@ Commit protocol (one batch):
   3. Build the batch as Arrow columns (row-by-row inserts run ~1000x slower).
   4. In ONE DuckDB transaction: insert the events not already present (by ``event_id``),
      their identity links, the quarantined records, and the new positions.
-  5. Commit. A crash before the commit leaves the old positions and none of the rows; a crash
+  5. In the same transaction, apply forgetting (``queries/forget.sql``): lineage rows of
+     subjects whose erasure completed are dropped, exactly as a full replay would drop them.
+  6. Commit. A crash before the commit leaves the old positions and none of the rows; a crash
      after leaves both. Replaying a record twice is harmless anyway: ``event_id`` dedupes.
 """
 
@@ -231,6 +233,8 @@ class Projector:
             finally:
                 con.unregister("batch")
             applied = self._count_events() - before
+            for stmt in statements("forget"):
+                con.execute(stmt)
             if batch.quarantine:
                 quarantine = batch.quarantine_table()
                 con.register("quarantined", quarantine)
@@ -240,7 +244,7 @@ class Projector:
                 con.execute(
                     "INSERT OR REPLACE INTO log_positions VALUES (?, ?)", [partition, offset]
                 )
-        # Step 5 done: counters only after the commit.
+        # Step 6 done: counters only after the commit.
         result.applied += applied
         result.duplicates += table.num_rows - applied + batch.repeats
         result.quarantined += len(batch.quarantine)

@@ -16,7 +16,8 @@ import duckdb
 from lineage.errors import ProjectionError
 from lineage.projection.queries import sql, statements
 
-SCHEMA_VERSION = "1"
+# 2: forgotten_subjects (forgetting after erasure); older projections need a rebuild.
+SCHEMA_VERSION = "2"
 
 
 class Store:

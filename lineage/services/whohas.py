@@ -50,6 +50,9 @@ class _Holding:
     last: dict[tuple[str, str | None], datetime] = field(default_factory=dict)
     since: datetime | None = None
     transfer: _Transfer | None = None
+    own: bool = False  # one of our own systems (it collected from the subject)
+    # Categories received under each purpose: an Art. 17(3) exception covers only those.
+    purpose_categories: dict[tuple[str, str | None], set[str]] = field(default_factory=dict)
 
     def receive(
         self,
@@ -68,6 +71,7 @@ class _Holding:
             key = (purpose, basis)
             self.purposes.setdefault(key, at)
             self.last[key] = at
+            self.purpose_categories.setdefault(key, set()).update(categories)
             until = add_duration(at, retention) if retention else None
             previous = self.retain.get(key)
             self.retain[key] = (
@@ -83,6 +87,7 @@ class _Holding:
             self.purposes.clear()
             self.retain.clear()
             self.last.clear()
+            self.purpose_categories.clear()
             self.since = None
 
 
@@ -97,10 +102,83 @@ def identity_component(store: Store, refs: list[str], as_of: datetime) -> list[s
     return [r[0] for r in rows]
 
 
+@dataclass
+class Replay:
+    """A subject's events replayed: holdings by holder, the flow graph, withdrawn consents,
+    and the rows (which include the subject's rights requests)."""
+
+    component: list[str]
+    holdings: dict[str, _Holding]
+    graph: FlowGraph
+    withdrawn: dict[str, datetime]
+    rows: list[dict[str, Any]]
+    activity: dict[str, datetime]  # last event under each purpose, at any holder
+
+    def held(self) -> list[_Holding]:
+        """Holders that hold some category now, in the order data reached them."""
+        out = [h for h in self.holdings.values() if h.categories]
+        return sorted(out, key=lambda h: (h.since or datetime.max.replace(tzinfo=UTC), h.name))
+
+
 def who_has(
     store: Store, refs: list[str], as_of: datetime, catalog: Catalog | None = None
 ) -> dict[str, Any]:
     """The answer for the subject known by ``refs`` (its first is the one asked about)."""
+    from lineage.services.erasure.state import fold
+
+    r = replay(store, refs, as_of)
+    requests = fold(r.rows)
+    retention = _Retention(catalog, r.activity, r.withdrawn)
+    out = []
+    for h in r.holdings.values():
+        if not h.categories and not h.erased:
+            continue  # named only as a source of a flow
+        entry = _render(h, r.graph, r.withdrawn, as_of, retention)
+        entry["status"] = _status(entry["status"], h.name, requests.values())
+        out.append(entry)
+    out.sort(key=lambda r: (r["since"] or "9999", r["holder"]))
+    return {
+        "subject": refs[0],
+        "as_of": iso(as_of),
+        "holders": out,
+        # The accountability record: after a completed erasure, the only answer left.
+        "requests": [
+            {
+                "request_id": q.request_id,
+                "kind": q.kind,
+                "received_at": iso(q.received_at),
+                "status": q.status(as_of),
+                "completed_at": iso(q.completed_at),
+                "tasks": [
+                    {"holder": t.holder, "action": t.action, "status": t.status}
+                    for t in q.tasks.values()
+                ],
+            }
+            for q in requests.values()
+        ],
+    }
+
+
+def _status(held: str, holder: str, requests: Any) -> str:
+    """held / erased, or what an open request does there: erasure_pending, retained (under
+    an Art. 17(3) exception, restricted meanwhile), restricted (Art. 18)."""
+    if held != "held":
+        return held
+    status = held
+    for q in requests:
+        for t in q.tasks.values():
+            if t.holder != holder or t.done:
+                continue
+            if q.kind == "erasure" and t.action == "retain":
+                return "retained"
+            if q.kind == "erasure" and t.action == "erase":
+                status = "erasure_pending"
+        if q.kind == "restriction" and any(t.holder == holder for t in q.tasks.values()):
+            status = "restricted"
+    return status
+
+
+def replay(store: Store, refs: list[str], as_of: datetime) -> Replay:
     naive = as_of.astimezone(UTC).replace(tzinfo=None)
     component = identity_component(store, refs, as_of)
     rows = store.fetch_dicts("subject_events", {"refs": component, "as_of": naive})
@@ -123,6 +201,7 @@ def who_has(
         if et == "DataCollected":
             h = holding(row["holder"])
             h.role = "controller"
+            h.own = True
             h.receive(row["categories"], at, row["purpose"], row["legal_basis"], row["retention"])
             graph.collected(row["holder"])
         elif et in ("DataShared", "DataTransferred"):
@@ -142,13 +221,7 @@ def who_has(
         elif et == "ConsentGiven":
             withdrawn.pop(row["purpose"], None)
 
-    out = []
-    for h in holdings.values():
-        if not h.categories and not h.erased:
-            continue  # named only as a source of a flow
-        out.append(_render(h, graph, withdrawn, as_of, _Retention(catalog, activity, withdrawn)))
-    out.sort(key=lambda r: (r["since"] or "9999", r["holder"]))
-    return {"subject": refs[0], "as_of": iso(as_of), "holders": out}
+    return Replay(component, holdings, graph, withdrawn, rows, activity)
 
 
 @dataclass

@@ -1,0 +1,378 @@
+"""``lineage erase`` and ``lineage erasure ...``: Art. 17 requests, tracked to the end."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from lineage.cli.output import emit_json, format_option, table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def identifier_pairs(identifier: str | None, ids: tuple[str, ...]) -> list[tuple[str, str]]:
+    from lineage.edge.identity import is_subject_ref, parse_identifier
+    from lineage.errors import InputError
+
+    pairs: list[tuple[str, str]] = []
+    if identifier:
+        pairs.append(
+            ("ref", identifier) if is_subject_ref(identifier) else parse_identifier(identifier)
+        )
+    for text in ids:
+        kind, sep, value = text.partition("=")
+        if not sep:
+            raise InputError(f"{text!r} must be KIND=VALUE", "--id")
+        pairs.append((kind, value))
+    if not pairs:
+        raise InputError("give an IDENTIFIER or --id KIND=VALUE")
+    return pairs
+
+
+def id_option(f: F) -> F:
+    return click.option(
+        "--id",
+        "ids",
+        multiple=True,
+        metavar="KIND=VALUE",
+        help="Identifier of a given kind (repeatable); erasers that need it get it from here.",
+    )(f)
+
+
+def executor_options(f: F) -> F:
+    f = click.option(
+        "--retries",
+        type=click.IntRange(1, 20),
+        default=3,
+        show_default=True,
+        envvar="LINEAGE_ERASE_RETRIES",
+        help="Attempts per task on transient failures (env LINEAGE_ERASE_RETRIES).",
+    )(f)
+    f = click.option(
+        "--backoff",
+        type=click.FloatRange(0),
+        default=1.0,
+        show_default=True,
+        envvar="LINEAGE_ERASE_BACKOFF",
+        help="Seconds before the first retry; doubles each time (env LINEAGE_ERASE_BACKOFF).",
+    )(f)
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(0.01),
+        default=30.0,
+        show_default=True,
+        envvar="LINEAGE_ERASE_TIMEOUT",
+        help="Seconds an eraser may take per attempt (env LINEAGE_ERASE_TIMEOUT).",
+    )(f)
+
+
+def make_service(ctx: click.Context, **options: Any) -> Any:
+    from lineage.cli.main import make_app
+    from lineage.erasers import load_registry
+    from lineage.services.erasure.service import RequestService
+
+    app = make_app(ctx)
+    app.require_home()
+    return RequestService(app, load_registry(app.settings.home), **options)
+
+
+def _categories(values: tuple[str, ...], option: str) -> tuple[str, ...]:
+    from lineage.errors import InputError, TaxonomyError
+    from lineage.events.taxonomy import default_taxonomy
+
+    out = [c.strip() for v in values for c in v.split(",") if c.strip()]
+    tax = default_taxonomy()
+    for c in out:
+        try:
+            tax.check_category(c)
+        except TaxonomyError as exc:
+            raise InputError(exc.problem, option) from None
+    return tuple(dict.fromkeys(out))
+
+
+def plan_json(req: Any) -> dict[str, Any]:
+    from lineage.timeutil import iso
+
+    return {
+        "request_id": None if req.request_id == "dry-run" else req.request_id,
+        "subject": req.subject_ref,
+        "received_at": iso(req.received_at),
+        "deadline": iso(req.deadline),
+        "tasks": [t.to_json() for t in req.tasks.values()],
+    }
+
+
+def render_request(data: dict[str, Any]) -> str:
+    head = (
+        f"request {data['request_id'] or '(dry run, nothing recorded)'}  "
+        f"subject {data['subject'][:16]}…\n"
+        f"received {data['received_at']}  deadline {data['deadline']}"
+    )
+    if data.get("status"):
+        head += f"  status {data['status']}"
+    if not data["tasks"]:
+        return head + "\nnothing is held for this subject: no tasks"
+    rows = [
+        (
+            t["holder"],
+            t["action"],
+            "\n".join(t["categories"]),
+            t["status"],
+            t["executor"] or "manual",
+            (t["retain_until"] or "-")[:10],
+            t["reason"] or "-",
+        )
+        for t in data["tasks"]
+    ]
+    headers = ["holder", "action", "categories", "status", "executor", "retain until", "reason"]
+    return head + "\n" + table(rows, headers)
+
+
+@click.command("erase")
+@click.argument("identifier", required=False)
+@id_option
+@click.option(
+    "--scope",
+    multiple=True,
+    metavar="CATEGORY",
+    help="Erase only these categories (repeatable or comma-separated; default all).",
+)
+@click.option("--dry-run", is_flag=True, help="Plan only: record nothing, execute nothing.")
+@click.option("--no-run", is_flag=True, help="Record and plan, but do not call erasers yet.")
+@click.option("--received-at", metavar="TIME", help="When the request was received (default now).")
+@executor_options
+@format_option("table", "json")
+@click.pass_context
+def erase(
+    ctx: click.Context,
+    identifier: str | None,
+    ids: tuple[str, ...],
+    scope: tuple[str, ...],
+    dry_run: bool,
+    no_run: bool,
+    received_at: str | None,
+    retries: int,
+    backoff: float,
+    timeout: float,
+    fmt: str,
+) -> None:
+    """Record an erasure request (Art. 17), plan it over every holder of the subject's data
+    and execute it where an eraser is configured (<home>/erasers.toml).
+
+    The request is in the log before anything else happens. Per holder: erase; retain
+    until a legal obligation or legal claim ends (restricted meanwhile, erased then); or
+    notify an independent controller (Art. 19). Holders without an eraser become manual
+    tasks (`lineage erasure confirm`). A second request while one is open points to it.
+
+    \b
+      lineage erase jane@example.com
+      lineage erase jane@example.com --scope user.contact.email --dry-run
+      lineage erase jane@example.com --id customer_number=1042 --format json
+    """
+    from lineage.timeutil import parse_time
+
+    pairs = identifier_pairs(identifier, ids)
+    categories = _categories(scope, "--scope")
+    received = parse_time(received_at, assume_utc=True) if received_at else None
+    service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
+    req = service.open_request(pairs, scope=categories, received_at=received, dry_run=dry_run)
+    if not dry_run and not no_run:
+        from lineage.services.erasure.service import raw_identifiers
+
+        service.execute(req, raw_identifiers(pairs))
+    data = plan_json(req)
+    if fmt == "json":
+        emit_json(data)
+    else:
+        click.echo(render_request(data))
+
+
+@click.group("erasure")
+def erasure() -> None:
+    """Follow rights requests to the end: run, confirm, extend, status, due.
+
+    \b
+      lineage erasure status --overdue
+      lineage erasure run REQUEST --id email=jane@example.com
+      lineage erasure confirm REQUEST --holder quickpay --evidence "ticket 4711"
+    """
+
+
+@erasure.command("run")
+@click.argument("request_id", metavar="REQUEST")
+@id_option
+@executor_options
+@format_option("table", "json")
+@click.pass_context
+def run(
+    ctx: click.Context,
+    request_id: str,
+    ids: tuple[str, ...],
+    retries: int,
+    backoff: float,
+    timeout: float,
+    fmt: str,
+) -> None:
+    """Execute, or resume after a crash, the tasks of a request that have an eraser.
+
+    Confirmed tasks are never repeated. lineage does not store identifiers, so erasers
+    that need the e-mail or customer number get it again here (checked against the
+    request's subject). Due deferred erasures (`lineage erasure due`) run too.
+
+    \b
+      lineage erasure run 3f2a… --id email=jane@example.com
+    """
+    pairs = identifier_pairs(None, ids) if ids else []
+    service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
+    req = service.run(request_id, pairs)
+    _show(req, fmt, service)
+
+
+def _show(req: Any, fmt: str, service: Any) -> None:
+    data = req.to_json(service.clock())
+    if fmt == "json":
+        emit_json(data)
+    else:
+        click.echo(render_request(data))
+
+
+@erasure.command("confirm")
+@click.argument("request_id", metavar="REQUEST")
+@click.option("--holder", required=True, help="The holder that erased (or was notified).")
+@click.option("--evidence", metavar="TEXT", help="What proves it: ticket, letter, e-mail.")
+@click.option(
+    "--action",
+    type=click.Choice(["erase", "retain", "notify"]),
+    help="Only this task at the holder (a holder may erase some data and retain other).",
+)
+@format_option("table", "json")
+@click.pass_context
+def confirm(
+    ctx: click.Context,
+    request_id: str,
+    holder: str,
+    evidence: str | None,
+    action: str | None,
+    fmt: str,
+) -> None:
+    """Record a manual confirmation: the holder erased (or, for an independent
+    controller, was notified; a second confirm records its own confirmation).
+
+    A retained task can be confirmed only once its retention has ended.
+
+    \b
+      lineage erasure confirm 3f2a… --holder quickpay --evidence "support ticket 4711"
+    """
+    service = make_service(ctx)
+    req = service.confirm(request_id, holder, evidence, action)
+    _show(req, fmt, service)
+
+
+@erasure.command("extend")
+@click.argument("request_id", metavar="REQUEST")
+@click.option("--reason", help="Why more time is needed (required; told to the subject).")
+@click.option(
+    "--months",
+    type=click.IntRange(1, 2),
+    help="Further months (default: what is left of the two Art. 12(3) allows).",
+)
+@format_option("table", "json")
+@click.pass_context
+def extend(
+    ctx: click.Context, request_id: str, reason: str | None, months: int | None, fmt: str
+) -> None:
+    """Extend the one-month deadline by up to two further months (Art. 12(3)), with the
+    reason. Must be decided within the first month; three months in total at most.
+
+    \b
+      lineage erasure extend 3f2a… --reason "data spread over 14 archived systems"
+    """
+    service = make_service(ctx)
+    req = service.extend(request_id, reason or "", months)
+    _show(req, fmt, service)
+
+
+@erasure.command("status")
+@click.argument("request_id", metavar="[REQUEST]", required=False)
+@click.option("--overdue", is_flag=True, help="Only requests past their deadline.")
+@format_option("table", "json")
+@click.pass_context
+def status(ctx: click.Context, request_id: str | None, overdue: bool, fmt: str) -> None:
+    """Every request (or one) with its tasks, deadline (one month, Art. 12(3), or as
+    extended) and status: open, retained (answered; deferred erasures pending), overdue,
+    completed. With --overdue, exit code 1 when any request is overdue.
+
+    \b
+      lineage erasure status
+      lineage erasure status --overdue --format json
+    """
+    service = make_service(ctx)
+    at = service.clock()
+    requests = service.requests(request_id)
+    if overdue:
+        requests = [q for q in requests if q.overdue(at)]
+    data = [q.to_json(at) for q in requests]
+    if fmt == "json":
+        emit_json({"requests": data})
+    elif not data:
+        click.echo("no overdue requests" if overdue else "no requests")
+    elif request_id:
+        click.echo(render_request(data[0]))
+    else:
+        rows = [
+            (
+                d["request_id"],
+                d["kind"],
+                d["received_at"][:10],
+                d["deadline"][:10],
+                d["status"],
+                sum(t["status"] in ("confirmed", "notified") for t in d["tasks"]),
+                len(d["tasks"]),
+            )
+            for d in data
+        ]
+        click.echo(
+            table(rows, ["request", "kind", "received", "deadline", "status", "done", "tasks"])
+        )
+    if overdue and requests:
+        ctx.exit(1)
+
+
+@erasure.command("due")
+@format_option("table", "json")
+@click.pass_context
+def due(ctx: click.Context, fmt: str) -> None:
+    """Deferred erasures whose retention has ended: erase them now (`lineage erasure run`,
+    or by hand and `lineage erasure confirm`).
+
+    \b
+      lineage erasure due --format json
+    """
+    from lineage.timeutil import iso
+
+    service = make_service(ctx)
+    rows = [
+        {
+            "request_id": q.request_id,
+            "subject": q.subject_ref,
+            **t.to_json(),
+            "due_since": iso(t.retain_until),
+        }
+        for q, t in service.due()
+    ]
+    if fmt == "json":
+        emit_json({"due": rows})
+    elif not rows:
+        click.echo("no deferred erasure is due")
+    else:
+        click.echo(
+            table(
+                [
+                    (r["request_id"], r["holder"], "\n".join(r["categories"]), r["due_since"])
+                    for r in rows
+                ],
+                ["request", "holder", "categories", "due since"],
+            )
+        )

@@ -1,0 +1,56 @@
+"""``lineage exposed``: breach impact at one holder at one moment."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import click
+
+from lineage.cli.output import emit_json, format_option, table
+
+
+@click.command("exposed")
+@click.option("--holder", required=True, help="The holder that was breached.")
+@click.option("--at", "at", required=True, metavar="TIME", help="The moment of the breach.")
+@click.option("--references", is_flag=True, help="Also list the subject references.")
+@format_option("table", "json", "csv")
+@click.pass_context
+def exposed(ctx: click.Context, holder: str, at: str, references: bool, fmt: str) -> None:
+    """Breach impact (Art. 33/34): how many subjects, which categories (special categories
+    flagged), under which legal bases and purposes, were at HOLDER at that moment.
+
+    Several identifiers of one person count once. CSV has one row per category.
+
+    \b
+      lineage exposed --holder mailchimp --at 2024-06-01T12:00:00Z
+      lineage exposed --holder mailchimp --at 2024-06-01 --references --format json
+    """
+    from lineage.cli.main import _catch_up, make_app
+    from lineage.services.exposure import exposed as answer
+    from lineage.timeutil import parse_time
+
+    when = parse_time(at, assume_utc=True)
+    app = make_app(ctx)
+    with app.store() as store:
+        _catch_up(app, store)
+        result = answer(store, holder, when, references=references)
+    if fmt == "json":
+        emit_json(result)
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(["holder", "at", "category", "subjects", "special"])
+        for c in result["categories"]:
+            writer.writerow(
+                [holder, result["at"], c["category"], c["subjects"], c["special"] or ""]
+            )
+        click.echo(buf.getvalue(), nl=False)
+    else:
+        click.echo(f"{result['subjects']} subjects at {holder} at {result['at']}")
+        rows = [(c["category"], c["subjects"], c["special"] or "") for c in result["categories"]]
+        click.echo(table(rows, ["category", "subjects", "special"]))
+        bases = ", ".join(f"{b['legal_basis']} ({b['subjects']})" for b in result["legal_bases"])
+        click.echo(f"legal bases: {bases or '-'}")
+        if references:
+            click.echo("\n".join(result["references"]))

@@ -1,0 +1,158 @@
+"""The data subject's rights beyond erasure: ``access`` (Art. 15), ``rectify`` (Art. 16),
+``restrict`` (Art. 18), ``recipients`` (Art. 19), each notified to every recipient."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from lineage.cli.erasure import (
+    _categories,
+    id_option,
+    identifier_pairs,
+    make_service,
+    plan_json,
+    render_request,
+)
+from lineage.cli.output import emit_json, format_option, table
+
+
+def _open(
+    ctx: click.Context,
+    pairs: list[tuple[str, str]],
+    kind: str,
+    cats: tuple[str, ...],
+    dry_run: bool,
+    fmt: str,
+) -> None:
+    service = make_service(ctx)
+    req = service.open_request(pairs, kind=kind, scope=cats, dry_run=dry_run)
+    data = plan_json(req)
+    if fmt == "json":
+        emit_json(data)
+    else:
+        click.echo(render_request(data))
+
+
+@click.command("rectify")
+@click.argument("identifier", required=False)
+@id_option
+@click.option(
+    "--categories",
+    "categories",
+    multiple=True,
+    required=True,
+    metavar="CATEGORY",
+    help="Categories that were corrected (repeatable or comma-separated).",
+)
+@click.option("--dry-run", is_flag=True, help="Plan only: record nothing.")
+@format_option("table", "json")
+@click.pass_context
+def rectify(
+    ctx: click.Context,
+    identifier: str | None,
+    ids: tuple[str, ...],
+    categories: tuple[str, ...],
+    dry_run: bool,
+    fmt: str,
+) -> None:
+    """Record a rectification (Art. 16) and plan its notification to every recipient that
+    holds the corrected categories (Art. 19); track each with `lineage erasure confirm`.
+
+    \b
+      lineage rectify jane@example.com --categories user.contact.address
+    """
+    cats = _categories(categories, "--categories")
+    _open(ctx, identifier_pairs(identifier, ids), "rectification", cats, dry_run, fmt)
+
+
+@click.command("restrict")
+@click.argument("identifier", required=False)
+@id_option
+@click.option("--dry-run", is_flag=True, help="Plan only: record nothing.")
+@format_option("table", "json")
+@click.pass_context
+def restrict(
+    ctx: click.Context, identifier: str | None, ids: tuple[str, ...], dry_run: bool, fmt: str
+) -> None:
+    """Record a restriction of processing (Art. 18) and plan its notification to every
+    recipient (Art. 19); who-has then shows those holders as restricted.
+
+    \b
+      lineage restrict jane@example.com
+    """
+    _open(ctx, identifier_pairs(identifier, ids), "restriction", (), dry_run, fmt)
+
+
+def _subject(ctx: click.Context, identifier: str | None, ids: tuple[str, ...]) -> Any:
+    from lineage.cli.main import _catch_up, make_app
+
+    pairs = identifier_pairs(identifier, ids)
+    app = make_app(ctx)
+    refs = app.refs_for(pairs)
+    return app, refs, _catch_up
+
+
+@click.command("recipients")
+@click.argument("identifier", required=False)
+@id_option
+@format_option("table", "json")
+@click.pass_context
+def recipients(ctx: click.Context, identifier: str | None, ids: tuple[str, ...], fmt: str) -> None:
+    """Everyone the subject's data was disclosed to (Art. 19: the subject may ask), with
+    role, country, categories and whether they still hold them.
+
+    \b
+      lineage recipients jane@example.com --format json
+    """
+    from lineage.services.access import recipients as answer
+    from lineage.timeutil import now
+
+    app, refs, catch_up = _subject(ctx, identifier, ids)
+    with app.store() as store:
+        catch_up(app, store)
+        result = answer(store, refs, now())
+    if fmt == "json":
+        emit_json(result)
+        return
+    rows = [
+        (
+            r["recipient"],
+            r["role"] or "-",
+            r["country"] or "-",
+            "\n".join(r["categories"]) or "-",
+            r["status"],
+        )
+        for r in result["recipients"]
+    ]
+    click.echo(table(rows, ["recipient", "role", "country", "categories", "status"]))
+
+
+@click.command("access")
+@click.argument("identifier", required=False)
+@id_option
+@format_option("json", "md", "html")
+@click.pass_context
+def access(ctx: click.Context, identifier: str | None, ids: tuple[str, ...], fmt: str) -> None:
+    """The Art. 15 report for one subject: purposes and legal bases, categories,
+    recipients, retention, source, transfers and their safeguards, automated decisions,
+    the subject's rights and how to complain.
+
+    \b
+      lineage access jane@example.com --format md > report.md
+      lineage access jane@example.com --format html > report.html
+    """
+    from lineage.services.access import access_report, to_html, to_markdown
+    from lineage.timeutil import now
+
+    app, refs, catch_up = _subject(ctx, identifier, ids)
+    with app.store() as store:
+        catch_up(app, store)
+        report = access_report(store, refs, now())
+    if fmt == "json":
+        emit_json(report)
+    elif fmt == "md":
+        click.echo(to_markdown(report), nl=False)
+    else:
+        click.echo(to_html(report), nl=False)

@@ -1,0 +1,68 @@
+"""``lineage log compact``: drop forgotten subjects' lineage events from the embedded log.
+
+The projection already forgets them (``queries/forget.sql``); compaction makes the log agree
+physically. Kept: every other event, and the forgotten subjects' erasure events and identity
+links (the accountability record). The rewritten log has a new ``log_id``, so the projection
+is rebuilt from it at once (any other projection of the old log must be rebuilt too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from lineage.errors import CodecError, ConfigError
+
+LINEAGE_EVENTS = frozenset(
+    {
+        "DataCollected",
+        "DataShared",
+        "DataTransferred",
+        "ConsentGiven",
+        "ConsentWithdrawn",
+        "DataErased",
+        "RetentionDeclared",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CompactResult:
+    kept: int
+    dropped: int
+    subjects: int
+    old_log_id: str
+    new_log_id: str
+
+
+def compact(app: Any) -> CompactResult:
+    from lineage.codec import default_codec
+    from lineage.log.file import FileLog
+
+    log = app.log
+    if not isinstance(log, FileLog):
+        raise ConfigError(
+            f"`lineage log compact` rewrites the embedded log; the {log.kind} backend relies "
+            "on its own retention"
+        )
+    with app.store() as store:
+        app.catch_up(store)
+        rows = store.fetch("forgotten_cutoffs")
+    cutoffs = {ref: int(at.replace(tzinfo=UTC).timestamp() * 1_000_000) for ref, at in rows}
+    codec = default_codec()
+
+    def keep(value: bytes) -> bool:
+        try:
+            env = codec.decode_raw(value)["envelope"]
+        except CodecError:
+            return True  # never drop what cannot be read
+        cut = cutoffs.get(env["subject_ref"])
+        return not (
+            cut is not None and env["event_type"] in LINEAGE_EVENTS and env["occurred_at"] <= cut
+        )
+
+    old_id = log.log_id
+    kept, dropped = log.compact(keep)
+    app.rebuild()
+    return CompactResult(kept, dropped, len(cutoffs), old_id, log.log_id)

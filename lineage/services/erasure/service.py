@@ -1,0 +1,428 @@
+"""Rights requests, end to end: record, plan, execute, confirm, extend, report.
+
+Order of every request (the request can never be lost, and no work is repeated):
+  1. ``ErasureRequested`` is appended (durable) before anything else happens.
+  2. The plan is appended as one batch of ``ErasureTaskUpdated`` (planned / retained).
+  3. Each task with an eraser: ``notified`` (attempt N) is appended, the eraser is called,
+     then ``confirmed`` (+ ``DataErased``), ``refused`` or ``failed`` is appended. Transient
+     failures are retried with exponential backoff.
+  4. The update that makes every task done also appends ``ErasureCompleted``.
+A crash anywhere leaves the log at one of these steps. ``run`` resumes from the log: it
+re-plans a request that has no tasks yet, skips done tasks, and calls the eraser again for
+a task whose latest state is planned, notified (a call in flight at the crash) or failed;
+erasers are idempotent (nothing left to erase counts as erased), so the holder erases once
+and the task is confirmed once. Raw identifiers live only in the invocation: a resumed run
+needs them again (``lineage erasure run REQUEST --id email=...``).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from lineage.edge.identity import normalise
+from lineage.erasers import Eraser, EraserRegistry, ErasureTarget, Outcome
+from lineage.errors import (
+    EraserError,
+    InputError,
+    OpenRequestError,
+    RequestError,
+    TransientEraserError,
+    UnknownRequestError,
+)
+from lineage.events.model import (
+    DataErased,
+    ErasureCompleted,
+    ErasureExtended,
+    ErasureRequested,
+    ErasureTaskUpdated,
+    Event,
+)
+from lineage.projection.store import Store
+from lineage.services.erasure.plan import plan_erasure, plan_notification
+from lineage.services.erasure.state import Request, Task, fold
+from lineage.services.whohas import identity_component, replay
+from lineage.timeutil import add_duration, iso, now
+
+SOURCE = "lineage-erasure"
+
+
+class RequestService:
+    def __init__(
+        self,
+        app: Any,
+        registry: EraserRegistry | None = None,
+        *,
+        retries: int = 3,
+        backoff: float = 1.0,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], datetime] = now,
+    ) -> None:
+        self.app = app
+        self.registry = registry or EraserRegistry()
+        self.retries = max(1, retries)
+        self.backoff = backoff
+        self.timeout = timeout
+        self.sleep = sleep
+        self.clock = clock
+
+    # -- reading --------------------------------------------------------------------------
+    def _requests(
+        self, store: Store, request_id: str | None = None, refs: list[str] | None = None
+    ) -> dict[str, Request]:
+        rows = store.fetch_dicts("request_events", {"request_id": request_id, "refs": refs})
+        return fold(rows)
+
+    def _request(self, store: Store, request_id: str) -> Request:
+        found = self._requests(store, request_id).get(request_id)
+        if found is None:
+            raise UnknownRequestError(request_id)
+        return found
+
+    def _executors(self) -> dict[str, str]:
+        return {h: self.registry.get(h).name for h in self.registry}  # type: ignore[union-attr]
+
+    # -- recording ------------------------------------------------------------------------
+    def _update(
+        self,
+        req: Request,
+        task: Task,
+        status: str,
+        *,
+        reason: str | None = None,
+        note: str | None = None,
+        attempt: int = 0,
+    ) -> list[Event]:
+        """The events of one task update, applied to the in-memory state too."""
+        at = self.clock()
+        planned = status in ("planned", "retained")
+        events: list[Event] = [
+            ErasureTaskUpdated(
+                subject_ref=req.subject_ref,
+                occurred_at=at,
+                source=SOURCE,
+                request_id=req.request_id,
+                holder=task.holder,
+                status=status,
+                reason=task.reason if planned else reason,
+                retain_until=task.retain_until if planned else None,
+                action=task.action,
+                categories=task.categories,
+                executor=task.executor,
+                attempt=attempt,
+                note=note,
+            )
+        ]
+        task.status = status
+        task.attempts = max(task.attempts, attempt)
+        task.updated_at = at
+        if not planned:
+            task.note = reason or note
+        if status == "confirmed" and task.action in ("erase", "retain") and req.kind == "erasure":
+            events.append(
+                DataErased(
+                    subject_ref=req.subject_ref,
+                    occurred_at=at,
+                    source=SOURCE,
+                    holder=task.holder,
+                    categories=task.categories,
+                )
+            )
+        return events + self._completion(req)
+
+    def _completion(self, req: Request) -> list[Event]:
+        if req.completed or not req.all_done:
+            return []
+        req.completed_at = self.clock()
+        return [
+            ErasureCompleted(
+                subject_ref=req.subject_ref,
+                occurred_at=req.completed_at,
+                source=SOURCE,
+                request_id=req.request_id,
+            )
+        ]
+
+    def _append(self, events: Iterable[Event]) -> None:
+        events = list(events)
+        if events:
+            self.app.append(events)
+
+    # -- requests -------------------------------------------------------------------------
+    def open_request(
+        self,
+        pairs: list[tuple[str, str]],
+        *,
+        kind: str = "erasure",
+        scope: tuple[str, ...] = (),
+        received_at: datetime | None = None,
+        dry_run: bool = False,
+    ) -> Request:
+        """Record (unless ``dry_run``) and plan a request; nothing is executed yet."""
+        at = self.clock()
+        received = received_at or at
+        if received > at:
+            raise InputError("the request cannot be received in the future", "--received-at")
+        refs = self.app.refs_for(pairs)
+        with self.app.store() as store:
+            self.app.catch_up(store)
+            component = identity_component(store, refs, at)
+            for other in self._requests(store, refs=component).values():
+                if other.kind == kind and not other.completed:
+                    raise OpenRequestError(other.request_id, kind)
+            req = Request(
+                request_id="dry-run" if dry_run else str(uuid.uuid4()),
+                subject_ref=refs[0],
+                received_at=received,
+                kind=kind,
+                scope=scope,
+            )
+            if not dry_run:
+                # Step 1: the request is durable before anything else happens.
+                self._append(
+                    [
+                        ErasureRequested(
+                            subject_ref=req.subject_ref,
+                            occurred_at=at,
+                            source=SOURCE,
+                            request_id=req.request_id,
+                            received_at=received,
+                            scope=scope,
+                            kind=kind,
+                        )
+                    ]
+                )
+            self._plan(store, req, dry_run=dry_run)
+        return req
+
+    def _plan(self, store: Store, req: Request, *, dry_run: bool = False) -> None:
+        r = replay(store, [req.subject_ref], self.clock())
+        if req.kind == "erasure":
+            tasks = plan_erasure(r, req.scope, self.clock(), self._executors())
+        else:
+            tasks = plan_notification(r, req.kind, req.scope)
+        for task in tasks:
+            req.tasks[task.key] = task
+        if dry_run:
+            return
+        # Step 2: the whole plan in one append (and completion when nothing is held).
+        events: list[Event] = []
+        for task in tasks:
+            events += self._update(req, task, task.status)
+        events += self._completion(req)
+        self._append(events)
+
+    def run(self, request_id: str, pairs: list[tuple[str, str]]) -> Request:
+        """Execute (or resume) a request's tasks that have an eraser."""
+        with self.app.store() as store:
+            self.app.catch_up(store)
+            req = self._request(store, request_id)
+            identifiers = self._identifiers(store, req, pairs)
+            if not req.tasks and not req.completed:
+                self._plan(store, req)  # the run that recorded the request crashed before
+        self.execute(req, identifiers)
+        return req
+
+    def _identifiers(
+        self, store: Store, req: Request, pairs: list[tuple[str, str]]
+    ) -> dict[str, str]:
+        """Raw identifiers for the erasers, after checking they are this request's subject."""
+        if not pairs:
+            return {}
+        component = set(identity_component(store, [req.subject_ref], self.clock()))
+        identifiers = {}
+        for (kind, value), ref in zip(pairs, self.app.refs_for(pairs), strict=True):
+            if ref not in component:
+                raise RequestError(
+                    f"the identifier given as {kind} is not the subject of request {req.request_id}"
+                )
+            if kind != "ref" and value != ref:
+                k, v = normalise(kind, value)
+                identifiers[k] = v
+        return identifiers
+
+    def execute(self, req: Request, identifiers: dict[str, str]) -> None:
+        at = self.clock()
+        for task in list(req.tasks.values()):
+            if task.done or req.completed:
+                continue
+            runnable = task.action == "erase" or task.due(at)
+            if not runnable or task.status == "refused":
+                continue  # notify tasks and refusals need a person
+            eraser = self.registry.get(task.holder)
+            if eraser is None:
+                continue  # a manual task: `lineage erasure confirm`
+            self._run_task(req, task, eraser, identifiers)
+
+    def _run_task(
+        self, req: Request, task: Task, eraser: Eraser, identifiers: dict[str, str]
+    ) -> None:
+        target = ErasureTarget(req.request_id, task.holder, task.categories, identifiers)
+        for n in range(self.retries):
+            attempt = task.attempts + 1
+            # Step 3: the attempt is on record before the holder is called.
+            self._append(
+                self._update(
+                    req,
+                    task,
+                    "notified",
+                    note=f"attempt {attempt} via {eraser.name}",
+                    attempt=attempt,
+                )
+            )
+            try:
+                outcome = _call(eraser, target, self.timeout)
+            except EraserError as exc:
+                error, transient = exc.reason, exc.transient
+            except Exception as exc:  # an eraser's own bug: the task stays open
+                error, transient = f"{type(exc).__name__}: {exc}", False
+            else:
+                self._append(
+                    self._update(
+                        req,
+                        task,
+                        outcome.status,
+                        reason=outcome.note if outcome.status == "refused" else None,
+                        note=outcome.note,
+                        attempt=attempt,
+                    )
+                )
+                return
+            kind = "transient" if transient else "terminal"
+            self._append(
+                self._update(req, task, "failed", reason=f"{kind}: {error}", attempt=attempt)
+            )
+            if not transient or n + 1 == self.retries:
+                return
+            self.sleep(self.backoff * 2**n)
+
+    # -- people's actions -----------------------------------------------------------------
+    def confirm(
+        self, request_id: str, holder: str, evidence: str | None, action: str | None = None
+    ) -> Request:
+        at = self.clock()
+        with self.app.store() as store:
+            self.app.catch_up(store)
+            req = self._request(store, request_id)
+        tasks = [
+            t
+            for t in req.tasks.values()
+            if t.holder == holder and (action is None or t.action == action)
+        ]
+        if not tasks:
+            holders = ", ".join(sorted({t.holder for t in req.tasks.values()})) or "none"
+            raise RequestError(
+                f"request {request_id} has no task at {holder!r} (holders: {holders})"
+            )
+        events: list[Event] = []
+        for task in tasks:
+            if task.action == "retain" and not task.due(at):
+                if action == "retain":
+                    raise RequestError(
+                        f"{holder} keeps {', '.join(task.categories)} until "
+                        f"{iso(task.retain_until) or 'a retention period is declared'}: "
+                        "confirm the erasure when that has passed"
+                    )
+                continue
+            if task.action == "notify":
+                status = "confirmed" if task.status == "notified" else "notified"
+            elif task.status == "confirmed":
+                continue
+            else:
+                status = "confirmed"
+            events += self._update(req, task, status, note=evidence or "confirmed by hand")
+        if not events:
+            raise RequestError(f"nothing to confirm at {holder} for request {request_id}")
+        self._append(events)
+        return req
+
+    def extend(self, request_id: str, reason: str, months: int | None = None) -> Request:
+        at = self.clock()
+        if not reason or not reason.strip():
+            raise InputError("an extension needs the reason told to the subject", "--reason")
+        with self.app.store() as store:
+            self.app.catch_up(store)
+            req = self._request(store, request_id)
+        if req.completed:
+            raise RequestError(f"request {request_id} is completed: nothing to extend")
+        if at > req.original_deadline:
+            raise RequestError(
+                f"request {request_id} was due {iso(req.original_deadline)}: an extension "
+                "must be decided and told to the subject within the first month (Art. 12(3))"
+            )
+        used = 0 if not req.extensions else _months_between(req.original_deadline, req.deadline)
+        wanted = months if months is not None else 2 - used
+        if wanted < 1 or used + wanted > 2:
+            raise RequestError(
+                f"request {request_id} can be extended by two further months at most "
+                f"(already extended by {used})"
+            )
+        deadline = add_duration(req.original_deadline, f"P{used + wanted}M")
+        self._append(
+            [
+                ErasureExtended(
+                    subject_ref=req.subject_ref,
+                    occurred_at=at,
+                    source=SOURCE,
+                    request_id=request_id,
+                    reason=reason.strip(),
+                    deadline=deadline,
+                )
+            ]
+        )
+        req.extensions.append((at, reason.strip(), deadline))
+        return req
+
+    # -- reports --------------------------------------------------------------------------
+    def requests(self, request_id: str | None = None) -> list[Request]:
+        with self.app.store() as store:
+            self.app.catch_up(store)
+            if request_id is not None:
+                return [self._request(store, request_id)]
+            return sorted(self._requests(store).values(), key=lambda q: q.received_at)
+
+    def due(self) -> list[tuple[Request, Task]]:
+        at = self.clock()
+        return [(q, t) for q in self.requests() for t in q.tasks.values() if t.due(at)]
+
+
+def raw_identifiers(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """Normalised raw identifiers for erasers (subject references are not identifiers)."""
+    out: dict[str, str] = {}
+    for kind, value in pairs:
+        if kind == "ref":
+            continue
+        k, v = normalise(kind, value)
+        out[k] = v
+    return out
+
+
+def _months_between(start: datetime, end: datetime) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def _call(eraser: Eraser, target: ErasureTarget, timeout: float) -> Outcome:
+    """Call the eraser with a time limit. A daemon thread: a hung holder must not keep
+    the command from exiting (erasers are idempotent, so a late answer does no harm)."""
+    result: list[Outcome] = []
+    error: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            result.append(eraser.erase(target))
+        except BaseException as exc:
+            error.append(exc)
+
+    thread = threading.Thread(target=work, name=f"eraser-{target.holder}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise TransientEraserError(target.holder, f"no answer within {timeout:g}s")
+    if error:
+        raise error[0]
+    return result[0]

@@ -1,0 +1,189 @@
+"""The state of rights requests, folded from their events (the projection keeps them all,
+also after forgetting: they are the accountability record).
+
+A task is (request, holder, action); its status is that of its latest event. A task is
+*done* when confirmed, or for a ``notify`` task once notified (an independent controller
+decides itself); *settled* when done or retained under an Art. 17(3) exception. The
+Art. 12(3) deadline is one month after receipt, or the latest recorded extension.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lineage.timeutil import add_duration, iso
+
+DEADLINE = "P1M"
+MAX_EXTENSION = "P2M"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass
+class Task:
+    holder: str
+    action: str
+    categories: tuple[str, ...] = ()
+    status: str = "planned"
+    reason: str | None = None
+    retain_until: datetime | None = None
+    executor: str | None = None
+    attempts: int = 0
+    note: str | None = None
+    updated_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.holder, self.action)
+
+    @property
+    def done(self) -> bool:
+        if self.action == "notify":
+            return self.status in ("notified", "confirmed", "refused")
+        return self.status == "confirmed"
+
+    @property
+    def settled(self) -> bool:
+        return self.done or self.status == "retained"
+
+    def due(self, now: datetime) -> bool:
+        """A retained task whose retention has ended: its follow-up erasure is due."""
+        return (
+            self.action == "retain"
+            and not self.done
+            and self.retain_until is not None
+            and self.retain_until <= now
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "holder": self.holder,
+            "categories": list(self.categories),
+            "action": self.action,
+            "reason": self.reason,
+            "retain_until": iso(self.retain_until),
+            "status": self.status,
+            "executor": self.executor,
+        }
+
+
+@dataclass
+class Request:
+    request_id: str
+    subject_ref: str
+    received_at: datetime
+    kind: str = "erasure"
+    scope: tuple[str, ...] = ()
+    tasks: dict[tuple[str, str], Task] = field(default_factory=dict)
+    extensions: list[tuple[datetime, str, datetime]] = field(default_factory=list)
+    completed_at: datetime | None = None
+
+    @property
+    def original_deadline(self) -> datetime:
+        return add_duration(self.received_at, DEADLINE)
+
+    @property
+    def latest_deadline(self) -> datetime:
+        """The furthest Art. 12(3) allows: two further months."""
+        return add_duration(self.original_deadline, MAX_EXTENSION)
+
+    @property
+    def deadline(self) -> datetime:
+        return self.extensions[-1][2] if self.extensions else self.original_deadline
+
+    @property
+    def completed(self) -> bool:
+        return self.completed_at is not None
+
+    @property
+    def all_done(self) -> bool:
+        return all(t.done for t in self.tasks.values())
+
+    def overdue(self, now: datetime) -> bool:
+        """Past the deadline with a task neither done nor retained under an exception."""
+        return (
+            not self.completed
+            and now > self.deadline
+            and (not self.tasks or not all(t.settled for t in self.tasks.values()))
+        )
+
+    def status(self, now: datetime) -> str:
+        if self.completed:
+            return "completed"
+        if self.overdue(now):
+            return "overdue"
+        if self.tasks and all(t.settled for t in self.tasks.values()):
+            return "retained"  # answered; deferred erasures run when retention ends
+        return "open"
+
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "kind": self.kind,
+            "subject": self.subject_ref,
+            "scope": list(self.scope),
+            "received_at": iso(self.received_at),
+            "deadline": iso(self.deadline),
+            "extensions": [
+                {"at": iso(at), "reason": reason, "deadline": iso(until)}
+                for at, reason, until in self.extensions
+            ],
+            "status": self.status(now),
+            "completed_at": iso(self.completed_at),
+            "tasks": [t.to_json() for t in self.tasks.values()],
+        }
+
+
+def fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, Request]:
+    """Requests by id from their events (rows of ``request_events.sql`` or the like)."""
+    requests: dict[str, Request] = {}
+    for row in rows:
+        et = row["event_type"]
+        rid = row["request_id"]
+        if et == "ErasureRequested":
+            detail = json.loads(row["detail"]) if row.get("detail") else {}
+            requests[rid] = Request(
+                request_id=rid,
+                subject_ref=row["subject_ref"],
+                received_at=_utc(row["at_time"]) or _utc(row["occurred_at"]),  # type: ignore[arg-type]
+                kind=detail.get("kind") or "erasure",
+                scope=tuple(row["categories"] or ()),
+            )
+            continue
+        request = requests.get(rid)
+        if request is None:
+            continue  # a task of a request this view does not include
+        at = _utc(row["occurred_at"])
+        if et == "ErasureTaskUpdated":
+            detail = json.loads(row["detail"]) if row.get("detail") else {}
+            action = detail.get("action") or "erase"
+            key = (row["holder"], action)
+            task = request.tasks.get(key)
+            if task is None:
+                task = request.tasks[key] = Task(row["holder"], action)
+            task.status = row["status"]
+            if row["categories"]:
+                task.categories = tuple(row["categories"])
+            if row["status"] in ("planned", "retained"):
+                task.reason = row["reason"]
+                task.retain_until = _utc(row["at_time"])
+                task.executor = detail.get("executor")
+            elif row["status"] in ("failed", "refused"):
+                task.note = row["reason"]
+            else:
+                task.note = detail.get("note") or task.note
+            task.attempts = max(task.attempts, int(detail.get("attempt") or 0))
+            task.updated_at = at
+        elif et == "ErasureExtended":
+            request.extensions.append((at, row["reason"], _utc(row["at_time"])))  # type: ignore[arg-type]
+        elif et == "ErasureCompleted":
+            request.completed_at = request.completed_at or at
+    return requests

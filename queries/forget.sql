@@ -1,0 +1,33 @@
+-- Forgetting, run in the projector's transaction after every batch. When a whole-subject
+-- erasure request is completed (ErasureCompleted), the projection keeps only its
+-- accountability record (the erasure events and identity links, which hold no categories
+-- held or holders beyond the tasks) and drops every lineage row of the subject's identity
+-- component that occurred up to the completion. Data collected again later is new data
+-- and stays. The cut-offs only grow as events arrive, so applying this after each batch and
+-- applying it once after a full replay delete the same rows: a rebuild gives the same state.
+DELETE FROM forgotten_subjects;
+
+INSERT INTO forgotten_subjects
+WITH RECURSIVE done(request_id, subject_ref, completed_at) AS (
+    SELECT c.request_id, c.subject_ref, min(c.occurred_at)
+    FROM events c
+    JOIN events r ON r.request_id = c.request_id AND r.event_type = 'ErasureRequested'
+    WHERE c.event_type = 'ErasureCompleted'
+      AND coalesce(r.detail->>'kind', 'erasure') = 'erasure'
+      AND len(coalesce(r.categories, [])) = 0
+    GROUP BY c.request_id, c.subject_ref
+),
+component(request_id, completed_at, ref) AS (
+    SELECT request_id, completed_at, subject_ref FROM done
+    UNION
+    SELECT c.request_id, c.completed_at, l.linked_ref
+    FROM identity_links l JOIN component c ON l.subject_ref = c.ref
+)
+SELECT ref, request_id, completed_at FROM component;
+
+DELETE FROM events
+USING forgotten_subjects f
+WHERE events.subject_ref = f.subject_ref
+  AND events.occurred_at <= f.completed_at
+  AND events.event_type IN ('DataCollected', 'DataShared', 'DataTransferred', 'ConsentGiven',
+                            'ConsentWithdrawn', 'DataErased', 'RetentionDeclared');
