@@ -37,10 +37,29 @@ class LineageGroup(click.Group):
     envvar="LINEAGE_HOME",
     help="Lineage home (default ./.lineage; env LINEAGE_HOME).",
 )
+@click.option(
+    "--log",
+    "log_backend",
+    type=click.Choice(["file", "kafka"]),
+    help="Log backend (default file; env LINEAGE_LOG).",
+)
+@click.option(
+    "--bootstrap-servers",
+    metavar="HOST:PORT[,...]",
+    help="Kafka bootstrap servers (env LINEAGE_KAFKA_BOOTSTRAP).",
+)
+@click.option("--topic", metavar="NAME", help="Kafka topic (env LINEAGE_KAFKA_TOPIC).")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(__version__, prog_name="lineage")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    home: str | None,
+    log_backend: str | None,
+    bootstrap_servers: str | None,
+    topic: str | None,
+    debug: bool,
+) -> None:
     """lineage: where does this person's data live, on what basis, until when?
 
     Connectors and tools record personal-data events (collected, shared, transferred,
@@ -61,13 +80,19 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
     ctx.obj["debug"] = debug
+    ctx.obj["flags"] = {
+        "log": log_backend,
+        "kafka_bootstrap": bootstrap_servers,
+        "kafka_topic": topic,
+    }
 
 
 def make_app(ctx: click.Context, **flags: Any) -> Any:
     from lineage.config import resolve
     from lineage.services.app import App
 
-    return App(resolve(ctx.obj.get("home"), **flags))
+    merged = {**ctx.obj.get("flags", {}), **{k: v for k, v in flags.items() if v is not None}}
+    return App(resolve(ctx.obj.get("home"), **merged))
 
 
 @cli.command()
@@ -279,7 +304,7 @@ def status(ctx: click.Context, fmt: str) -> None:
     rows = [
         ("home", info["home"]),
         ("log", f"{log['backend']} {log['id']}"),
-        ("log size", f"{log['size_bytes']:,} bytes"),
+        ("log size", f"{log['size_bytes']:,} bytes" if log["size_bytes"] >= 0 else "unknown"),
         ("log end", _positions(log["end"])),
         ("projected to", _positions(proj["position"])),
         ("pending", f"{proj['pending']:,}"),
