@@ -92,7 +92,9 @@ def make_app(ctx: click.Context, **flags: Any) -> Any:
     from lineage.services.app import App
 
     merged = {**ctx.obj.get("flags", {}), **{k: v for k, v in flags.items() if v is not None}}
-    return App(resolve(ctx.obj.get("home"), **merged))
+    app = App(resolve(ctx.obj.get("home"), **merged))
+    ctx.call_on_close(app.close)  # Kafka clients hold sockets and a sender thread
+    return app
 
 
 @cli.command()

@@ -74,9 +74,13 @@ class KafkaLog:
         self._prober: Any = None
         self._admin: Any = None
         self._log_id: str | None = None
-        if create:
-            self.create_topics(partitions, replication)
-        self.partition_count = self._partition_count()
+        try:
+            if create:
+                self.create_topics(partitions, replication)
+            self.partition_count = self._partition_count()
+        except BaseException:
+            self.close()
+            raise
         chosen = select(self.partition_count) if select else None
         self.partitions = chosen if chosen is not None else list(range(self.partition_count))
 

@@ -26,6 +26,11 @@ class App:
         self.settings = settings
         self._log: Log | None = None
 
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
     # -- set-up ---------------------------------------------------------------------------
     def init(self) -> bool:
         created = init_home(self.settings.home)
