@@ -141,7 +141,7 @@ def kafka_topic() -> str:
 def kafka_home(tmp_path: Path, kafka_broker: Broker, kafka_topic: str) -> Lineage:
     """A lineage home on its own Kafka topic (4 partitions), initialised."""
     runner = Lineage(
-        tmp_path / "home",
+        tmp_path / "kafka-home",
         env={
             "LINEAGE_LOG": "kafka",
             "LINEAGE_KAFKA_BOOTSTRAP": kafka_broker.address,

@@ -230,15 +230,51 @@ def _event_from_options(
 
 
 @cli.command()
+@click.option("--follow", is_flag=True, help="Keep projecting new events until SIGTERM/SIGINT.")
+@click.option("--shard", metavar="I/N", help="Project only shard I of N (partitions p % N == I).")
+@click.option("--partitions", metavar="P,P,...", help="Project only these Kafka partitions.")
+@click.option("--batch-size", type=int, help="Records per transaction (env LINEAGE_BATCH_SIZE).")
+@click.option(
+    "--max-latency",
+    type=float,
+    metavar="SECONDS",
+    help="Following: commit a batch at the latest this long after its first record.",
+)
 @format_option("text", "json")
 @click.pass_context
-def project(ctx: click.Context, fmt: str) -> None:
+def project(
+    ctx: click.Context,
+    follow: bool,
+    shard: str | None,
+    partitions: str | None,
+    batch_size: int | None,
+    max_latency: float | None,
+    fmt: str,
+) -> None:
     """Bring the DuckDB projection up to date with the log.
 
     Records that fail their checksum or are not valid events are set aside (never
-    projected), reported, and make the exit code 1.
+    projected; on Kafka also sent to the <topic>.dlq topic), reported, and make the exit
+    code 1.
+
+    \b
+    Scale-out on Kafka: each shard projects its partitions into its own file
+      lineage --log kafka project --shard 0/2 --follow
+      lineage --log kafka project --shard 1/2 --follow
+      lineage --log kafka who-has jane@example.com --shards 2
     """
-    app = make_app(ctx)
+    app = make_app(
+        ctx,
+        shard=shard,
+        partitions=partitions,
+        batch_size=batch_size,
+        max_latency=max_latency,
+    )
+    if follow:
+        from lineage.cli.follow import run_follow
+
+        run_follow(ctx, app, fmt)
+        return
     with app.store() as store:
         result = _catch_up(app, store)
     applied = result.applied if result else 0
@@ -297,7 +333,7 @@ def rebuild(ctx: click.Context, fmt: str) -> None:
 def status(ctx: click.Context, fmt: str) -> None:
     """Log size and end, projected position, counts of events, subjects and holders."""
     app = make_app(ctx)
-    with app.store() as store:
+    with app.query_store() as store:
         info = app.status(store)
     if fmt == "json":
         emit_json(info)
@@ -314,6 +350,7 @@ def status(ctx: click.Context, fmt: str) -> None:
         ("subject references", f"{proj.get('subject_refs', 0):,}"),
         ("holders", f"{proj.get('holders', 0):,}"),
         ("set aside", f"{proj.get('quarantined', 0):,}"),
+        ("dead letters", f"{log['dead_letters']:,}"),
     ]
     click.echo(table(rows, ["", ""]))
 
@@ -323,10 +360,11 @@ def _positions(positions: dict[int, int]) -> str:
 
 
 def _register() -> None:
-    from lineage.cli import demo, whohas
+    from lineage.cli import demo, dlq, whohas
 
     cli.add_command(whohas.who_has)
     cli.add_command(demo.demo)
+    cli.add_command(dlq.dlq)
 
 
 _register()
