@@ -264,6 +264,7 @@ class KafkaLog:
         probe = [tp for tp in tps if listed[tp] > begins[tp]]
         if not probe:
             return ends
+        consumer.assign([])  # fresh partition state (no pause left by an interrupted call)
         consumer.assign(probe)
         for tp in probe:
             consumer.seek(tp, int(listed[tp]) - 1)
@@ -308,6 +309,7 @@ class KafkaLog:
             return
         consumer = self._reading()
         tps = self._tps(todo)
+        consumer.assign([])
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, todo[tp.partition])
