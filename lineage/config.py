@@ -28,6 +28,27 @@ class Settings:
     # Kafka (see the Kafka backend); kept here so every command reads them the same way.
     kafka_bootstrap: str = "localhost:9092"
     kafka_topic: str = "lineage.events"
+    # Partitions and replicas of the topic when lineage creates it (`lineage init`).
+    kafka_partitions: int = 6
+    kafka_replication: int = 1
+    # Seconds a request, a delivery or a connection attempt may take before it is an error.
+    kafka_timeout: float = 30.0
+    # Client security, passed through to kafka-python (empty = its default).
+    kafka_security_protocol: str = ""
+    kafka_sasl_mechanism: str = ""
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = field(default="", repr=False)
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    # The projector commits a batch when it holds batch_size records or its oldest record has
+    # waited max_latency seconds; a follower polls for new records that often when idle.
+    max_latency: float = 1.0
+    # Scale-out: this projector's share of the partitions ("i/n" or "0,2"); empty = all.
+    shard: str = ""
+    partitions: str = ""
+    # Where the shards' projections are, for queries that span them ("n" shards in the home).
+    shards: int = 0
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -36,7 +57,34 @@ class Settings:
 
     @property
     def projection_path(self) -> Path:
-        return self.home / "projection.duckdb"
+        """This process's projection: one file per shard when the partitions are split."""
+        part = self.partition_spec()
+        return self.home / (f"projection-{part}.duckdb" if part else "projection.duckdb")
+
+    def partition_spec(self) -> str:
+        """A file-name-safe name of the owned partitions: "shard0of2", "p0-2", or ""."""
+        if self.shard:
+            index, count = parse_shard(self.shard)
+            return f"shard{index}of{count}"
+        if self.partitions:
+            return "p" + "-".join(str(p) for p in parse_partitions(self.partitions))
+        return ""
+
+    def owned_partitions(self, total: int) -> list[int] | None:
+        """The partitions this projector owns out of ``total``; None = all of them."""
+        if self.shard:
+            index, count = parse_shard(self.shard)
+            return [p for p in range(total) if p % count == index]
+        if self.partitions:
+            parts = parse_partitions(self.partitions)
+            missing = [p for p in parts if p >= total]
+            if missing:
+                raise ConfigError(f"partitions {missing} do not exist (the log has {total})")
+            return parts
+        return None
+
+    def shard_path(self, index: int, count: int) -> Path:
+        return self.home / f"projection-shard{index}of{count}.duckdb"
 
     @property
     def key_path(self) -> Path:
@@ -53,6 +101,20 @@ _ENV = {
     "segment_bytes": "LINEAGE_SEGMENT_BYTES",
     "kafka_bootstrap": "LINEAGE_KAFKA_BOOTSTRAP",
     "kafka_topic": "LINEAGE_KAFKA_TOPIC",
+    "kafka_partitions": "LINEAGE_KAFKA_PARTITIONS",
+    "kafka_replication": "LINEAGE_KAFKA_REPLICATION",
+    "kafka_timeout": "LINEAGE_KAFKA_TIMEOUT",
+    "kafka_security_protocol": "LINEAGE_KAFKA_SECURITY_PROTOCOL",
+    "kafka_sasl_mechanism": "LINEAGE_KAFKA_SASL_MECHANISM",
+    "kafka_sasl_username": "LINEAGE_KAFKA_SASL_USERNAME",
+    "kafka_sasl_password": "LINEAGE_KAFKA_SASL_PASSWORD",
+    "kafka_ssl_cafile": "LINEAGE_KAFKA_SSL_CAFILE",
+    "kafka_ssl_certfile": "LINEAGE_KAFKA_SSL_CERTFILE",
+    "kafka_ssl_keyfile": "LINEAGE_KAFKA_SSL_KEYFILE",
+    "max_latency": "LINEAGE_MAX_LATENCY",
+    "shard": "LINEAGE_SHARD",
+    "partitions": "LINEAGE_PARTITIONS",
+    "shards": "LINEAGE_SHARDS",
 }
 
 
@@ -92,7 +154,35 @@ def resolve(home: str | Path | None = None, **flags: Any) -> Settings:
             raise ConfigError(f"setting {name} = {value!r} is not a valid {kind}") from None
     if converted.get("log", "file") not in ("file", "kafka"):
         raise ConfigError(f"unknown log backend {converted['log']!r}: expected file or kafka")
+    if converted.get("shard"):
+        parse_shard(converted["shard"])
+    if converted.get("partitions"):
+        parse_partitions(converted["partitions"])
+    if converted.get("shard") and converted.get("partitions"):
+        raise ConfigError("give either a shard (i/n) or a partition list, not both")
     return replace(settings, **converted)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"``: shard i (from 0) of n owns the partitions p with p % n == i."""
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        i, n = -1, 0
+    if not sep or n < 1 or not 0 <= i < n:
+        raise ConfigError(f"shard {text!r} must be i/n with 0 <= i < n (e.g. 0/2)")
+    return i, n
+
+
+def parse_partitions(text: str) -> list[int]:
+    try:
+        parts = sorted({int(p) for p in text.split(",") if p.strip()})
+    except ValueError:
+        parts = []
+    if not parts or parts[0] < 0:
+        raise ConfigError(f"partitions {text!r} must be a comma-separated list like 0,2")
+    return parts
 
 
 def init_home(home: Path) -> bool:

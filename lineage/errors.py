@@ -10,7 +10,8 @@
     ├── LogError                the event log
     │   ├── LogBusyError        another process holds the writer lock
     │   ├── LogCorruptError     a record failed its checksum (carries ``position``)
-    │   └── LogUnavailableError a backend cannot be reached (broker down, ...)
+    │   ├── LogUnavailableError a backend cannot be reached (broker down, ...)
+    │   └── LogDeliveryError    the broker did not acknowledge some records (carries which)
     ├── ProjectionError         the DuckDB projection
     │   └── ProjectionMismatchError  projection built from another log: rebuild it
     ├── RequestError            a rights request (erasure, rectification, restriction)
@@ -106,6 +107,32 @@ class LogCorruptError(LogError):
 
 class LogUnavailableError(LogError):
     exit_code = 3
+
+
+class LogDeliveryError(LogError):
+    """Some records were not acknowledged. ``failed`` holds their 0-based input positions."""
+
+    exit_code = 3
+
+    def __init__(self, failed: list[int], total: int, reason: str, what: str = "events") -> None:
+        super().__init__(
+            f"{len(failed)} of {total} {what} were not acknowledged by the broker and may not "
+            f"be written ({what} {_ranges(failed)}, counting from 1): {reason}"
+        )
+        self.failed = failed
+        self.total = total
+        self.reason = reason
+
+
+def _ranges(indices: list[int], limit: int = 5) -> str:
+    spans: list[tuple[int, int]] = []
+    for i in sorted(indices):
+        if spans and spans[-1][1] == i - 1:
+            spans[-1] = (spans[-1][0], i)
+        else:
+            spans.append((i, i))
+    text = [f"{a + 1}" if a == b else f"{a + 1}-{b + 1}" for a, b in spans[:limit]]
+    return ", ".join(text) + (", ..." if len(spans) > limit else "")
 
 
 class ProjectionError(LineageError):

@@ -6,7 +6,8 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterable
+import uuid
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from click.testing import CliRunner, Result
 
 from lineage.cli.main import cli
 from lineage.config import KEY_ENV
+from tests.kafka_broker import Broker, broker
 
 
 @pytest.fixture(autouse=True)
@@ -27,11 +29,13 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 class Lineage:
     """Runs ``lineage`` against one home."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, env: dict[str, str] | None = None) -> None:
         self.home = home
+        # Settings given as LINEAGE_* environment (a Kafka home), for in-process and real runs.
+        self.env = env or {}
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(cli, ["--home", str(self.home), *args], input=input)
+        return CliRunner(env=self.env).invoke(cli, ["--home", str(self.home), *args], input=input)
 
     def ok(self, *args: str, input: str | None = None) -> Result:
         result = self(*args, input=input)
@@ -48,14 +52,17 @@ class Lineage:
 
     def process(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
         """A real ``lineage`` process (for signals, locks and start-up time)."""
-        env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
         return subprocess.run(
-            [sys.executable, "-m", "lineage.cli.main", "--home", str(self.home), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            **kw,
+            self.command(*args), capture_output=True, text=True, env=self.process_env(), **kw
         )
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "lineage.cli.main", "--home", str(self.home), *args]
+
+    def process_env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+        env.update(self.env)
+        return env
 
 
 @pytest.fixture
@@ -135,3 +142,32 @@ def configure_erasers(home: Path, url: str, holders: Iterable[str], timeout: flo
         f'[{h}]\neraser = "webhook"\nurl = "{url}"\ntimeout = {timeout}\n\n' for h in holders
     )
     (home / "erasers.toml").write_text(text)
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[Broker]:
+    with broker() as started:
+        yield started
+
+
+@pytest.fixture
+def kafka_topic() -> str:
+    """Each test its own topic."""
+    return f"lineage-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def kafka_home(tmp_path: Path, kafka_broker: Broker, kafka_topic: str) -> Lineage:
+    """A lineage home on its own Kafka topic (4 partitions), initialised."""
+    runner = Lineage(
+        tmp_path / "kafka-home",
+        env={
+            "LINEAGE_LOG": "kafka",
+            "LINEAGE_KAFKA_BOOTSTRAP": kafka_broker.address,
+            "LINEAGE_KAFKA_TOPIC": kafka_topic,
+            "LINEAGE_KAFKA_PARTITIONS": "4",
+            "LINEAGE_KAFKA_TIMEOUT": "10",
+        },
+    )
+    runner.ok("init")
+    return runner

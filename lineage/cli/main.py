@@ -38,10 +38,29 @@ class LineageGroup(click.Group):
     envvar="LINEAGE_HOME",
     help="Lineage home (default ./.lineage; env LINEAGE_HOME).",
 )
+@click.option(
+    "--log",
+    "log_backend",
+    type=click.Choice(["file", "kafka"]),
+    help="Log backend (default file; env LINEAGE_LOG).",
+)
+@click.option(
+    "--bootstrap-servers",
+    metavar="HOST:PORT[,...]",
+    help="Kafka bootstrap servers (env LINEAGE_KAFKA_BOOTSTRAP).",
+)
+@click.option("--topic", metavar="NAME", help="Kafka topic (env LINEAGE_KAFKA_TOPIC).")
 @click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
 @click.version_option(__version__, prog_name="lineage")
 @click.pass_context
-def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
+def cli(
+    ctx: click.Context,
+    home: str | None,
+    log_backend: str | None,
+    bootstrap_servers: str | None,
+    topic: str | None,
+    debug: bool,
+) -> None:
     """lineage: where does this person's data live, on what basis, until when?
 
     Connectors and tools record personal-data events (collected, shared, transferred,
@@ -62,13 +81,21 @@ def cli(ctx: click.Context, home: str | None, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
     ctx.obj["debug"] = debug
+    ctx.obj["flags"] = {
+        "log": log_backend,
+        "kafka_bootstrap": bootstrap_servers,
+        "kafka_topic": topic,
+    }
 
 
 def make_app(ctx: click.Context, **flags: Any) -> Any:
     from lineage.config import resolve
     from lineage.services.app import App
 
-    return App(resolve(ctx.obj.get("home"), **flags), catalog_file=ctx.obj.get("catalog"))
+    merged = {**ctx.obj.get("flags", {}), **{k: v for k, v in flags.items() if v is not None}}
+    app = App(resolve(ctx.obj.get("home"), **merged), catalog_file=ctx.obj.get("catalog"))
+    ctx.call_on_close(app.close)  # Kafka clients hold sockets and a sender thread
+    return app
 
 
 @cli.command()
@@ -226,16 +253,52 @@ def _event_from_options(
 
 
 @cli.command()
+@click.option("--follow", is_flag=True, help="Keep projecting new events until SIGTERM/SIGINT.")
+@click.option("--shard", metavar="I/N", help="Project only shard I of N (partitions p % N == I).")
+@click.option("--partitions", metavar="P,P,...", help="Project only these Kafka partitions.")
+@click.option("--batch-size", type=int, help="Records per transaction (env LINEAGE_BATCH_SIZE).")
+@click.option(
+    "--max-latency",
+    type=float,
+    metavar="SECONDS",
+    help="Following: commit a batch at the latest this long after its first record.",
+)
 @format_option("text", "json")
 @catalog_option
 @click.pass_context
-def project(ctx: click.Context, fmt: str) -> None:
+def project(
+    ctx: click.Context,
+    follow: bool,
+    shard: str | None,
+    partitions: str | None,
+    batch_size: int | None,
+    max_latency: float | None,
+    fmt: str,
+) -> None:
     """Bring the DuckDB projection up to date with the log.
 
     Records that fail their checksum or are not valid events are set aside (never
-    projected), reported, and make the exit code 1.
+    projected; on Kafka also sent to the <topic>.dlq topic), reported, and make the exit
+    code 1.
+
+    \b
+    Scale-out on Kafka: each shard projects its partitions into its own file
+      lineage --log kafka project --shard 0/2 --follow
+      lineage --log kafka project --shard 1/2 --follow
+      lineage --log kafka who-has jane@example.com --shards 2
     """
-    app = make_app(ctx)
+    app = make_app(
+        ctx,
+        shard=shard,
+        partitions=partitions,
+        batch_size=batch_size,
+        max_latency=max_latency,
+    )
+    if follow:
+        from lineage.cli.follow import run_follow
+
+        run_follow(ctx, app, fmt)
+        return
     with app.store() as store:
         result = _catch_up(app, store)
     applied = result.applied if result else 0
@@ -295,7 +358,7 @@ def rebuild(ctx: click.Context, fmt: str) -> None:
 def status(ctx: click.Context, fmt: str) -> None:
     """Log size and end, projected position, counts of events, subjects and holders."""
     app = make_app(ctx)
-    with app.store() as store:
+    with app.query_store() as store:
         info = app.status(store)
     if fmt == "json":
         emit_json(info)
@@ -304,7 +367,7 @@ def status(ctx: click.Context, fmt: str) -> None:
     rows = [
         ("home", info["home"]),
         ("log", f"{log['backend']} {log['id']}"),
-        ("log size", f"{log['size_bytes']:,} bytes"),
+        ("log size", f"{log['size_bytes']:,} bytes" if log["size_bytes"] >= 0 else "unknown"),
         ("log end", _positions(log["end"])),
         ("projected to", _positions(proj["position"])),
         ("pending", f"{proj['pending']:,}"),
@@ -312,6 +375,7 @@ def status(ctx: click.Context, fmt: str) -> None:
         ("subject references", f"{proj.get('subject_refs', 0):,}"),
         ("holders", f"{proj.get('holders', 0):,}"),
         ("set aside", f"{proj.get('quarantined', 0):,}"),
+        ("dead letters", f"{log['dead_letters']:,}"),
     ]
     click.echo(table(rows, ["", ""]))
 
@@ -326,6 +390,7 @@ def _register() -> None:
         catalog,
         connector,
         demo,
+        dlq,
         erasure,
         exposed,
         logcmd,
@@ -346,6 +411,7 @@ def _register() -> None:
     cli.add_command(ropa.ropa)
     cli.add_command(audit.audit)
     cli.add_command(connector.connector)
+    cli.add_command(dlq.dlq)
 
 
 _register()

@@ -20,11 +20,29 @@ from lineage.cli.output import emit_json, format_option, table
     help="Identifier of a given kind (repeatable).",
 )
 @click.option("--as-of", metavar="TIME", help="Answer from events up to this time (default now).")
+@click.option(
+    "--shards",
+    type=int,
+    help="Kafka scale-out: ask the shard of N (projection-shardIofN files) that owns the subject.",
+)
+@click.option(
+    "--projection",
+    "projections",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="Answer from these projection files together (repeatable; e.g. every shard).",
+)
 @format_option("table", "json")
 @catalog_option
 @click.pass_context
 def who_has(
-    ctx: click.Context, identifier: str | None, ids: tuple[str, ...], as_of: str | None, fmt: str
+    ctx: click.Context,
+    identifier: str | None,
+    ids: tuple[str, ...],
+    as_of: str | None,
+    shards: int | None,
+    projections: tuple[str, ...],
+    fmt: str,
 ) -> None:
     """Every holder of one person's data: categories, purposes and legal bases, since when,
     retained until, transfer tool and its validity, the path the data took, and status.
@@ -58,12 +76,25 @@ def who_has(
     if not pairs:
         raise InputError("give an IDENTIFIER or --id KIND=VALUE")
     when = parse_time(as_of, assume_utc=True) if as_of else now()
-    app = make_app(ctx)
+    app = make_app(ctx, shards=shards)
     refs = app.refs_for(pairs)
-    with app.store() as store:
-        _catch_up(app, store)
-        # Taxonomy keys are checked by `catalog validate` and on emit; not on this read path.
-        result = answer(store, refs, when, app.catalog(check_taxonomy=False))
+    # Taxonomy keys are checked by `catalog validate` and on emit; not on this read path.
+    catalog = app.catalog(check_taxonomy=False)
+    if projections:
+        from pathlib import Path
+
+        from lineage.services.sharded import who_has_across
+
+        result = who_has_across(app, refs, when, [Path(p) for p in projections], catalog)
+    elif app.settings.shards:
+        from lineage.services.sharded import who_has_sharded
+
+        result = who_has_sharded(app, refs, when, app.settings.shards, catalog)
+    else:
+        with app.query_store() as store:
+            if not store.read_only:  # no follower keeps it current: catch up first
+                _catch_up(app, store)
+            result = answer(store, refs, when, catalog)
     if fmt == "json":
         emit_json(result)
     else:

@@ -14,9 +14,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple, Protocol
+from typing import NamedTuple, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,3 +61,33 @@ class Log(Protocol):
     def size_bytes(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+class DeadLetter(NamedTuple):
+    """A record the projector could not use, on its way to the dead-letter topic."""
+
+    partition: int
+    offset: int
+    reason: str
+    value: bytes | None
+    key: bytes | None = None
+
+
+class DeadLetterRecord(NamedTuple):
+    """A dead letter read back: where it came from and why it was set aside."""
+
+    topic: str
+    partition: int
+    offset: int
+    reason: str
+    size: int
+    timestamp_ms: int
+
+
+@runtime_checkable
+class DeadLetterLog(Protocol):
+    """A log with a dead-letter destination of its own (Kafka: ``<topic>.dlq``)."""
+
+    def send_dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    def dead_letters(self) -> list[DeadLetterRecord]: ...

@@ -6,9 +6,13 @@ Commit protocol (one batch):
      invalid event is set aside in ``quarantine``, with its position and reason; it is never
      projected.
   3. Build the batch as Arrow columns (row-by-row inserts run ~1000x slower).
-  4. In ONE DuckDB transaction: insert the events not already present (by ``event_id``),
+  4. Dead letters first: a log with a dead-letter destination (Kafka: ``<topic>.dlq``) gets
+     the set-aside records and acknowledges them before the positions can move. A crash
+     between this step and step 6 sends them again on restart: readers of the dead-letter
+     topic key them by source position.
+  5. In ONE DuckDB transaction: insert the events not already present (by ``event_id``),
      their identity links, the quarantined records, and the new positions.
-  5. In the same transaction, apply forgetting (``queries/forget.sql``): lineage rows of
+     In the same transaction, apply forgetting (``queries/forget.sql``): lineage rows of
      subjects whose erasure completed are dropped, exactly as a full replay would drop them.
   6. Commit. A crash before the commit leaves the old positions and none of the rows; a crash
      after leaves both. Replaying a record twice is harmless anyway: ``event_id`` dedupes.
@@ -17,6 +21,7 @@ Commit protocol (one batch):
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,7 +35,7 @@ from lineage.codec.arrow import batch_row_type
 from lineage.errors import LineageError, ProjectionMismatchError
 from lineage.events.taxonomy import Taxonomy, default_taxonomy
 from lineage.events.validate import RecordValidator
-from lineage.log.base import Log, LogEntry
+from lineage.log.base import DeadLetter, DeadLetterLog, Log, LogEntry
 from lineage.projection.queries import statements
 from lineage.projection.store import Store
 
@@ -65,7 +70,8 @@ class _Batch:
     def __init__(self, row_type: pa.StructType) -> None:
         self.row_type = row_type
         self.rows: list[dict[str, Any]] = []
-        self.quarantine: list[tuple[int, int, int, str, bytes | None]] = []
+        # (partition, offset, next_offset, reason, payload, key)
+        self.quarantine: list[tuple[int, int, int, str, bytes | None, bytes | None]] = []
         self.positions: dict[int, int] = {}
         self.size = 0
         self.seen: set[str] = set()
@@ -108,26 +114,37 @@ class Projector:
         codec: Codec,
         *,
         batch_size: int = 50_000,
+        max_latency: float | None = None,
         taxonomy: Taxonomy | None = None,
     ) -> None:
         self.store = store
         self.log = log
         self.codec = codec
         self.batch_size = batch_size
+        self.max_latency = max_latency
         self.taxonomy = taxonomy
         self.row_type = batch_row_type(codec)
 
     def check_log(self) -> dict[int, int]:
         """The stored positions, after making sure they belong to this log."""
         known = self.store.meta("log_id")
+        owned = getattr(self.log, "partitions", None)
+        owned_text = ",".join(str(p) for p in owned) if owned is not None else "all"
         if known is None:
             with self.store.transaction():
                 self.store.set_meta("log_id", self.log.log_id)
                 self.store.set_meta("log_kind", self.log.kind)
+                self.store.set_meta("partitions", owned_text)
         elif known != self.log.log_id:
             raise ProjectionMismatchError(
                 f"projection {self.store.path} was built from another log ({known}); "
                 "run `lineage rebuild`"
+            )
+        elif (self.store.meta("partitions") or "all") != owned_text:
+            raise ProjectionMismatchError(
+                f"projection {self.store.path} holds partitions "
+                f"{self.store.meta('partitions') or 'all'}, not {owned_text}: give the same "
+                "--shard/--partitions as when it was built, or rebuild it"
             )
         positions = self.store.positions()
         ends = self.log.end_offsets()
@@ -145,14 +162,15 @@ class Projector:
         *,
         on_batch: Callable[[ProjectionResult], None] | None = None,
         entries: Iterable[LogEntry] | None = None,
+        limit: int | None = None,
     ) -> ProjectionResult:
-        """Project everything committed to the log so far."""
+        """Project everything committed to the log so far (at most ``limit`` records)."""
         # A batch keeps tens of thousands of fresh dicts alive; the cyclic GC would rescan
         # them over and over (measured: decoding runs 2x slower). They hold no cycles.
         was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._run(on_batch, entries)
+            return self._run(on_batch, entries, limit)
         finally:
             if was_enabled:
                 gc.enable()
@@ -161,8 +179,11 @@ class Projector:
         self,
         on_batch: Callable[[ProjectionResult], None] | None,
         entries: Iterable[LogEntry] | None,
+        limit: int | None,
     ) -> ProjectionResult:
         positions = self.check_log()
+        max_latency = self.max_latency
+        clock = time.monotonic
         validator = RecordValidator(self.taxonomy or default_taxonomy())
         result = ProjectionResult(positions=dict(positions))
         decode = self.codec.decode_raw
@@ -178,13 +199,23 @@ class Projector:
                 return pool.submit(self._commit, batch, table, result, on_batch)
 
             batch = _Batch(self.row_type)
+            started = clock()
             for entry in entries if entries is not None else self.log.read(positions):
+                if batch.size == 0:
+                    started = clock()
                 result.read += 1
                 batch.positions[entry.partition] = entry.next_offset
                 batch.size += 1
                 if entry.value is None:
                     batch.quarantine.append(
-                        (entry.partition, entry.offset, entry.next_offset, entry.error or "?", None)
+                        (
+                            entry.partition,
+                            entry.offset,
+                            entry.next_offset,
+                            entry.error or "?",
+                            None,
+                            entry.key,
+                        )
                     )
                 else:
                     try:
@@ -198,13 +229,18 @@ class Projector:
                                 entry.next_offset,
                                 str(exc),
                                 entry.value,
+                                entry.key,
                             )
                         )
                     else:
                         batch.add(entry, rec)
-                if batch.size >= self.batch_size:
+                if batch.size >= self.batch_size or (
+                    max_latency is not None and clock() - started >= max_latency
+                ):
                     pending = flush(batch)
                     batch = _Batch(self.row_type)
+                if limit is not None and result.read >= limit:
+                    break
             if batch.size:
                 pending = flush(batch)
             if pending is not None:
@@ -223,8 +259,13 @@ class Projector:
         on_batch: Callable[[ProjectionResult], None] | None,
     ) -> None:
         con = self.store.con
+        if batch.quarantine and isinstance(self.log, DeadLetterLog):
+            # Step 4: dead letters acknowledged before the positions move.
+            self.log.send_dead_letters(
+                [DeadLetter(q[0], q[1], q[3], q[4], q[5]) for q in batch.quarantine]
+            )
         with self.store.transaction():
-            # Step 4: rows, links, quarantine and positions in one transaction.
+            # Step 5: rows, links, quarantine and positions in one transaction.
             before = self._count_events()
             con.register("batch", table)
             try:
@@ -251,6 +292,7 @@ class Projector:
         for partition, offset in batch.positions.items():
             result.positions[partition] = offset
         for q in batch.quarantine:
-            result.problems.append(f"position {q[1]}: {q[3]}")
+            where = f"partition {q[0]} offset {q[1]}" if self.log.kind == "kafka" else f"{q[1]}"
+            result.problems.append(f"position {where}: {q[3]}")
         if on_batch:
             on_batch(result)

@@ -23,6 +23,7 @@ SCHEMA_VERSION = "2"
 class Store:
     def __init__(self, path: Path | str = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
+        self.read_only = read_only
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.IOException as exc:
@@ -36,6 +37,16 @@ class Store:
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self._migrate()
+
+    @classmethod
+    def over(cls, con: duckdb.DuckDBPyConnection, label: str) -> Store:
+        """A read-only Store on a connection set up elsewhere (views over shards)."""
+        store = cls.__new__(cls)
+        store.path = label
+        store.read_only = True
+        store.con = con
+        con.execute("SET TimeZone = 'UTC'")
+        return store
 
     def _migrate(self) -> None:
         current = self.meta("schema_version") if self._has_meta() else None

