@@ -33,18 +33,13 @@ def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str) -> None
       lineage audit --format json --fail-on warning
     """
     from lineage.cli.main import _catch_up, make_app
-    from lineage.errors import InputError
     from lineage.services.audit import audit as run
     from lineage.services.audit import reaches
     from lineage.timeutil import iso, now, parse_time
 
     when = parse_time(as_of, assume_utc=True) if as_of else now()
     app = make_app(ctx)
-    catalog = app.catalog()
-    if catalog is None:
-        raise InputError(
-            f"no catalog: give --catalog FILE or create {app.settings.home / 'lineage.yaml'}"
-        )
+    catalog = app.require_catalog()
     with app.store() as store:
         _catch_up(app, store)
         findings = run(catalog, store, when)

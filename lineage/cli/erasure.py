@@ -7,38 +7,12 @@ from typing import Any, TypeVar
 
 import click
 
+from lineage.cli.options import id_option, identifier_pairs
 from lineage.cli.output import emit_json, format_option, table
 
+__all__ = ["id_option", "identifier_pairs"]  # shared with the other rights commands
+
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def identifier_pairs(identifier: str | None, ids: tuple[str, ...]) -> list[tuple[str, str]]:
-    from lineage.edge.identity import is_subject_ref, parse_identifier
-    from lineage.errors import InputError
-
-    pairs: list[tuple[str, str]] = []
-    if identifier:
-        pairs.append(
-            ("ref", identifier) if is_subject_ref(identifier) else parse_identifier(identifier)
-        )
-    for text in ids:
-        kind, sep, value = text.partition("=")
-        if not sep:
-            raise InputError(f"{text!r} must be KIND=VALUE", "--id")
-        pairs.append((kind, value))
-    if not pairs:
-        raise InputError("give an IDENTIFIER or --id KIND=VALUE")
-    return pairs
-
-
-def id_option(f: F) -> F:
-    return click.option(
-        "--id",
-        "ids",
-        multiple=True,
-        metavar="KIND=VALUE",
-        help="Identifier of a given kind (repeatable); erasers that need it get it from here.",
-    )(f)
 
 
 def executor_options(f: F) -> F:

@@ -59,11 +59,7 @@ def ropa(ctx: click.Context, fmt: str, output: str | None, lang: str, as_of: str
         raise InputError("xlsx needs --output FILE", "--format")
     when = parse_time(as_of, assume_utc=True) if as_of else now()
     app = make_app(ctx)
-    catalog = app.catalog()
-    if catalog is None:
-        raise InputError(
-            f"no catalog: give --catalog FILE or create {app.settings.home / 'lineage.yaml'}"
-        )
+    catalog = app.require_catalog()
     with app.store() as store:
         _catch_up(app, store)
         records = build(catalog, store, when, lang)

@@ -7,18 +7,13 @@ from typing import Any
 import click
 
 from lineage.cli.catalog import catalog_option
+from lineage.cli.options import id_option, identifier_pairs
 from lineage.cli.output import emit_json, format_option, table
 
 
 @click.command("who-has")
 @click.argument("identifier", required=False)
-@click.option(
-    "--id",
-    "ids",
-    multiple=True,
-    metavar="KIND=VALUE",
-    help="Identifier of a given kind (repeatable).",
-)
+@id_option
 @click.option("--as-of", metavar="TIME", help="Answer from events up to this time (default now).")
 @click.option(
     "--shards",
@@ -58,23 +53,10 @@ def who_has(
       lineage who-has jane@example.com --format json
     """
     from lineage.cli.main import _catch_up, make_app
-    from lineage.edge.identity import is_subject_ref, parse_identifier
-    from lineage.errors import InputError
     from lineage.services.whohas import who_has as answer
     from lineage.timeutil import now, parse_time
 
-    pairs: list[tuple[str, str]] = []
-    if identifier:
-        pairs.append(
-            ("ref", identifier) if is_subject_ref(identifier) else parse_identifier(identifier)
-        )
-    for text in ids:
-        kind, sep, value = text.partition("=")
-        if not sep:
-            raise InputError(f"{text!r} must be KIND=VALUE", "--id")
-        pairs.append((kind, value))
-    if not pairs:
-        raise InputError("give an IDENTIFIER or --id KIND=VALUE")
+    pairs = identifier_pairs(identifier, ids)
     when = parse_time(as_of, assume_utc=True) if as_of else now()
     app = make_app(ctx, shards=shards)
     refs = app.refs_for(pairs)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lineage.config import Settings, init_home
 from lineage.edge.identity import Pseudonymizer, is_subject_ref
-from lineage.errors import ConfigError
+from lineage.errors import ConfigError, InputError
 from lineage.events.model import Event
 from lineage.log.base import AppendResult, Log, LogRecord
 from lineage.log.factory import open_log
@@ -71,6 +71,15 @@ class App:
             loaded = load_catalog(path, check_taxonomy=check_taxonomy)
         self._catalogs[check_taxonomy] = loaded
         return loaded
+
+    def require_catalog(self) -> Catalog:
+        """The catalog, for commands that cannot work without one."""
+        catalog = self.catalog()
+        if catalog is None:
+            raise InputError(
+                f"no catalog: give --catalog FILE or create {self.settings.home / 'lineage.yaml'}"
+            )
+        return catalog
 
     def taxonomy(self) -> Taxonomy | None:
         """fideslang extended with the catalog's custom keys; None without a catalog."""

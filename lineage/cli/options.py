@@ -1,0 +1,41 @@
+"""Options and argument handling shared by commands: who the subject is, which catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def identifier_pairs(identifier: str | None, ids: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(kind, value) pairs from a bare IDENTIFIER and --id options; ("ref", r) for a subject
+    reference given as such."""
+    from lineage.edge.identity import is_subject_ref, parse_identifier
+    from lineage.errors import InputError
+
+    pairs: list[tuple[str, str]] = []
+    if identifier:
+        pairs.append(
+            ("ref", identifier) if is_subject_ref(identifier) else parse_identifier(identifier)
+        )
+    for text in ids:
+        kind, sep, value = text.partition("=")
+        if not sep:
+            raise InputError(f"{text!r} must be KIND=VALUE", "--id")
+        pairs.append((kind, value))
+    if not pairs:
+        raise InputError("give an IDENTIFIER or --id KIND=VALUE")
+    return pairs
+
+
+def id_option(f: F) -> F:
+    return click.option(
+        "--id",
+        "ids",
+        multiple=True,
+        metavar="KIND=VALUE",
+        help="Identifier of a given kind, e.g. customer_number=1042 (repeatable).",
+    )(f)
