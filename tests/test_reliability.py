@@ -317,7 +317,8 @@ def replay_events(explicit_ids: bool) -> list[dict[str, Any]]:
 
 def snapshot(lineage: Lineage, events: list[dict[str, Any]]) -> dict[str, Any]:
     status = lineage.json("status")["projection"]
-    answers = {email: lineage.json("who-has", email, "--as-of", AS_OF) for email in emails(events)}
+    sample = emails(events)[::4]
+    answers = {email: lineage.json("who-has", email, "--as-of", AS_OF) for email in sample}
     return {"events": status["events"], "subjects": status["subject_refs"], "who-has": answers}
 
 
