@@ -160,7 +160,9 @@ class EventParser:
                 continue
             where = f"{name}:{lineno}"
             try:
-                obj = json.loads(line)
+                # Without its line end, an error at the end of the line reports its real
+                # column rather than column 1 of a next line.
+                obj = json.loads(line.rstrip("\r\n"))
             except json.JSONDecodeError as exc:
                 raise InputError(
                     f"malformed JSON: {exc.msg} at column {exc.colno}", where

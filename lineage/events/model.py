@@ -13,8 +13,6 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-SCHEMA_VERSION = 1
-
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -33,13 +31,17 @@ class Event:
     """Envelope shared by every event."""
 
     event_type: ClassVar[str] = "Event"
+    # This type's schema version: bumped with every change to schemas/<Type>.avsc, whose
+    # previous version then moves to schemas/history/<Type>.v<N>.avsc.
+    version: ClassVar[int] = 1
 
     subject_ref: str
     occurred_at: datetime
     source: str
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
     recorded_at: datetime = field(default_factory=utcnow)
-    schema_version: int = SCHEMA_VERSION
+    # 0 = this type's current ``version``; decoded events keep the version they were written in.
+    schema_version: int = 0
 
     _ENVELOPE: ClassVar[tuple[str, ...]] = (
         "event_id",
@@ -49,6 +51,10 @@ class Event:
         "subject_ref",
         "schema_version",
     )
+
+    def __post_init__(self) -> None:
+        if not self.schema_version:
+            object.__setattr__(self, "schema_version", self.version)
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -153,6 +159,7 @@ class ErasureRequested(Event):
     every recipient (Art. 19) is tracked with the same tasks."""
 
     event_type: ClassVar[str] = "ErasureRequested"
+    version: ClassVar[int] = 2  # v2 added kind
     request_id: str
     received_at: datetime
     scope: tuple[str, ...] = ()
@@ -164,6 +171,7 @@ class ErasureTaskUpdated(Event):
     """Progress of a request's task at one holder. A task is (request_id, holder, action)."""
 
     event_type: ClassVar[str] = "ErasureTaskUpdated"
+    version: ClassVar[int] = 2  # v2 added action, categories, executor, attempt, note
     request_id: str
     holder: str
     status: str

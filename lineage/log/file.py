@@ -23,6 +23,7 @@ Commit protocol of ``append`` (one writer at a time, under the lock):
 The checksum is what makes corruption visible: most bit flips in an Avro body still decode,
 into a wrong event. A frame that fails it is reported as an error entry, and reading resumes
 at the next frame that passes (found by its sync marker), so one bad record hides no other.
+Damaged neighbours whose framing is intact are reported one by one.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import struct
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import pairwise
 from pathlib import Path
 from typing import BinaryIO
 
@@ -322,10 +324,17 @@ class FileLog:
                     local = nxt
                     continue
                 resync = _resync(mm, local, limit)
-                stop = base + resync if resync >= 0 else end
-                yield LogEntry(
-                    0, base + local, stop, None, error="checksum mismatch (corrupt record)"
-                )
+                pieces = _corrupt_records(mm, local, resync if resync >= 0 else limit)
+                for begin, finish in pieces:
+                    if resync < 0 and finish == pieces[-1][1]:
+                        finish = end - base  # nothing intact follows: resume at the end
+                    yield LogEntry(
+                        0,
+                        base + begin,
+                        base + finish,
+                        None,
+                        error="checksum mismatch (corrupt record)",
+                    )
                 if resync < 0:
                     return
                 local = resync
@@ -401,6 +410,22 @@ def finish_swap(directory: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     if new.exists():
         shutil.rmtree(new, ignore_errors=True)
+
+
+def _corrupt_records(buf: mmap.mmap | bytes, start: int, stop: int) -> list[tuple[int, int]]:
+    """Split corrupt bytes ``[start, stop)`` where the framing is still intact (a sync marker
+    whose length ends exactly at a later boundary), so that two damaged neighbours are
+    reported and counted as two records, not one."""
+    bounds = {stop}
+    pos = buf.rfind(SYNC, start + 1, stop)
+    while pos > start:
+        if pos + HEADER <= stop:
+            length = struct.unpack_from("<I", buf, pos + 4)[0]
+            if pos + HEADER + length in bounds:
+                bounds.add(pos)
+        pos = buf.rfind(SYNC, start + 1, pos)
+    edges = [start, *sorted(bounds)]
+    return list(pairwise(edges))
 
 
 def _resync(buf: mmap.mmap | bytes, local: int, limit: int) -> int:

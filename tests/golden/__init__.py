@@ -1,0 +1,1 @@
+"""Golden single-object encodings: bytes earlier releases wrote, which must still decode."""
