@@ -16,7 +16,9 @@ import duckdb
 from lineage.errors import ProjectionError
 from lineage.projection.queries import sql, statements
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
+# How an existing projection reaches each later version: queries/<name>.sql, applied in order.
+MIGRATIONS = {"2": "migrate_2"}
 
 
 class Store:
@@ -40,13 +42,18 @@ class Store:
         current = self.meta("schema_version") if self._has_meta() else None
         if current == SCHEMA_VERSION:
             return
-        if current is not None:
+        if current is None:
+            steps = ["schema"]
+        elif current.isdigit() and int(current) < int(SCHEMA_VERSION):
+            steps = [name for version, name in MIGRATIONS.items() if int(version) > int(current)]
+        else:
             raise ProjectionError(
                 f"projection schema {current} is not {SCHEMA_VERSION}: run `lineage rebuild`"
             )
         with self.transaction():
-            for stmt in statements("schema"):
-                self.con.execute(stmt)
+            for step in steps:
+                for stmt in statements(step):
+                    self.con.execute(stmt)
             self.set_meta("schema_version", SCHEMA_VERSION)
 
     def _has_meta(self) -> bool:
