@@ -20,9 +20,9 @@ from typing import IO, Any
 
 from lineage.edge.identity import Pseudonymizer, is_subject_ref
 from lineage.errors import InputError, LineageError
-from lineage.events.model import EVENT_TYPES, Event, Evidence, IdentityLinked
+from lineage.events.model import EVENT_TYPES, Event, Evidence, IdentityLinked, body_fields
 from lineage.events.taxonomy import Taxonomy, default_taxonomy, suggest
-from lineage.events.validate import check_record
+from lineage.events.validate import RecordValidator
 from lineage.timeutil import now, parse_time
 
 EVENT_NAMESPACE = uuid.UUID("6f1c2b1e-4c55-5a8e-9d1f-0b7a3c2e5d10")
@@ -30,8 +30,22 @@ _ENVELOPE_INPUT = {"event_type", "event_id", "occurred_at", "source", "subject",
 _TIME_FIELDS = {"received_at", "retain_until"}
 
 
-def _field_names(cls: type[Event]) -> set[str]:
-    return {f.name for f in fields(cls)} - set(Event._ENVELOPE)
+def _field_names(cls: type[Event]) -> frozenset[str]:
+    return frozenset(body_fields(cls))
+
+
+_REQUIRED: dict[type, tuple[str, ...]] = {}
+
+
+def _required_fields(cls: type[Event]) -> tuple[str, ...]:
+    """Body fields without a default (both MISSING), found once per event type."""
+    names = _REQUIRED.get(cls)
+    if names is None:
+        body = _field_names(cls)
+        names = _REQUIRED[cls] = tuple(
+            f.name for f in fields(cls) if f.name in body and f.default is f.default_factory
+        )
+    return names
 
 
 class EventParser:
@@ -48,6 +62,8 @@ class EventParser:
         self._pseudo = pseudonymizer
         self._source = default_source
         self._taxonomy = taxonomy or default_taxonomy()
+        # Remembers the field combinations it has checked: input repeats them endlessly.
+        self._validator = RecordValidator(self._taxonomy)
         self._linked: set[tuple[str, str]] = set()
 
     def parse_object(self, obj: Any, where: str | None = None) -> list[Event]:
@@ -98,13 +114,7 @@ class EventParser:
         if cls.event_type == "ErasureRequested":
             body.setdefault("request_id", str(uuid.uuid4()))
             body.setdefault("received_at", occurred_at)
-        missing = [
-            f.name
-            for f in fields(cls)
-            if f.name in body_names
-            and f.name not in body
-            and f.default is f.default_factory  # both MISSING: the field is required
-        ]
+        missing = [name for name in _required_fields(cls) if name not in body]
         if missing:
             raise InputError(f"{event_type} needs {', '.join(missing)}")
 
@@ -120,7 +130,7 @@ class EventParser:
             event = cls(**envelope, **body)
         except TypeError as exc:
             raise InputError(f"{event_type}: {exc}") from None
-        check_record(event.to_record(), self._taxonomy)
+        self._validator.check(event.to_record())
         if "event_id" not in envelope:
             event = _with_id(event, _content_id(event))
         out = [event]

@@ -39,7 +39,10 @@ class Store:
             self._migrate()
 
     def _migrate(self) -> None:
-        current = self.meta("schema_version") if self._has_meta() else None
+        try:
+            current = self.meta("schema_version")
+        except duckdb.CatalogException:  # a new file: no meta table yet
+            current = None
         if current == SCHEMA_VERSION:
             return
         if current is None:
@@ -55,12 +58,6 @@ class Store:
                 for stmt in statements(step):
                     self.con.execute(stmt)
             self.set_meta("schema_version", SCHEMA_VERSION)
-
-    def _has_meta(self) -> bool:
-        rows = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-        ).fetchall()
-        return bool(rows[0][0])
 
     def meta(self, key: str) -> str | None:
         rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
