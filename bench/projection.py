@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> None:
     runs = []
     variants = [(size, False) for size in args.batch_size or [None]]
     if args.no_index:
-        variants.append((variants[0][0], True))
+        # First, so that the home is left with a projection that has its indexes.
+        variants.insert(0, (variants[0][0], True))
     for size, no_index in variants:
         run = projection_run(home, size, no_index)
         if run["quarantined"]:
