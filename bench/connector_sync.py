@@ -31,7 +31,7 @@ def sync_bench(members: int, home: Path) -> dict[str, float]:
     from lineage.config import resolve
     from lineage.services.app import App
 
-    rows = []
+    rows: list[dict[str, object]] = []
     for i in range(members):
         email = f"member{i}@example.com"
         rows.append(

@@ -23,7 +23,8 @@ class Settings:
     home: Path = Path(".lineage")
     log: str = "file"
     lock_timeout: float = 10.0
-    batch_size: int = 50_000
+    # Events per projection commit; see lineage.projection.projector.DEFAULT_BATCH_SIZE.
+    batch_size: int = 122_880
     segment_bytes: int = 256 * 1024 * 1024
     # Kafka (see the Kafka backend); kept here so every command reads them the same way.
     kafka_bootstrap: str = "localhost:9092"

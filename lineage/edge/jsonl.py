@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from lineage.edge.identity import Pseudonymizer, is_subject_ref
 from lineage.errors import InputError, LineageError
-from lineage.events.model import EVENT_TYPES, Event, Evidence, IdentityLinked
+from lineage.events.model import EVENT_TYPES, Event, Evidence, IdentityLinked, body_fields
 from lineage.events.taxonomy import Taxonomy, default_taxonomy, suggest
 from lineage.events.validate import RecordValidator
 from lineage.timeutil import now, parse_time
@@ -30,8 +30,22 @@ _ENVELOPE_INPUT = {"event_type", "event_id", "occurred_at", "source", "subject",
 _TIME_FIELDS = {"received_at", "retain_until", "deadline"}
 
 
-def _field_names(cls: type[Event]) -> set[str]:
-    return {f.name for f in fields(cls)} - set(Event._ENVELOPE)
+def _field_names(cls: type[Event]) -> frozenset[str]:
+    return frozenset(body_fields(cls))
+
+
+_REQUIRED: dict[type, tuple[str, ...]] = {}
+
+
+def _required_fields(cls: type[Event]) -> tuple[str, ...]:
+    """Body fields without a default (both MISSING), found once per event type."""
+    names = _REQUIRED.get(cls)
+    if names is None:
+        body = _field_names(cls)
+        names = _REQUIRED[cls] = tuple(
+            f.name for f in fields(cls) if f.name in body and f.default is f.default_factory
+        )
+    return names
 
 
 class EventParser:
@@ -48,6 +62,7 @@ class EventParser:
         self._pseudo = pseudonymizer
         self._source = default_source
         self._taxonomy = taxonomy or default_taxonomy()
+        # Remembers the field combinations it has checked: input repeats them endlessly.
         self._validator = RecordValidator(self._taxonomy)
         self._linked: set[tuple[str, str]] = set()
 
@@ -99,13 +114,7 @@ class EventParser:
         if cls.event_type == "ErasureRequested":
             body.setdefault("request_id", str(uuid.uuid4()))
             body.setdefault("received_at", occurred_at)
-        missing = [
-            f.name
-            for f in fields(cls)
-            if f.name in body_names
-            and f.name not in body
-            and f.default is f.default_factory  # both MISSING: the field is required
-        ]
+        missing = [name for name in _required_fields(cls) if name not in body]
         if missing:
             raise InputError(f"{event_type} needs {', '.join(missing)}")
 

@@ -13,6 +13,19 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+_BODY_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def body_fields(cls: type[Event]) -> tuple[str, ...]:
+    """The fields of an event type outside the envelope, in declaration order. Cached:
+    ``dataclasses.fields`` is slow, and every event encoded calls this."""
+    names = _BODY_FIELDS.get(cls)
+    if names is None:
+        names = _BODY_FIELDS[cls] = tuple(
+            f.name for f in fields(cls) if f.name not in Event._ENVELOPE
+        )
+    return names
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -58,15 +71,13 @@ class Event:
 
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name in self._ENVELOPE:
-                continue
-            value = getattr(self, f.name)
+        for name in body_fields(type(self)):
+            value = getattr(self, name)
             if isinstance(value, tuple):
                 value = list(value)
             elif isinstance(value, Evidence):
                 value = {"text_version": value.text_version, "channel": value.channel}
-            out[f.name] = value
+            out[name] = value
         return out
 
     def to_record(self) -> dict[str, Any]:

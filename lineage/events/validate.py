@@ -121,6 +121,7 @@ class RecordValidator:
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
         self._ok: set[tuple[Any, ...]] = set()
+        self._shapes: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
 
     def check(self, record: Mapping[str, Any]) -> None:
         env = record["envelope"]
@@ -132,13 +133,20 @@ class RecordValidator:
             not isinstance(occurred, datetime) or occurred.tzinfo is None
         ):
             raise InputError("occurred_at must be a time with a time zone", "occurred_at")
+        et = env["event_type"]
+        # The checked field names of this record's shape, found once per event type (this
+        # runs for every projected event; scanning every field each time cost as much as the
+        # Avro decoding).
+        shape = self._shapes.get(et)
+        if shape is None or record.keys() != shape[0]:
+            names = tuple(n for n in record if n in _CHECKS and n != "linked_ref")
+            shape = self._shapes[et] = (frozenset(record), names)
         key = (
-            env["event_type"],
-            *(
-                tuple(v) if isinstance(v, list) else v
-                for n, v in record.items()
-                if n in _CHECKS and n != "linked_ref"
-            ),
+            et,
+            *[
+                v if v.__class__ is not list else tuple(v)
+                for v in map(record.__getitem__, shape[1])
+            ],
         )
         if key in self._ok:
             if "linked_ref" in record:

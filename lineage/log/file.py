@@ -55,6 +55,7 @@ HEADER = FRAME.size
 MAX_RECORD = 16 * 1024 * 1024
 DEFAULT_SEGMENT_BYTES = 256 * 1024 * 1024
 _READ_CHUNK = 4 * 1024 * 1024
+_RELEASE_EVERY = 32 * 1024 * 1024
 
 
 def frame(payload: bytes) -> bytes:
@@ -317,7 +318,14 @@ class FileLog:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             limit = min(end - base, len(mm))
             local = pos - base
+            released = local - local % mmap.PAGESIZE
             while local < limit:
+                if local - released >= _RELEASE_EVERY:
+                    # Pages already read would stay in this process's resident set until the
+                    # segment is closed (a quarter of a GiB per segment); give them back.
+                    done = local - local % mmap.PAGESIZE
+                    _release(mm, released, done - released)
+                    released = done
                 nxt, payload = _frame_at(mm, local, limit)
                 if payload is not None:
                     yield LogEntry(0, base + local, base + nxt, payload)
@@ -426,6 +434,14 @@ def _corrupt_records(buf: mmap.mmap | bytes, start: int, stop: int) -> list[tupl
         pos = buf.rfind(SYNC, start + 1, pos)
     edges = [start, *sorted(bounds)]
     return list(pairwise(edges))
+
+
+def _release(mm: mmap.mmap, start: int, length: int) -> None:
+    """Drop read pages of a read-only mapping from the resident set (they stay in the page
+    cache; touching them again faults them back in)."""
+    advice = getattr(mmap, "MADV_DONTNEED", None)
+    if advice is not None and length > 0:
+        mm.madvise(advice, start, length)
 
 
 def _resync(buf: mmap.mmap | bytes, local: int, limit: int) -> int:

@@ -16,8 +16,10 @@ import duckdb
 from lineage.errors import ProjectionError
 from lineage.projection.queries import sql, statements
 
-# 2: forgotten_subjects (forgetting after erasure); older projections need a rebuild.
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
+# How an existing projection reaches each later version: queries/<name>.sql, applied in order.
+# 2: indexes for per-subject lookups; 3: forgotten_subjects (forgetting after erasure).
+MIGRATIONS = {"2": "migrate_2", "3": "migrate_3"}
 
 
 class Store:
@@ -49,23 +51,25 @@ class Store:
         return store
 
     def _migrate(self) -> None:
-        current = self.meta("schema_version") if self._has_meta() else None
+        try:
+            current = self.meta("schema_version")
+        except duckdb.CatalogException:  # a new file: no meta table yet
+            current = None
         if current == SCHEMA_VERSION:
             return
-        if current is not None:
+        if current is None:
+            steps = ["schema"]
+        elif current.isdigit() and int(current) < int(SCHEMA_VERSION):
+            steps = [name for version, name in MIGRATIONS.items() if int(version) > int(current)]
+        else:
             raise ProjectionError(
                 f"projection schema {current} is not {SCHEMA_VERSION}: run `lineage rebuild`"
             )
         with self.transaction():
-            for stmt in statements("schema"):
-                self.con.execute(stmt)
+            for step in steps:
+                for stmt in statements(step):
+                    self.con.execute(stmt)
             self.set_meta("schema_version", SCHEMA_VERSION)
-
-    def _has_meta(self) -> bool:
-        rows = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
-        ).fetchall()
-        return bool(rows[0][0])
 
     def meta(self, key: str) -> str | None:
         rows = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 from lineage.config import Settings, init_home
 from lineage.edge.identity import Pseudonymizer, is_subject_ref
 from lineage.errors import ConfigError, InputError
-from lineage.events.model import Event
 from lineage.log.base import AppendResult, Log, LogRecord
 from lineage.log.factory import open_log
 from lineage.projection.store import Store
 
 if TYPE_CHECKING:  # the projector pulls in pyarrow and fastavro: only when there is work
     from lineage.catalog.catalog import Catalog
+    from lineage.events.model import Event
     from lineage.events.taxonomy import Taxonomy
     from lineage.projection.projector import ProjectionResult, Projector
 

@@ -96,10 +96,33 @@ def _utc(value: datetime) -> datetime:
 
 
 def identity_component(store: Store, refs: list[str], as_of: datetime) -> list[str]:
-    rows = store.fetch(
-        "identity_component", {"refs": refs, "as_of": as_of.astimezone(UTC).replace(tzinfo=None)}
-    )
-    return [r[0] for r in rows]
+    """Every reference linked to ``refs``, directly or through others, by links recorded up
+    to ``as_of``: the identity graph's connected component, sorted.
+
+    Walked here one indexed hop at a time: a component has a handful of references, and a
+    recursive SQL query joins the whole link table on every step."""
+    naive = as_of.astimezone(UTC).replace(tzinfo=None)
+    seen = set(refs)
+    todo = list(seen)
+    while todo:
+        for linked, at in store.fetch("identity_links_of", {"ref": todo.pop()}):
+            if at <= naive and linked not in seen:
+                seen.add(linked)
+                todo.append(linked)
+    return sorted(seen)
+
+
+def subject_events(store: Store, refs: list[str], as_of: datetime) -> list[dict[str, Any]]:
+    """The lineage events of the references ``refs`` up to ``as_of``, in log order of time."""
+    naive = as_of.astimezone(UTC).replace(tzinfo=None)
+    rows = [
+        row
+        for ref in refs
+        for row in store.fetch_dicts("subject_events", {"ref": ref})
+        if row["occurred_at"] <= naive and row["event_type"] != "IdentityLinked"
+    ]
+    rows.sort(key=lambda r: (r["occurred_at"], r["log_partition"], r["log_offset"]))
+    return rows
 
 
 @dataclass
@@ -179,9 +202,8 @@ def _status(held: str, holder: str, requests: Any) -> str:
 
 
 def replay(store: Store, refs: list[str], as_of: datetime) -> Replay:
-    naive = as_of.astimezone(UTC).replace(tzinfo=None)
     component = identity_component(store, refs, as_of)
-    rows = store.fetch_dicts("subject_events", {"refs": component, "as_of": naive})
+    rows = subject_events(store, component, as_of)
     holdings: dict[str, _Holding] = {}
     graph = FlowGraph()
     withdrawn: dict[str, datetime] = {}

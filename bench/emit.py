@@ -1,0 +1,120 @@
+"""``lineage emit --file`` throughput against ``json.loads`` over the same lines.
+
+1. Write (or reuse) ``--lines`` generated JSON lines with raw identifiers.
+2. Baseline, in this process: ``json.loads`` of every line (the file read is included, as it
+   is for emit).
+3. ``lineage init`` and ``lineage emit --file`` into a fresh home, as real processes; emit's
+   wall time (start-up included) and peak resident memory.
+
+    python bench/emit.py --lines 1000000 --subjects 100000
+    python bench/emit.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import child_env, lineage_command, measured, save, table, workdir
+from generate import write_jsonl
+
+
+def prepared_jsonl(base: Path, lines: int, subjects: int, seed: int) -> tuple[Path, int]:
+    """(path, events the lines make); reused when already written."""
+    path = base / f"events-{lines}-{subjects}-{seed}.jsonl"
+    meta = path.with_suffix(".json")
+    if path.exists() and meta.exists():
+        return path, int(json.loads(meta.read_text())["events"])
+    events = write_jsonl(path, lines, subjects, seed)
+    meta.write_text(json.dumps({"lines": lines, "events": events}))
+    return path, events
+
+
+def json_baseline(path: Path) -> dict[str, Any]:
+    loads = json.loads
+    was = gc.isenabled()
+    gc.disable()  # the parsed objects are dropped at once: no cycles to find
+    began = time.perf_counter()
+    count = 0
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            loads(line)
+            count += 1
+    seconds = time.perf_counter() - began
+    if was:
+        gc.enable()
+    return {"lines": count, "seconds": seconds, "lines_per_s": count / seconds}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--subjects", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", type=Path, help="generated data (default: temp dir)")
+    parser.add_argument("--quick", action="store_true", help="50,000 lines / 5,000 subjects")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.lines, args.subjects = 50_000, 5_000
+
+    base = workdir(args.workdir)
+    path, events = prepared_jsonl(base, args.lines, args.subjects, args.seed)
+    baseline = json_baseline(path)
+
+    home = base / "emit-home"
+    shutil.rmtree(home, ignore_errors=True)
+    lineage = [*lineage_command(), "--home", str(home)]
+    env = child_env()
+    subprocess.run([*lineage, "init"], check=True, stdout=subprocess.DEVNULL, env=env)
+    seconds, rss = measured([*lineage, "emit", "--file", str(path)], env=env)
+    emitted = {
+        "lines": args.lines,
+        "events": events,
+        "seconds": seconds,
+        "lines_per_s": args.lines / seconds,
+        "events_per_s": events / seconds,
+        "peak_rss_mib": rss,
+    }
+    ratio = emitted["lines_per_s"] / baseline["lines_per_s"]
+    shutil.rmtree(home, ignore_errors=True)
+
+    print(f"{args.lines:,} JSON lines -> {events:,} events, {args.subjects:,} subjects")
+    print(
+        table(
+            [
+                [
+                    "json.loads per line (baseline)",
+                    *(baseline["seconds"], baseline["lines_per_s"], "", "1.000", ""),
+                ],
+                [
+                    "lineage emit --file",
+                    *(seconds, emitted["lines_per_s"], emitted["events_per_s"], ratio, rss),
+                ],
+            ],
+            ["", "seconds", "lines/s", "events/s", "ratio", "peak RSS MiB"],
+        )
+    )
+    out = save(
+        "emit",
+        {
+            "lines": args.lines,
+            "subjects": args.subjects,
+            "baseline": baseline,
+            "emit": emitted,
+            "ratio": ratio,
+        },
+    )
+    print(f"results: {out}")
+
+
+if __name__ == "__main__":
+    main()
