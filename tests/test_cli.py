@@ -135,3 +135,17 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     for vendor in ("mailchimp", "e-conomic", "quickpay", "stripe", "zendesk-sell"):
         assert holders[vendor]["status"] == "held", vendor
     assert holders["mailchimp"]["transfer"]["valid"] is True
+
+
+def test_re_emitting_a_file_without_ids_records_nothing_new(lineage: Lineage) -> None:
+    request = {
+        "event_type": "ErasureRequested",
+        "occurred_at": "2024-05-01T00:00:00Z",
+        "subject": {"email": "jane@example.com"},
+    }
+    events = [collected(), shared(), request]
+    lineage.emit(events)
+    assert lineage.json("project")["applied"] == 3
+    lineage.emit(events)
+    assert lineage.json("project")["applied"] == 0
+    assert lineage.json("status")["projection"]["events"] == 3

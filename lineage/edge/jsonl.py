@@ -26,6 +26,7 @@ from lineage.events.validate import RecordValidator
 from lineage.timeutil import now, parse_time
 
 EVENT_NAMESPACE = uuid.UUID("6f1c2b1e-4c55-5a8e-9d1f-0b7a3c2e5d10")
+_PENDING_ID = uuid.UUID(int=0)  # replaced by the content-derived id before the event leaves
 _ENVELOPE_INPUT = {"event_type", "event_id", "occurred_at", "source", "subject", "subject_ref"}
 _TIME_FIELDS = {"received_at", "retain_until", "deadline"}
 
@@ -112,7 +113,12 @@ class EventParser:
             elif "linked_ref" not in body:
                 raise InputError("IdentityLinked needs linked (identifiers) or linked_ref")
         if cls.event_type == "ErasureRequested":
-            body.setdefault("request_id", str(uuid.uuid4()))
+            # Derived, not random: re-recording the same input must not open a second request.
+            scope = ",".join(sorted(body.get("scope", ())))
+            body.setdefault(
+                "request_id",
+                str(uuid.uuid5(EVENT_NAMESPACE, f"request:{refs[0]}:{occurred_at}:{scope}")),
+            )
             body.setdefault("received_at", occurred_at)
         missing = [name for name in _required_fields(cls) if name not in body]
         if missing:
@@ -124,15 +130,18 @@ class EventParser:
             "source": source,
             "recorded_at": now(),
         }
-        if obj.get("event_id") is not None:
-            envelope["event_id"] = _uuid(obj["event_id"])
+        given_id = obj.get("event_id") is not None
+        envelope["event_id"] = _uuid(obj["event_id"]) if given_id else _PENDING_ID
         try:
             event = cls(**envelope, **body)
         except TypeError as exc:
             raise InputError(f"{event_type}: {exc}") from None
-        self._validator.check(event.to_record())
-        if "event_id" not in envelope:
-            event = _with_id(event, _content_id(event))
+        record = event.to_record()
+        self._validator.check(record)
+        if not given_id:
+            # The id derives from the content, so it is known only now. Nobody holds the
+            # event yet: setting the field in place spares building it a second time.
+            object.__setattr__(event, "event_id", _content_id(record))
         out = [event]
         for other in refs[1:]:
             pair = (refs[0], other)
@@ -215,8 +224,7 @@ def _convert(name: str, value: Any) -> Any:
     return value
 
 
-def _content_id(event: Event) -> uuid.UUID:
-    record = event.to_record()
+def _content_id(record: dict[str, Any]) -> uuid.UUID:
     envelope = dict(record["envelope"])
     del envelope["event_id"], envelope["recorded_at"]
     canonical = json.dumps({**record, "envelope": envelope}, sort_keys=True, default=_json_default)
@@ -227,12 +235,6 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(type(value).__name__)
-
-
-def _with_id(event: Event, event_id: uuid.UUID) -> Event:
-    from dataclasses import replace
-
-    return replace(event, event_id=event_id)
 
 
 def read_events(stream: IO[str], name: str, parser: EventParser) -> Iterator[Event]:

@@ -73,9 +73,10 @@ class Event:
         out: dict[str, Any] = {}
         for name in body_fields(type(self)):
             value = getattr(self, name)
-            if isinstance(value, tuple):
+            kind = type(value)
+            if kind is tuple:
                 value = list(value)
-            elif isinstance(value, Evidence):
+            elif kind is Evidence:
                 value = {"text_version": value.text_version, "channel": value.channel}
             out[name] = value
         return out
