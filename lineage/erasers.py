@@ -230,7 +230,9 @@ class WebhookEraser:
                 code = response.status
         except urllib.error.HTTPError as exc:
             code = exc.code
-            text = exc.read(300).decode("utf-8", "replace").strip()
+            # The error holds the connection: close it now, not whenever it is collected.
+            with exc:
+                text = exc.read(300).decode("utf-8", "replace").strip()
             if code == 404:
                 return Outcome("confirmed", f"{where} -> 404: nothing held")
             if code in (403, 409, 422):
