@@ -190,6 +190,9 @@ class Connector(ABC):
     defaults: ClassVar[Defaults] = Defaults()
     # Set when there is no erasure API: what a person must do instead.
     manual_erasure: ClassVar[str | None] = None
+    # True when the eraser erases only what no legal obligation keeps and reports the rest
+    # as "retained": lineage may then call it before a planned retention ends.
+    eraser_honours_retention: ClassVar[bool] = False
 
     def __init__(self, config: ConnectorConfig, home: Path | None = None) -> None:
         self.config = config

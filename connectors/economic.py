@@ -74,6 +74,7 @@ class EconomicConnector(Connector):
         legal_basis="legal_obligation",
         retention="P6Y",  # 5 years from the end of the financial year: at most 6 from now
     )
+    eraser_honours_retention = True  # booked invoices are kept, the rest deleted
     config: EconomicConfig
 
     def headers(self) -> dict[str, str]:

@@ -11,6 +11,9 @@ Contract of ``Eraser.erase(target)``:
 - Return ``Outcome("refused", reason)`` when the holder declines (e.g. its own legal duty).
 - Return ``Outcome("notified", note)`` when the eraser only passed the request on (a ticket,
   an e-mail) and a person must confirm later (``lineage erasure confirm``).
+- Return ``Outcome("retained", note, retain_until)`` when the holder erased what it could
+  but keeps some of the data under a legal obligation (Art. 17(3)(b)), e.g. booked invoices
+  under the bookkeeping act: the task is recorded as retained until then, never confirmed.
 - Raise ``TransientEraserError`` for what may pass (timeouts, HTTP 429, 5xx) and
   ``TerminalEraserError`` for what will not (bad credentials, no usable identifier). Any
   other exception counts as terminal for the run; the task stays open either way.
@@ -18,15 +21,29 @@ Contract of ``Eraser.erase(target)``:
 Raw identifiers (``target.identifiers``) come from the command invocation only; lineage
 never stores them, so an eraser must not log them either.
 
+An eraser that erases only what no legal obligation keeps, and reports the rest as retained,
+sets ``honours_retention = True``: the executor then also calls it for data planned as
+retained, before that retention ends (the rest of the holder's copy goes now). Any other
+eraser is called for retained data only once its retention has ended.
+
 Erasers are found by holder name in an ``EraserRegistry``. ``load_registry`` builds it from
 ``<home>/erasers.toml``::
 
     [mailchimp]              # holder name, as in the events
     eraser = "mailchimp"     # factory: built-in "webhook", or an entry point in the
     list_id = "abc123"       #   group "lineage.erasers"; the other keys are its options
-    api_key_env = "MAILCHIMP_API_KEY"   # secrets: name an environment variable
 
-A factory is ``factory(holder: str, options: Mapping[str, Any]) -> Eraser``.
+    [crm]
+    eraser = "webhook"
+    url = "https://crm.internal/erase"
+    token_env = "CRM_ERASE_TOKEN"   # secrets: name an environment variable
+
+A holder the catalog declares with ``eraser: <name>`` uses that factory with no options
+unless ``erasers.toml`` has a table for it (the file wins). The built-in connectors register
+their erasers in the group under the connector's name; they read their credentials as the
+connector does (``LINEAGE_<CONNECTOR>_<SETTING>`` or ``HOME/connectors.toml``).
+
+A factory is ``factory(holder: str, options: Mapping[str, Any], home: Path) -> Eraser``.
 """
 
 from __future__ import annotations
@@ -36,6 +53,7 @@ import os
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -56,8 +74,9 @@ class ErasureTarget:
 
 @dataclass(frozen=True)
 class Outcome:
-    status: Literal["confirmed", "refused", "notified"]
+    status: Literal["confirmed", "refused", "notified", "retained"]
     note: str | None = None
+    retain_until: datetime | None = None  # "retained": until when the holder keeps it
 
 
 class Eraser(Protocol):
@@ -67,7 +86,7 @@ class Eraser(Protocol):
     def erase(self, target: ErasureTarget) -> Outcome: ...
 
 
-EraserFactory = Callable[[str, Mapping[str, Any]], Eraser]
+EraserFactory = Callable[[str, Mapping[str, Any], Path], Eraser]
 
 
 class EraserRegistry:
@@ -98,17 +117,26 @@ def _factories() -> dict[str, EraserFactory]:
     return found
 
 
-def load_registry(home: Path) -> EraserRegistry:
-    """The registry declared in ``<home>/erasers.toml`` (empty when there is no file)."""
+def load_registry(home: Path, declared: Mapping[str, str] | None = None) -> EraserRegistry:
+    """The registry declared in ``<home>/erasers.toml``, plus ``declared`` (holder -> eraser
+    name, the catalog's ``eraser`` fields) for holders the file does not name. A catalog
+    name that no installed eraser answers to leaves the holder manual: the catalog may name
+    systems (an in-house script, say) that lineage cannot call."""
     registry = EraserRegistry()
     path = home / ERASERS_FILE
-    if not path.exists():
-        return registry
-    try:
-        config = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+    config: dict[str, Any] = {}
+    if path.exists():
+        try:
+            config = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     factories: dict[str, EraserFactory] | None = None
+    for holder, name in (declared or {}).items():
+        if holder in config:
+            continue
+        factories = factories if factories is not None else _factories()
+        if name in factories:
+            registry.register(holder, factories[name](holder, {}, home))
     for holder, options in config.items():
         if not isinstance(options, dict) or not isinstance(options.get("eraser"), str):
             raise ConfigError(f'{path}: [{holder}] needs eraser = "<name>"')
@@ -122,7 +150,7 @@ def load_registry(home: Path) -> EraserRegistry:
                 "entry-point group)"
             )
         rest = {k: v for k, v in options.items() if k != "eraser"}
-        registry.register(holder, factory(holder, rest))
+        registry.register(holder, factory(holder, rest, home))
     return registry
 
 
@@ -160,7 +188,7 @@ class WebhookEraser:
         return f"WebhookEraser({self.holder!r}, {self.url!r})"
 
     @classmethod
-    def from_options(cls, holder: str, options: Mapping[str, Any]) -> WebhookEraser:
+    def from_options(cls, holder: str, options: Mapping[str, Any], home: Path) -> WebhookEraser:
         url = options.get("url")
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ConfigError(f"eraser for {holder}: url must be an http(s) URL")
@@ -202,7 +230,9 @@ class WebhookEraser:
                 code = response.status
         except urllib.error.HTTPError as exc:
             code = exc.code
-            text = exc.read(300).decode("utf-8", "replace").strip()
+            # The error holds the connection: close it now, not whenever it is collected.
+            with exc:
+                text = exc.read(300).decode("utf-8", "replace").strip()
             if code == 404:
                 return Outcome("confirmed", f"{where} -> 404: nothing held")
             if code in (403, 409, 422):

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
+from lineage.cli.catalog import catalog_option
 from lineage.cli.options import id_option, identifier_pairs
 from lineage.cli.output import emit_json, format_option, table
 
@@ -49,7 +50,9 @@ def make_service(ctx: click.Context, **options: Any) -> Any:
 
     app = make_app(ctx)
     app.require_home()
-    return RequestService(app, load_registry(app.settings.home), **options)
+    catalog = app.catalog(check_taxonomy=False)
+    declared = {n: h.eraser for n, h in catalog.holders.items() if h.eraser} if catalog else {}
+    return RequestService(app, load_registry(app.settings.home, declared), **options)
 
 
 def _categories(values: tuple[str, ...], option: str) -> tuple[str, ...]:
@@ -118,6 +121,7 @@ def render_request(data: dict[str, Any]) -> str:
 @click.option("--received-at", metavar="TIME", help="When the request was received (default now).")
 @executor_options
 @format_option("table", "json")
+@catalog_option
 @click.pass_context
 def erase(
     ctx: click.Context,
@@ -133,7 +137,8 @@ def erase(
     fmt: str,
 ) -> None:
     """Record an erasure request (Art. 17), plan it over every holder of the subject's data
-    and execute it where an eraser is configured (<home>/erasers.toml).
+    and execute it where an eraser is configured (<home>/erasers.toml, or the catalog
+    holder's `eraser`: a connector such as mailchimp, stripe, e-conomic, zendesk-sell).
 
     The request is in the log before anything else happens. Per holder: erase; retain
     until a legal obligation or legal claim ends (restricted meanwhile, erased then); or
@@ -179,6 +184,7 @@ def erasure() -> None:
 @id_option
 @executor_options
 @format_option("table", "json")
+@catalog_option
 @click.pass_context
 def run(
     ctx: click.Context,

@@ -28,6 +28,7 @@ from lineage.timeutil import add_duration, iso
 
 if TYPE_CHECKING:
     from lineage.catalog.catalog import Catalog
+    from lineage.catalog.retention import RetentionRule
 
 
 @dataclass
@@ -192,7 +193,7 @@ def _status(held: str, holder: str, requests: Any) -> str:
         for t in q.tasks.values():
             if t.holder != holder or t.done:
                 continue
-            if q.kind == "erasure" and t.action == "retain":
+            if q.kind == "erasure" and (t.action == "retain" or t.status == "retained"):
                 return "retained"
             if q.kind == "erasure" and t.action == "erase":
                 status = "erasure_pending"
@@ -252,43 +253,60 @@ class _Retention:
     activity: dict[str, datetime]
     withdrawn: dict[str, datetime]
 
+    def from_catalog(
+        self, h: _Holding, key: tuple[str, str | None]
+    ) -> tuple[datetime | None, bool, list[tuple[str, RetentionRule]]] | None:
+        """The catalog's date for one purpose at ``h`` (the latest its matching purposes
+        allow), whether one of them leaves it open, and the rules by catalog purpose; None
+        when the catalog has no purpose for it."""
+        purpose = key[0]
+        if self.catalog is None or not (pids := self.catalog.purposes_for(purpose, h.name)):
+            return None
+        first = h.purposes.get(key) or h.since
+        assert first is not None
+        best: datetime | None = None
+        is_open = False
+        rules = []
+        for pid in pids:
+            rule = self.catalog.rules[pid]
+            rules.append((pid, rule))
+            date = rule.until(
+                first,
+                self.activity.get(purpose, h.last.get(key, first))
+                if rule.runs_from != "end_of_financial_year"
+                else h.last.get(key, first),
+                self.withdrawn.get(purpose),
+                self.catalog.doc.controller.financial_year_end,
+            )
+            if date is None:
+                is_open = True
+            elif best is None or date > best:
+                best = date
+        return best, is_open, rules
+
     def reckon(self, h: _Holding) -> tuple[list[dict[str, Any]], datetime | None, bool]:
         """Per purpose: until when, by which rule; then the holder's date (the latest any
         purpose allows) and whether some purpose leaves it open."""
         entries: list[dict[str, Any]] = []
         known: list[datetime] = []
         open_ended = False
-        for key, first in h.purposes.items():
+        for key in h.purposes:
             purpose, basis = key
             entry: dict[str, Any] = {"purpose": purpose, "legal_basis": basis}
             until = h.retain.get(key)
             if until is not None:
                 entry.update(source="event", retain_until=iso(until))
                 known.append(until)
-            elif self.catalog is not None and (pids := self.catalog.purposes_for(purpose, h.name)):
-                best: datetime | None = None
-                rules = []
-                for pid in pids:
-                    rule = self.catalog.rules[pid]
-                    rules.append(str(rule))
-                    date = rule.until(
-                        first,
-                        self.activity.get(purpose, h.last.get(key, first))
-                        if rule.runs_from != "end_of_financial_year"
-                        else h.last.get(key, first),
-                        self.withdrawn.get(purpose),
-                        self.catalog.doc.controller.financial_year_end,
-                    )
-                    if date is None:
-                        open_ended = entry["open"] = True
-                    elif best is None or date > best:
-                        best = date
-                    if rule.estimated:
-                        entry["estimated"] = True
+            elif (found := self.from_catalog(h, key)) is not None:
+                best, is_open, rules = found
+                if is_open:
+                    open_ended = entry["open"] = True
+                if any(rule.estimated for _, rule in rules):
+                    entry["estimated"] = True
                 entry.update(
                     source="catalog",
-                    catalog_purposes=pids,
-                    rule="; ".join(rules),
+                    catalog_purposes=[pid for pid, _ in rules],
+                    rule="; ".join(str(rule) for _, rule in rules),
                     retain_until=iso(best),
                 )
                 if best is not None:

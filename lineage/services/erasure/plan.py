@@ -15,10 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from lineage.services.erasure.state import Task
-from lineage.services.whohas import Replay, _Holding
+from lineage.services.whohas import Replay, _Holding, _Retention
 from lineage.timeutil import iso
+
+if TYPE_CHECKING:
+    from lineage.catalog.catalog import Catalog
 
 INDEPENDENT_ROLES = ("controller", "joint_controller", "public_authority")
 
@@ -47,8 +51,12 @@ def exception_ground(purpose: str, basis: str | None) -> str | None:
     return None
 
 
-def retention(h: _Holding, categories: set[str], now: datetime) -> Retention | None:
-    """What an Art. 17(3) exception keeps at ``h`` and until when (None: nothing)."""
+def retention(
+    h: _Holding, categories: set[str], now: datetime, rules: _Retention | None = None
+) -> Retention | None:
+    """What an Art. 17(3) exception keeps at ``h`` and until when (None: nothing). The
+    event's own retention decides; without one, the catalog's rule for the purpose
+    (``rules``, as who-has reckons it: e.g. 5 years from the end of the financial year)."""
     kept: set[str] = set()
     ends: list[datetime] = []
     grounds: list[str] = []
@@ -60,10 +68,17 @@ def retention(h: _Holding, categories: set[str], now: datetime) -> Retention | N
         if ground is None or not covered:
             continue
         until = h.retain.get(key)
+        why = purpose
+        if until is None and rules is not None and (found := rules.from_catalog(h, key)):
+            best, is_open, by_purpose = found
+            until = None if is_open else best
+            why += ", catalog: " + "; ".join(
+                f"{pid}: {rule.describe()}" for pid, rule in by_purpose
+            )
         if until is not None and until <= now:
             continue  # that retention has ended: no exception any more
         kept |= covered
-        grounds.append(f"{ground} ({purpose})")
+        grounds.append(f"{ground} ({why})")
         if until is None:
             unknown = True
         else:
@@ -80,9 +95,15 @@ def retention(h: _Holding, categories: set[str], now: datetime) -> Retention | N
 
 
 def plan_erasure(
-    r: Replay, scope: tuple[str, ...], now: datetime, executors: dict[str, str]
+    r: Replay,
+    scope: tuple[str, ...],
+    now: datetime,
+    executors: dict[str, str],
+    catalog: Catalog | None = None,
 ) -> list[Task]:
-    """The tasks of an erasure request. ``executors`` maps holders to eraser names."""
+    """The tasks of an erasure request. ``executors`` maps holders to eraser names; the
+    ``catalog`` supplies retention rules for events that carry none."""
+    rules = _Retention(catalog, r.activity, r.withdrawn) if catalog is not None else None
     tasks: list[Task] = []
     held = r.held()
     depth = {h.name: len(r.graph.path(h.name)) for h in held}
@@ -101,7 +122,7 @@ def plan_erasure(
                 )
             )
             continue
-        kept = retention(h, categories, now)
+        kept = retention(h, categories, now, rules)
         if kept is not None:
             tasks.append(
                 Task(

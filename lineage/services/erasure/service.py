@@ -203,7 +203,8 @@ class RequestService:
     def _plan(self, store: Store, req: Request, *, dry_run: bool = False) -> None:
         r = replay(store, [req.subject_ref], self.clock())
         if req.kind == "erasure":
-            tasks = plan_erasure(r, req.scope, self.clock(), self._executors())
+            catalog = self.app.catalog(check_taxonomy=False)
+            tasks = plan_erasure(r, req.scope, self.clock(), self._executors(), catalog)
         else:
             tasks = plan_notification(r, req.kind, req.scope)
         for task in tasks:
@@ -249,14 +250,17 @@ class RequestService:
     def execute(self, req: Request, identifiers: dict[str, str]) -> None:
         at = self.clock()
         for task in list(req.tasks.values()):
-            if task.done or req.completed:
-                continue
-            runnable = task.action == "erase" or task.due(at)
-            if not runnable or task.status == "refused":
+            if task.done or req.completed or task.action == "notify" or task.status == "refused":
                 continue  # notify tasks and refusals need a person
             eraser = self.registry.get(task.holder)
             if eraser is None:
                 continue  # a manual task: `lineage erasure confirm`
+            if not task.due(at) and (task.action == "retain" or task.status == "retained"):
+                # Deferred under Art. 17(3). An eraser that keeps what the law requires by
+                # itself erases the rest now, once; any other waits for the retention to end.
+                early = getattr(eraser, "honours_retention", False)
+                if not early or (task.status == "retained" and task.attempts > 0):
+                    continue
             self._run_task(req, task, eraser, identifiers)
 
     def _run_task(
@@ -282,6 +286,9 @@ class RequestService:
             except Exception as exc:  # an eraser's own bug: the task stays open
                 error, transient = f"{type(exc).__name__}: {exc}", False
             else:
+                if outcome.status == "retained":
+                    self._append(self._retained(req, task, outcome, eraser.name, attempt))
+                    return
                 self._append(
                     self._update(
                         req,
@@ -300,6 +307,40 @@ class RequestService:
             if not transient or n + 1 == self.retries:
                 return
             self.sleep(self.backoff * 2**n)
+
+    def _retained(
+        self, req: Request, task: Task, outcome: Outcome, eraser: str, attempt: int
+    ) -> list[Event]:
+        """The holder erased what it could and keeps the rest under a legal obligation: the
+        task is retained (restricted meanwhile) until the later of the planned and the
+        reported date, never confirmed; nothing is recorded as erased."""
+        at = self.clock()
+        reported = outcome.retain_until
+        if reported is not None and reported <= at:
+            # The holder's own retention has ended but it still keeps the data.
+            return self._update(
+                req,
+                task,
+                "notified",
+                note=f"{outcome.note}; that retention ended {iso(reported)}: "
+                "erase by hand and confirm",
+                attempt=attempt,
+            )
+        dates = [d for d in (reported, task.retain_until) if d is not None]
+        until = max(dates) if dates else None
+        held = f"{eraser} reports: {outcome.note}" if outcome.note else f"{eraser} retains it"
+        if task.action == "retain" and task.reason:
+            ground = task.reason.split("; restricted")[0].split("; no retention")[0]
+        else:
+            ground = "Art. 17(3)(b) legal obligation at the holder"
+        end = (
+            f"restricted (Art. 18) until {iso(until)}, then erased"
+            if until
+            else ("restricted until the holder declares when its retention ends")
+        )
+        task.reason = f"{ground}; {held}; {end}"
+        task.retain_until = until
+        return self._update(req, task, "retained", note=outcome.note, attempt=attempt)
 
     # -- people's actions -----------------------------------------------------------------
     def confirm(
@@ -321,7 +362,7 @@ class RequestService:
             )
         events: list[Event] = []
         for task in tasks:
-            if task.action == "retain" and not task.due(at):
+            if (task.action == "retain" or task.status == "retained") and not task.due(at):
                 if action == "retain":
                     raise RequestError(
                         f"{holder} keeps {', '.join(task.categories)} until "

@@ -55,9 +55,10 @@ class Task:
         return self.done or self.status == "retained"
 
     def due(self, now: datetime) -> bool:
-        """A retained task whose retention has ended: its follow-up erasure is due."""
+        """A retained task whose retention has ended: its follow-up erasure is due. (An
+        ``erase`` task is retained too when its eraser reported a legal obligation.)"""
         return (
-            self.action == "retain"
+            self.action != "notify"
             and not self.done
             and self.retain_until is not None
             and self.retain_until <= now
