@@ -21,7 +21,7 @@ from connectors.http import Api, RetryPolicy
 from connectors.paginate import Page
 from lineage.edge.identity import Pseudonymizer
 from lineage.edge.jsonl import EVENT_NAMESPACE
-from lineage.events.model import Event, IdentityLinked
+from lineage.events.model import Event, IdentityLinked, utcnow
 
 if TYPE_CHECKING:
     import httpx
@@ -78,12 +78,25 @@ class MappingContext:
         self.source = source
         self.pseudo = pseudo
         self.defaults = defaults
+        # Set by the sync for a whole page: one clock read per page, not one per event.
+        self.recorded_at: datetime | None = None
+        self._keyed: tuple[str, str] = ("", "")
+
+    def now(self) -> datetime:
+        """The ``recorded_at`` of the events being mapped."""
+        return self.recorded_at or utcnow()
 
     def ref(self, kind: str, value: str) -> str:
         return self.pseudo.ref(kind, value)
 
     def event_id(self, resource: str, key: str, version: object, tag: str) -> uuid.UUID:
-        keyed = self.pseudo.ref("record", f"{self.source}:{resource}:{key}")
+        name = f"{self.source}:{resource}:{key}"
+        # A record's events ask for its keyed reference several times in a row.
+        if self._keyed[0] == name:
+            keyed = self._keyed[1]
+        else:
+            keyed = self.pseudo.ref("record", name)
+            self._keyed = (name, keyed)
         return uuid.uuid5(EVENT_NAMESPACE, f"{keyed}:{version}:{tag}")
 
     def subject(
@@ -108,6 +121,7 @@ class MappingContext:
                 occurred_at=at,
                 source=self.source,
                 event_id=uuid.uuid5(EVENT_NAMESPACE, f"link:{refs[0]}:{other}"),
+                recorded_at=self.now(),
             )
             for other in refs[1:]
         ]

@@ -16,6 +16,9 @@ from typing import Any, ClassVar
 SCHEMA_VERSION = 1
 
 
+_BODY_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -50,17 +53,26 @@ class Event:
         "schema_version",
     )
 
+    @classmethod
+    def body_fields(cls) -> tuple[str, ...]:
+        """The fields outside the envelope, in declaration order. Cached per class:
+        ``dataclasses.fields`` on every record was half the cost of ``to_record``."""
+        names = _BODY_FIELDS.get(cls)
+        if names is None:
+            names = _BODY_FIELDS[cls] = tuple(
+                f.name for f in fields(cls) if f.name not in cls._ENVELOPE
+            )
+        return names
+
     def body(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name in self._ENVELOPE:
-                continue
-            value = getattr(self, f.name)
+        for name in self.body_fields():
+            value = getattr(self, name)
             if isinstance(value, tuple):
                 value = list(value)
             elif isinstance(value, Evidence):
                 value = {"text_version": value.text_version, "channel": value.channel}
-            out[f.name] = value
+            out[name] = value
         return out
 
     def to_record(self) -> dict[str, Any]:

@@ -115,3 +115,33 @@ def test_demo_sync_from_recorded_payloads(lineage: Lineage) -> None:
     holders = json.dumps(answer)
     for holder in ("mailchimp", "e-conomic", "stripe", "quickpay", "zendesk-sell"):
         assert holder in holders, holder
+
+
+def test_check_event_agrees_with_check_record() -> None:
+    from datetime import UTC, datetime
+
+    from lineage.errors import InputError
+    from lineage.events.model import DataShared, IdentityLinked
+    from lineage.events.taxonomy import default_taxonomy
+    from lineage.events.validate import RecordValidator
+
+    validator = RecordValidator(default_taxonomy())
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    good = DataShared(
+        subject_ref="a" * 64, occurred_at=at, source="t", categories=("user.contact.email",),
+        from_holder="db", recipient="mailchimp", recipient_role="processor",
+        purpose="marketing.communications.email", legal_basis="consent",
+    )  # fmt: skip
+    for _ in range(2):  # the second time from the memo
+        validator.check_event(good)
+    for bad in (
+        DataShared(**{**good.__dict__, "legal_basis": "consnet"}),
+        DataShared(**{**good.__dict__, "subject_ref": "jane@example.com"}),
+        IdentityLinked(subject_ref="b" * 64, linked_ref="nope", occurred_at=at, source="t"),
+    ):
+        with pytest.raises(InputError):
+            validator.check_event(bad)
+    link = IdentityLinked(subject_ref="b" * 64, linked_ref="c" * 64, occurred_at=at, source="t")
+    validator.check_event(link)
+    with pytest.raises(InputError):  # memoised combination, but linked_ref is still checked
+        validator.check_event(IdentityLinked(**{**link.__dict__, "linked_ref": "x"}))
