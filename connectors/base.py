@@ -204,6 +204,9 @@ class Connector(ABC):
     defaults: ClassVar[Defaults] = Defaults()
     # Set when there is no erasure API: what a person must do instead.
     manual_erasure: ClassVar[str | None] = None
+    # How long the vendor keeps retrying one webhook delivery (seconds): the receiver
+    # remembers delivery ids a day longer than this.
+    webhook_retry_horizon: ClassVar[float] = 3 * 86400.0
 
     def __init__(self, config: ConnectorConfig, home: Path | None = None) -> None:
         self.config = config
@@ -222,11 +225,14 @@ class Connector(ABC):
         return None
 
     def mapping_defaults(self, catalog: Mapping[str, Any] | None = None) -> Defaults:
-        """The class defaults, then the catalog's entry for this holder, then the config."""
+        """The class defaults, then the catalog's entry for this holder, then the config.
+        A None in the catalog's entry is a declaration (no transfer, no retention period)
+        and overrides; a None in the config means "not set"."""
         values = {f.name: v for f, v in _items(self.defaults) if v is not None}
-        known = set(values) | {f.name for f in fields(Defaults)}
-        for source in (catalog or {}), _config_overrides(self.config):
-            values.update({k: v for k, v in source.items() if k in known and v is not None})
+        known = {f.name for f in fields(Defaults)}
+        values.update({k: v for k, v in (catalog or {}).items() if k in known})
+        overrides = _config_overrides(self.config)
+        values.update({k: v for k, v in overrides.items() if k in known and v is not None})
         return replace(Defaults(), **values)
 
     def base_url(self) -> str:
