@@ -73,6 +73,7 @@ def sync_bench(members: int, home: Path) -> dict[str, float]:
         "http_share": result.http_seconds / wall,
         "map_share": result.map_seconds / wall,
         "log_share": result.log_seconds / wall,
+        "state_share": result.state_seconds / wall,
     }
 
 
@@ -110,6 +111,7 @@ def webhook_bench(requests: int, concurrency: int, home: Path) -> dict[str, floa
         thread.join(10)
     result: dict[str, float] = json.loads(out.stdout)
     result["recorded_deliveries"] = receiver.counts["accepted"]
+    result["commits"] = receiver.counts["commits"]  # log appends: deliveries share them
     return result
 
 
@@ -177,13 +179,15 @@ def main() -> None:
         print(
             f"mailchimp sync: {s['records']:,} members, {s['events']:,} events in "
             f"{s['seconds']:.1f}s = {s['records_per_s']:,.0f} records/s; time in HTTP "
-            f"{s['http_share']:.0%}, mapping {s['map_share']:.0%}, log {s['log_share']:.0%}"
+            f"{s['http_share']:.0%}, mapping {s['map_share']:.0%}, log {s['log_share']:.0%}, "
+            f"checkpoints {s['state_share']:.0%}"
         )
         w = webhook_bench(args.requests, args.concurrency, Path(tmp) / "hooks")
         print(
             f"webhook receiver: {w['requests']:,} signed Stripe deliveries, concurrency "
             f"{w['concurrency']}: {w['requests_per_s']:,.0f} requests/s, p50 {w['p50_ms']:.1f} ms, "
-            f"p99 {w['p99_ms']:.1f} ms, errors {w['errors']}"
+            f"p99 {w['p99_ms']:.1f} ms, errors {w['errors']}, "
+            f"{w['recorded_deliveries']:,} recorded in {w['commits']:,} log appends"
         )
 
 

@@ -21,7 +21,7 @@ from connectors.http import Api, RetryPolicy
 from connectors.paginate import Page
 from lineage.edge.identity import Pseudonymizer
 from lineage.edge.jsonl import EVENT_NAMESPACE
-from lineage.events.model import Event, IdentityLinked
+from lineage.events.model import Event, IdentityLinked, utcnow
 
 if TYPE_CHECKING:
     import httpx
@@ -78,12 +78,25 @@ class MappingContext:
         self.source = source
         self.pseudo = pseudo
         self.defaults = defaults
+        # Set by the sync for a whole page: one clock read per page, not one per event.
+        self.recorded_at: datetime | None = None
+        self._keyed: tuple[str, str] = ("", "")
+
+    def now(self) -> datetime:
+        """The ``recorded_at`` of the events being mapped."""
+        return self.recorded_at or utcnow()
 
     def ref(self, kind: str, value: str) -> str:
         return self.pseudo.ref(kind, value)
 
     def event_id(self, resource: str, key: str, version: object, tag: str) -> uuid.UUID:
-        keyed = self.pseudo.ref("record", f"{self.source}:{resource}:{key}")
+        name = f"{self.source}:{resource}:{key}"
+        # A record's events ask for its keyed reference several times in a row.
+        if self._keyed[0] == name:
+            keyed = self._keyed[1]
+        else:
+            keyed = self.pseudo.ref("record", name)
+            self._keyed = (name, keyed)
         return uuid.uuid5(EVENT_NAMESPACE, f"{keyed}:{version}:{tag}")
 
     def subject(
@@ -108,6 +121,7 @@ class MappingContext:
                 occurred_at=at,
                 source=self.source,
                 event_id=uuid.uuid5(EVENT_NAMESPACE, f"link:{refs[0]}:{other}"),
+                recorded_at=self.now(),
             )
             for other in refs[1:]
         ]
@@ -193,6 +207,9 @@ class Connector(ABC):
     # True when the eraser erases only what no legal obligation keeps and reports the rest
     # as "retained": lineage may then call it before a planned retention ends.
     eraser_honours_retention: ClassVar[bool] = False
+    # How long the vendor keeps retrying one webhook delivery (seconds): the receiver
+    # remembers delivery ids a day longer than this.
+    webhook_retry_horizon: ClassVar[float] = 3 * 86400.0
 
     def __init__(self, config: ConnectorConfig, home: Path | None = None) -> None:
         self.config = config
@@ -211,11 +228,14 @@ class Connector(ABC):
         return None
 
     def mapping_defaults(self, catalog: Mapping[str, Any] | None = None) -> Defaults:
-        """The class defaults, then the catalog's entry for this holder, then the config."""
+        """The class defaults, then the catalog's entry for this holder, then the config.
+        A None in the catalog's entry is a declaration (no transfer, no retention period)
+        and overrides; a None in the config means "not set"."""
         values = {f.name: v for f, v in _items(self.defaults) if v is not None}
-        known = set(values) | {f.name for f in fields(Defaults)}
-        for source in (catalog or {}), _config_overrides(self.config):
-            values.update({k: v for k, v in source.items() if k in known and v is not None})
+        known = {f.name for f in fields(Defaults)}
+        values.update({k: v for k, v in (catalog or {}).items() if k in known})
+        overrides = _config_overrides(self.config)
+        values.update({k: v for k, v in overrides.items() if k in known and v is not None})
         return replace(Defaults(), **values)
 
     def base_url(self) -> str:

@@ -70,6 +70,8 @@ class QuickPayConnector(Connector):
         "and track the task to confirmation; payment records stay under bookkeeping retention"
     )
     config: QuickPayConfig
+    # "Retried up to 24 times"; the spacing of the tries is unconfirmed: assume within 3 days.
+    webhook_retry_horizon = 3 * 86400.0
 
     def headers(self) -> dict[str, str]:
         return {"Accept-Version": "v10"}

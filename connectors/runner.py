@@ -13,9 +13,11 @@ from connectors.http import RetryPolicy
 from connectors.paginate import Page
 from connectors.registry import load
 from connectors.state import StateStore
-from connectors.sync import Sink, SyncResult, sync_resource
+from connectors.sync import CHECKPOINT_SECONDS, Sink, SyncResult, sync_resource
 from lineage.edge.identity import Pseudonymizer
 from lineage.errors import InputError
+from lineage.events.taxonomy import Taxonomy, default_taxonomy
+from lineage.events.validate import RecordValidator
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -48,6 +50,8 @@ def run(
     retry: RetryPolicy | None = None,
     on_page: Callable[[SyncResult, Page], None] | None = None,
     catalog: Mapping[str, Any] | None = None,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    taxonomy: Taxonomy | None = None,
 ) -> list[SyncResult]:
     """Sync the resources in order; stops at the first failure (earlier resources keep
     their new watermarks, the failing one keeps its old one)."""
@@ -61,6 +65,8 @@ def run(
     if connector.name == "zendesk-sell" and not resources:
         chosen = [available["sync"]]  # the full listings are for a one-off backfill
     ctx = MappingContext(connector.name, pseudo, connector.mapping_defaults(catalog))
+    # One validator for the run: it remembers every combination of fields it has checked.
+    validator = RecordValidator(taxonomy or default_taxonomy())
     own = client is None
     client = client or connector.make_client()
     try:
@@ -76,6 +82,8 @@ def run(
                 since=since,
                 dry_run=dry_run,
                 on_page=on_page,
+                validator=validator,
+                checkpoint_seconds=checkpoint_seconds,
             )
             for resource in chosen
         ]

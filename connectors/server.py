@@ -1,9 +1,25 @@
 """The webhook receiver: a Starlette app with one route per connector, ``/hooks/NAME``.
 
-Per delivery: verify the signature (4xx when it fails), map, and unless the delivery id was
-seen before, append the events to the log and remember the id, both durable, before the
-2xx. Appends are serialised: the log has one writer, and the seen-set check and the append
-must not interleave between two copies of the same delivery.
+Per delivery: verify the signature (4xx when it fails) and map, on the request's own thread;
+then, unless the delivery id was seen before, hand it to the group commit and answer 2xx only
+once its events are durable in the log and its id is remembered.
+
+Group commit (``Receiver._commit``): deliveries that arrive while an append is in flight
+queue up; the next writer takes everything queued and, in one step:
+
+1. drops deliveries whose id was seen before or appears earlier in the same batch
+   (duplicates: answered 200 without recording);
+2. appends the events of all the others in one log append (one fsync for the batch);
+3. appends their ids to the seen-files (one write + fsync per connector);
+4. releases every waiter with its answer.
+
+A failure at 2 answers 503 to the whole batch (nothing was recorded; the vendors retry). A
+crash or failure between 2 and 3 leaves events in the log whose ids are not remembered: the
+vendor retries, the same events (their ids derive from the delivery) are appended again, and
+the projector keeps one of each. The id is never remembered before the events are durable,
+so a delivery is never acknowledged without its events. One writer at a time: the log has one
+writer, and the seen check and the append must not interleave between two copies of the same
+delivery.
 """
 
 from __future__ import annotations
@@ -11,12 +27,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import Connector, MappingContext, WebhookHandler, WebhookRequest
+from connectors.base import (
+    Connector,
+    MappingContext,
+    WebhookDelivery,
+    WebhookHandler,
+    WebhookRequest,
+)
 from connectors.errors import PayloadError, SignatureError
-from connectors.webhooks import SeenDeliveries
+from connectors.webhooks import DAY, SeenDeliveries
 from lineage.edge.identity import Pseudonymizer
 from lineage.errors import LineageError
 from lineage.events.model import Event
@@ -25,6 +48,14 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
 Sink = Callable[[Sequence[Event]], Any]
+Answer = tuple[int, dict[str, Any]]
+
+
+@dataclass(eq=False)
+class _Pending:
+    seen: SeenDeliveries
+    delivery: WebhookDelivery
+    answer: Answer | None = None  # set by the writer
 
 
 class Receiver:
@@ -43,13 +74,18 @@ class Receiver:
             if handler is None:
                 continue
             ctx = MappingContext(c.name, pseudo, c.mapping_defaults((catalog or {}).get(c.name)))
-            self.routes[c.name] = (handler, ctx, SeenDeliveries(seen_dir / f"{c.name}.seen"))
+            seen = SeenDeliveries(
+                seen_dir / f"{c.name}.seen", window=c.webhook_retry_horizon + DAY, clock=clock
+            )
+            self.routes[c.name] = (handler, ctx, seen)
         self.sink = sink
         self.clock = clock
-        self._lock = threading.Lock()
-        self.counts = {"accepted": 0, "duplicates": 0, "rejected": 0}
+        self._cond = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._writing = False
+        self.counts = {"accepted": 0, "duplicates": 0, "rejected": 0, "commits": 0}
 
-    def deliver(self, name: str, request: WebhookRequest) -> tuple[int, dict[str, Any]]:
+    def deliver(self, name: str, request: WebhookRequest) -> Answer:
         """(status, JSON body) for one request; the web framework is only the transport."""
         route = self.routes.get(name)
         if route is None:
@@ -65,19 +101,67 @@ class Receiver:
             return 400, {"error": exc.problem}
         if delivery.delivery_id is None:
             return 200, {"recorded": 0}
-        with self._lock:
-            if delivery.delivery_id in seen:
+        if delivery.delivery_id in seen:  # the common retry, answered without queueing
+            with self._cond:
                 self.counts["duplicates"] += 1
-                return 200, {"recorded": 0, "duplicate": True}
-            try:
-                if delivery.events:
-                    self.sink(delivery.events)
-                seen.add(delivery.delivery_id)
-            except (LineageError, OSError) as exc:
-                # Not recorded: a 5xx makes the vendor deliver it again later.
-                return 503, {"error": f"not recorded: {exc}"}
+            return 200, {"recorded": 0, "duplicate": True}
+        return self._commit(_Pending(seen, delivery))
+
+    def _commit(self, pending: _Pending) -> Answer:
+        """Queue the delivery; the first waiter that finds no writer active writes the whole
+        queue, the others wait for their answer (see the module docstring)."""
+        with self._cond:
+            self._queue.append(pending)
+            while pending.answer is None and self._writing:
+                self._cond.wait()
+            if pending.answer is not None:
+                return pending.answer
+            self._writing = True
+            batch, self._queue = self._queue, []
+        try:
+            self._write(batch)
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+        assert pending.answer is not None
+        return pending.answer
+
+    def _write(self, batch: list[_Pending]) -> None:
+        # Step 1: duplicates, against the seen-files and within the batch.
+        fresh: list[_Pending] = []
+        ids: set[tuple[int, str]] = set()
+        for p in batch:
+            key = (id(p.seen), str(p.delivery.delivery_id))
+            if p.delivery.delivery_id in p.seen or key in ids:
+                p.answer = (200, {"recorded": 0, "duplicate": True})
+                self.counts["duplicates"] += 1
+                continue
+            ids.add(key)
+            fresh.append(p)
+        if not fresh:
+            return
+        try:
+            # Step 2: every event of the batch in one durable append.
+            events = [e for p in fresh for e in p.delivery.events]
+            if events:
+                self.sink(events)
+            # Step 3: remember the ids, only now that their events are durable.
+            by_file: dict[int, tuple[SeenDeliveries, list[str]]] = {}
+            for p in fresh:
+                by_file.setdefault(id(p.seen), (p.seen, []))[1].append(str(p.delivery.delivery_id))
+            for seen, delivered in by_file.values():
+                seen.add_many(delivered)
+        except (LineageError, OSError) as exc:
+            # Not (fully) recorded: a 5xx makes the vendor deliver it again later.
+            for p in fresh:
+                p.answer = (503, {"error": f"not recorded: {exc}"})
+            return
+        # Step 4: the answers (the waiters are woken by the caller).
+        self.counts["commits"] += 1
+        for p in fresh:
+            p.answer = (200, {"recorded": len(p.delivery.events)})
             self.counts["accepted"] += 1
-        return 200, {"recorded": len(delivery.events)}
 
     def app(self) -> Starlette:
         from starlette.applications import Starlette
@@ -96,7 +180,7 @@ class Receiver:
                 query=dict(request.query_params),
                 body=body,
             )
-            # The log append blocks on fsync: keep it off the event loop.
+            # The group commit blocks on fsync: keep it off the event loop.
             status, payload = await run_in_threadpool(
                 self.deliver, request.path_params["name"], incoming
             )

@@ -73,6 +73,7 @@ class StripeConnector(Connector):
         legal_basis="contract",
     )
     config: StripeConfig
+    webhook_retry_horizon = 3 * 86400.0  # "up to 3 days"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.config.api_key.reveal()}"}

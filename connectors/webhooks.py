@@ -10,12 +10,21 @@ import hashlib
 import hmac
 import os
 import threading
+import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from connectors.base import WebhookRequest
 from connectors.config import Secret
 from connectors.errors import SignatureError
+
+DAY = 86400.0
+# Vendors retry for days (Stripe up to 3); an id is remembered a day longer than that.
+DEFAULT_WINDOW = 4 * DAY
+# Expired lines tolerated in a seen-file before it is rewritten (beyond the live ones).
+COMPACT_SLACK = 1000
 
 
 class Verifier(ABC):
@@ -97,26 +106,86 @@ class UrlSecret(Verifier):
 
 
 class SeenDeliveries:
-    """Delivery ids already recorded, one file per connector, appended and fsynced before
-    the receiver answers 2xx. Ids are keyed hashes or vendor event ids, never raw data."""
+    """Delivery ids recorded within the vendor's retry horizon, one file per connector.
 
-    def __init__(self, path: Path) -> None:
+    Lines are ``<id> <unix seconds>``, appended and fsynced after the delivery's events are
+    durable in the log and before the receiver answers 2xx. Ids are keyed hashes or vendor
+    event ids, never raw data. An id is remembered for ``window`` seconds (the vendor's retry
+    horizon plus a margin): after that a re-delivery is recorded again, with the same event
+    ids (they derive from the delivery), and the projector keeps one of each. The file is
+    rewritten without the expired ids once they make up most of it, so it stays bounded by
+    the deliveries of one window. Lines without a time (older files) count as seen now.
+    """
+
+    def __init__(
+        self, path: Path, window: float = DEFAULT_WINDOW, clock: Callable[[], float] = time.time
+    ) -> None:
         self.path = path
+        self.window = window
+        self.clock = clock
         self._lock = threading.Lock()
-        self._seen: set[str] = set()
+        # id -> when it was recorded, oldest first (the file's order), so expiry pops the front.
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lines = 0
+        now = clock()
         if path.exists():
-            self._seen.update(line for line in path.read_text().split("\n") if line)
+            for line in path.read_text().split("\n"):
+                key, _, stamp = line.partition(" ")
+                if not key:
+                    continue
+                self._lines += 1
+                try:
+                    at = float(stamp) if stamp else now
+                except ValueError:
+                    at = now
+                self._seen.pop(key, None)
+                self._seen[key] = at
+            self._expire(now)
+            if self._lines > len(self._seen):
+                self._compact()
 
-    def __contains__(self, delivery_id: str) -> bool:
-        return delivery_id in self._seen
+    def __contains__(self, delivery_id: object) -> bool:
+        at = self._seen.get(delivery_id)  # type: ignore[call-overload]
+        return at is not None and at >= self.clock() - self.window
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
     def add(self, delivery_id: str) -> None:
+        self.add_many([delivery_id])
+
+    def add_many(self, delivery_ids: Iterable[str]) -> None:
+        """Remember ids, durably (one write and one fsync for all of them)."""
         with self._lock:
-            if delivery_id in self._seen:
+            now = self.clock()
+            new = list(dict.fromkeys(delivery_ids))
+            if not new:
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            stamp = f" {now:.0f}\n"
             with open(self.path, "a") as fh:
-                fh.write(delivery_id + "\n")
+                fh.write("".join(d + stamp for d in new))
                 fh.flush()
                 os.fsync(fh.fileno())
-            self._seen.add(delivery_id)
+            for d in new:
+                self._seen.pop(d, None)  # an expired id seen again moves to the back
+                self._seen[d] = now
+            self._lines += len(new)
+            self._expire(now)
+            if self._lines > 2 * len(self._seen) + COMPACT_SLACK:
+                self._compact()
+
+    def _expire(self, now: float) -> None:
+        horizon = now - self.window
+        while self._seen:
+            if self._seen[next(iter(self._seen))] >= horizon:
+                break
+            self._seen.popitem(last=False)
+
+    def _compact(self) -> None:
+        """Rewrite the file with the live ids only (atomically: a crash keeps the old one)."""
+        from connectors.state import atomic_write
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(self.path, "".join(f"{k} {t:.0f}\n" for k, t in self._seen.items()).encode())
+        self._lines = len(self._seen)

@@ -33,6 +33,23 @@ def _app(ctx: click.Context) -> Any:
     return app
 
 
+def _catalog_entry(app: Any, conn: Any) -> dict[str, Any] | None:
+    """The catalog's declaration for the holder this connector reports on, as mapping
+    defaults; None without a catalog or when the catalog does not name the holder."""
+    catalog = app.catalog()
+    if catalog is None:
+        return None
+    from lineage.services.connector_defaults import holder_defaults, holder_of
+
+    base = conn.mapping_defaults()
+    holder = holder_of(catalog, base.recipient, conn.name)
+    if holder is None:
+        return None
+    return holder_defaults(
+        catalog, holder, purpose_hint=base.purpose, subject_hint=base.data_subject
+    )
+
+
 @connector.command("list")
 @format_option("table", "json")
 @click.pass_context
@@ -156,6 +173,8 @@ def run_connector(
         since=parse_time(since) if since else None,
         dry_run=dry_run,
         on_page=on_page,
+        catalog=_catalog_entry(app, conn),
+        taxonomy=app.taxonomy(),
     )
     if show:
         click.echo("", err=True)
@@ -199,11 +218,13 @@ def serve(ctx: click.Context, host: str, port: int, names: tuple[str, ...]) -> N
             if names:
                 raise
             click.echo(f"skipping {name}: {exc}", err=True)
+    entries = {c.name: _catalog_entry(app, c) for c in conns}
     receiver = Receiver(
         conns,
         app.pseudonymizer(),
         lambda events: app.append(events),
         home / "connectors" / "webhooks",
+        catalog={name: entry for name, entry in entries.items() if entry},
     )
     if not receiver.routes:
         from lineage.errors import InputError

@@ -115,3 +115,99 @@ def test_demo_sync_from_recorded_payloads(lineage: Lineage) -> None:
     holders = json.dumps(answer)
     for holder in ("mailchimp", "e-conomic", "stripe", "quickpay", "zendesk-sell"):
         assert holder in holders, holder
+
+
+def test_check_event_agrees_with_check_record() -> None:
+    from datetime import UTC, datetime
+
+    from lineage.errors import InputError
+    from lineage.events.model import DataShared, IdentityLinked
+    from lineage.events.taxonomy import default_taxonomy
+    from lineage.events.validate import RecordValidator
+
+    validator = RecordValidator(default_taxonomy())
+    at = datetime(2024, 1, 1, tzinfo=UTC)
+    good = DataShared(
+        subject_ref="a" * 64, occurred_at=at, source="t", categories=("user.contact.email",),
+        from_holder="db", recipient="mailchimp", recipient_role="processor",
+        purpose="marketing.communications.email", legal_basis="consent",
+    )  # fmt: skip
+    for _ in range(2):  # the second time from the memo
+        validator.check_event(good)
+    for bad in (
+        DataShared(**{**good.__dict__, "legal_basis": "consnet"}),
+        DataShared(**{**good.__dict__, "subject_ref": "jane@example.com"}),
+        IdentityLinked(subject_ref="b" * 64, linked_ref="nope", occurred_at=at, source="t"),
+    ):
+        with pytest.raises(InputError):
+            validator.check_event(bad)
+    link = IdentityLinked(subject_ref="b" * 64, linked_ref="c" * 64, occurred_at=at, source="t")
+    validator.check_event(link)
+    with pytest.raises(InputError):  # memoised combination, but linked_ref is still checked
+        validator.check_event(IdentityLinked(**{**link.__dict__, "linked_ref": "x"}))
+
+
+CATALOG = """\
+version: 1
+controller: {name: Test ApS, country: DK}
+holders:
+  crm: {role: own, country: DK}
+  mailchimp:
+    role: processor
+    country: US
+    dpa_signed: 2023-05-01
+    transfer: {mechanism: scc, ref: Mailchimp SCC 2021 module 2}
+purposes:
+  newsletter:
+    name: Newsletter to customers (soft opt-in)
+    data_use: marketing.communications.email
+    legal_basis: legitimate_interests
+    legitimate_interest: Newsletter about similar products to existing customers
+    data_subjects: [customer]
+    categories: [user.contact.email, user.name]
+    retention: P2Y from collection
+    systems: [crm]
+    recipients: [mailchimp]
+    transfers: [{recipient: mailchimp}]
+"""
+
+
+def test_sync_names_what_the_catalog_declares(lineage: Lineage, fake: object) -> None:
+    from connectors.fakeapi import FakeApi
+    from lineage.codec import default_codec
+    from lineage.config import resolve
+    from lineage.services.app import App
+
+    assert isinstance(fake, FakeApi)
+    (lineage.home / "lineage.yaml").write_text(CATALOG)
+    toml = lineage.home / "connectors.toml"
+    toml.write_text(
+        f'[mailchimp]\nbase_url = "{fake.url}/mailchimp/3.0"\n'
+        f'api_key = "{fakes.MAILCHIMP_KEY}"\nlist_id = "{fakes.MAILCHIMP_LIST}"\n'
+    )
+    toml.chmod(0o600)
+    lineage.ok("connector", "run", "mailchimp")
+    codec = default_codec()
+    events = [
+        codec.decode_event(e.value)
+        for e in App(resolve(lineage.home)).log.read()
+        if e.value is not None
+    ]
+    shared = [e for e in events if e.event_type == "DataShared"]
+    moved = [e for e in events if e.event_type == "DataTransferred"]
+    assert shared and moved
+    for e in shared + moved:
+        assert (e.from_holder, e.recipient) == ("crm", "mailchimp")  # type: ignore[attr-defined]
+        assert e.legal_basis == "legitimate_interests"  # type: ignore[attr-defined]
+        assert e.purpose == "marketing.communications.email"  # type: ignore[attr-defined]
+        assert e.retention == "P2Y"  # type: ignore[attr-defined]
+    for e in moved:
+        assert e.mechanism == "scc"  # type: ignore[attr-defined]
+        assert e.mechanism_ref == "Mailchimp SCC 2021 module 2"  # type: ignore[attr-defined]
+    # Without the holder in the catalog the connector's own defaults still apply.
+    from lineage.catalog.loader import load_catalog
+    from lineage.services.connector_defaults import holder_defaults, holder_of
+
+    catalog = load_catalog(lineage.home / "lineage.yaml")
+    assert holder_of(catalog, "stripe", "stripe") is None
+    assert holder_defaults(catalog, "crm")["transfer_country"] is None

@@ -189,3 +189,35 @@ def test_zendesk_sync_acknowledges_only_durable_pages(
     [gone] = run(connector, PSEUDO, harness.sink, harness.store)
     assert [e.event_type for e in harness.sink.events[-1:]] == ["DataErased"]
     assert gone.records == 1
+
+
+def test_throttled_checkpoint_resumes_from_an_earlier_page_without_duplicates(
+    harness: Harness, vendors: fakes.Vendors
+) -> None:
+    vendors.mailchimp.members = [_member(i, f"2024-02-01T00:00:{i:02d}+00:00") for i in range(6)]
+    calls = {"n": 0}
+    original = harness.fake.dispatch
+
+    def flaky(request):  # type: ignore[no-untyped-def]
+        if "/members" in request.path and request.query.get("offset") == "4":
+            calls["n"] += 1
+            if calls["n"] <= 3:
+                from connectors.fakeapi import FakeResponse
+
+                return FakeResponse(500, {"title": "boom"})
+        return original(request)
+
+    harness.fake.dispatch = flaky  # type: ignore[method-assign]
+    # Only the first page gets a checkpoint within the hour: pages 1 and 2 are durable, the
+    # checkpoint still points after page 1.
+    with pytest.raises(TransientError):
+        harness.run("mailchimp", config={"page_size": 2}, checkpoint_seconds=3600)
+    state = harness.store.load("mailchimp", "members")
+    assert state.watermark is None and state.run and state.run["resume"] == {"offset": 2}
+    assert len(harness.sink.events) == 12
+    [result] = harness.run("mailchimp", config={"page_size": 2}, checkpoint_seconds=3600)
+    assert result.resumed and result.records == 4
+    # Page 2 was appended twice, with the same ids: the projector keeps one of each.
+    assert len(harness.sink.events) == 24
+    assert len({e.event_id for e in harness.sink.events}) == 18
+    assert harness.store.load("mailchimp", "members").watermark == "2024-02-01T00:00:05Z"

@@ -203,3 +203,64 @@ def test_events_are_durable_before_the_answer(served: Served) -> None:
         served, body, stripe_signature_header(STRIPE_SECRET, body, int(time.time()))
     )
     assert response.status_code == 200 and response.json()["recorded"] == 2  # not a duplicate
+
+
+def test_seen_deliveries_are_bounded_by_the_retry_window(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from connectors import webhooks
+    from connectors.webhooks import SeenDeliveries
+
+    monkeypatch.setattr(webhooks, "COMPACT_SLACK", 0)
+    now = [1_000_000.0]
+    path = tmp_path / "stripe.seen"
+    path.write_text("evt_legacy\n")  # a line of the older format: seen now
+    seen = SeenDeliveries(path, window=100, clock=lambda: now[0])
+    assert "evt_legacy" in seen
+    for i in range(50):
+        now[0] += 10
+        seen.add(f"evt_{i}")
+    # Only the last 100 seconds are remembered, in memory and on disk.
+    assert "evt_49" in seen and "evt_39" in seen and "evt_38" not in seen
+    assert "evt_legacy" not in seen and len(seen) == 11
+    lines = path.read_text().splitlines()
+    assert len(lines) <= 2 * len(seen) and lines[-1] == f"evt_49 {now[0]:.0f}"
+    # A restart reads the window back and forgets what expired meanwhile.
+    now[0] += 95
+    again = SeenDeliveries(path, window=100, clock=lambda: now[0])
+    assert "evt_49" in again and "evt_48" not in again and len(again) == 1
+    assert len(path.read_text().splitlines()) == 1
+    # An expired id delivered again is remembered again.
+    again.add("evt_0")
+    assert "evt_0" in again
+
+
+def test_concurrent_deliveries_share_one_append(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from connectors.base import WebhookRequest
+
+    stripe = open_connector(
+        "stripe", None, {"api_key": "sk_test_x", "webhook_secret": STRIPE_SECRET}
+    )
+    batches: list[int] = []
+
+    def slow_sink(events: Any) -> None:
+        time.sleep(0.05)  # an fsync on a slow disk: deliveries pile up meanwhile
+        batches.append(len(events))
+
+    receiver = Receiver([stripe], PSEUDO, slow_sink, tmp_path / "seen")
+
+    def request(i: int) -> WebhookRequest:
+        body = stripe_event(f"evt_c{i % 20}")  # every delivery twice, often in one batch
+        header = stripe_signature_header(STRIPE_SECRET, body, int(time.time()))
+        return WebhookRequest("POST", "/hooks/stripe", {"stripe-signature": header}, {}, body)
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: receiver.deliver("stripe", request(i)), range(40)))
+    assert all(status == 200 for status, _ in answers)
+    assert receiver.counts["accepted"] == 20 and receiver.counts["duplicates"] == 20
+    assert sum(batches) == 40  # two events per delivery, each delivery recorded once
+    assert len(batches) < 20  # grouped: fewer appends than deliveries
+    seen = (tmp_path / "seen" / "stripe.seen").read_text().split()
+    assert len({s for s in seen if s.startswith("evt_")}) == 20
