@@ -137,6 +137,22 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert holders["mailchimp"]["transfer"]["valid"] is True
 
 
+def test_demo_company_has_hundreds_of_people_and_every_event_type(tmp_path: Path) -> None:
+    import duckdb
+
+    from lineage.events.model import EVENT_TYPES
+
+    home = tmp_path / "demo"
+    Lineage(tmp_path / "unused").ok("demo", "--keep", str(home))
+    with duckdb.connect(str(home / "projection.duckdb"), read_only=True) as con:
+        types = {t for (t,) in con.execute("SELECT DISTINCT event_type FROM events").fetchall()}
+        people = con.execute(
+            "SELECT count(DISTINCT subject_ref) FROM events WHERE event_type = 'DataCollected'"
+        ).fetchall()[0][0]
+    assert types == set(EVENT_TYPES)
+    assert people >= 300
+
+
 def test_re_emitting_a_file_without_ids_records_nothing_new(lineage: Lineage) -> None:
     request = {
         "event_type": "ErasureRequested",

@@ -278,7 +278,18 @@ def _subject(rng: random.Random, i: int, email: str, t: datetime) -> Iterator[di
             holder="webshop-db",
             status="confirmed",
         )
+        if i % 2:
+            # A complex request: the DPO extends the Art. 12(3) deadline by two months.
+            yield ev(
+                "ErasureExtended",
+                asked + timedelta(days=20),
+                source="dpo",
+                request_id=request,
+                reason="records spread over several systems",
+                deadline=_ts(asked + timedelta(days=90)),
+            )
         yield ev("DataErased", asked + timedelta(days=2), source="dpo", holder="webshop-db")
+        yield ev("ErasureCompleted", asked + timedelta(days=2), source="dpo", request_id=request)
 
 
 def catalog_events() -> Iterator[dict[str, Any]]:
