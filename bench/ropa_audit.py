@@ -169,8 +169,8 @@ def records(n: int, purposes: int, seed: int = 7) -> Any:
                     "retention": None}  # fmt: skip
             if tool:
                 mechanism = tool if rnd.random() < 0.9 else "scc_2010"
-                plan.append(("DataTransferred", {**body, "destination_country": country,
-                                                 "mechanism": mechanism, "mechanism_ref": None}))  # fmt: skip
+                body.update(destination_country=country, mechanism=mechanism, mechanism_ref=None)
+                plan.append(("DataTransferred", body))
             else:
                 plan.append(("DataShared", {**body, "recipient_country": country}))
         if basis == "consent" and rnd.random() < 0.2:
