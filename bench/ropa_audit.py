@@ -252,9 +252,9 @@ def run(n: int, purposes: int, repeat: int, workdir: Path) -> dict[str, Any]:
     doc["header"].pop("as_of", None)
     doc["header"].pop("catalog", None)
     ropa_digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
-    audit_digest = hashlib.sha256(
-        json.dumps([f.to_json() for f in findings], sort_keys=True, default=str).encode()
-    ).hexdigest()[:16]
+    # Sorted: findings that tie on (severity, rule, holder, purpose) may come in any order.
+    lines = sorted(json.dumps(f.to_json(), sort_keys=True, default=str) for f in findings)
+    audit_digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
     cli: dict[str, float] = {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
@@ -303,9 +303,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--purposes", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", metavar="DIR", help="Keep the generated home here.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lineage-bench-") as tmp:
-        r = run(args.events, args.purposes, args.repeat, Path(tmp))
+        workdir = Path(args.keep) if args.keep else Path(tmp)
+        workdir.mkdir(parents=True, exist_ok=True)
+        r = run(args.events, args.purposes, args.repeat, workdir)
     rows = [
         ("full scan of events", r["scan_s"], 1.0),
         ("ropa (build + json + xlsx)", r["ropa_s"], r["ropa_ratio"]),

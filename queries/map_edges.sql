@@ -4,7 +4,7 @@
 SELECT
     from_holder,
     holder,
-    list_sort(list_distinct(flatten(list(categories)))) AS categories,
+    list_sort(list_distinct(flatten(list(DISTINCT categories)))) AS categories,
     list_sort(list_distinct(list(legal_basis) FILTER (WHERE legal_basis IS NOT NULL)))
         AS legal_bases,
     list_sort(list_distinct(list(purpose) FILTER (WHERE purpose IS NOT NULL))) AS purposes,
