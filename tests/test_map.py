@@ -212,3 +212,23 @@ def test_compact_categories() -> None:
         "device: ip_address",
         "+1 more",
     ]
+
+
+def test_dense_maps_name_category_groups_only() -> None:
+    from datetime import UTC, datetime
+
+    from lineage.graph.datamap import DENSE, DataMap, MapEdge, MapNode, to_dot
+
+    cats = ["user.contact.email", "user.contact.phone_number", "user.name"]
+    m = DataMap("Data map", datetime(2025, 1, 1, tzinfo=UTC))
+    m.nodes["s"] = MapNode("s", "own", country="DK")
+    for i in range(DENSE + 1):
+        m.nodes[f"r{i}"] = MapNode(f"r{i}", "processor", country="US", outside_eea=True)
+        m.edges.append(MapEdge("s", f"r{i}", categories=cats, legal_bases=["contract"]))
+    dot = to_dot(m)
+    labels = re.findall(r'-> n\d+ \[label="([^"]*)"', dot)
+    assert len(labels) == DENSE + 1
+    assert all(label.startswith("contact, name\\l") and "email" not in label for label in labels)
+    assert "cluster_US" in dot and dot.count("->") == DENSE + 1
+    m.edges = m.edges[:DENSE]
+    assert "contact: email, phone_number\\l" in to_dot(m)

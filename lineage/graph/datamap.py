@@ -114,8 +114,18 @@ def compact_categories(categories: list[str], groups: int = 4, width: int = 42) 
     return lines
 
 
-def _edge_label(e: MapEdge) -> str:
-    lines = compact_categories(e.categories)
+# Past this many edges, labels name category groups only (details stay in the tooltips):
+# a company-wide map of many systems and recipients otherwise grows metres tall.
+DENSE = 20
+
+
+def _edge_label(e: MapEdge, dense: bool = False) -> str:
+    if dense:
+        heads = compact_categories(e.categories, groups=99, width=999)
+        text = ", ".join(h.split(":")[0] for h in heads)
+        lines = [text if len(text) <= 44 else text[:43] + "…"] if text else []
+    else:
+        lines = compact_categories(e.categories)
     if e.legal_bases:
         lines.append("basis: " + ", ".join(b.replace("_", " ") for b in e.legal_bases))
     if e.invalid:
@@ -270,9 +280,10 @@ def to_dot(m: DataMap) -> str:
             for name in members:
                 add(c, name)
 
+    dense = len(m.edges) > DENSE
     for e in m.edges:
         attrs = {
-            "label": _edge_label(e),
+            "label": _edge_label(e, dense),
             "tooltip": _edge_tooltip(e, names),
             "labeltooltip": _edge_tooltip(e, names),
         }
