@@ -14,9 +14,11 @@ SELECT
     count(*) AS events,
     min(occurred_at) AS first_seen,
     max(occurred_at) AS last_seen,
-    list_distinct(flatten(list(categories))) AS categories
+    -- DISTINCT first: a few distinct category lists, not one entry per event.
+    list_distinct(flatten(list(DISTINCT categories))) AS categories
 FROM events
 WHERE event_type IN ('DataCollected', 'DataShared', 'DataTransferred')
   AND occurred_at <= $as_of
 GROUP BY ALL
-ORDER BY purpose, holder, from_holder;
+-- Every grouping key, so ties never depend on the plan.
+ORDER BY purpose, holder, from_holder, event_type, legal_basis, role, country, mechanism;

@@ -17,15 +17,20 @@ erased AS (
     WHERE event_type = 'DataErased' AND occurred_at <= $as_of
     GROUP BY ALL
 ),
-consent AS (
-    SELECT subject_ref, purpose, arg_max(event_type, occurred_at) AS last_type,
-           max(occurred_at) AS at
+per_subject_purpose AS (
+    -- Last activity under a purpose and the latest consent event for it, in one pass.
+    SELECT subject_ref, purpose,
+           max(occurred_at) FILTER (WHERE event_type NOT IN ('ConsentGiven', 'ConsentWithdrawn'))
+               AS last_at,
+           arg_max(event_type, occurred_at)
+               FILTER (WHERE event_type IN ('ConsentGiven', 'ConsentWithdrawn')) AS last_type,
+           max(occurred_at) FILTER (WHERE event_type IN ('ConsentGiven', 'ConsentWithdrawn'))
+               AS consent_at
     FROM events
-    WHERE event_type IN ('ConsentGiven', 'ConsentWithdrawn') AND occurred_at <= $as_of
+    WHERE event_type IN ('DataCollected', 'DataShared', 'DataTransferred',
+                         'ConsentGiven', 'ConsentWithdrawn')
+      AND occurred_at <= $as_of AND purpose IS NOT NULL
     GROUP BY ALL
-),
-activity AS (
-    SELECT subject_ref, purpose, max(occurred_at) AS last_at FROM base GROUP BY ALL
 ),
 holding AS (
     SELECT b.subject_ref, b.holder, b.purpose,
@@ -45,10 +50,10 @@ ruled AS (
             WHEN h.event_until IS NOT NULL THEN h.event_until
             WHEN m.pid IS NULL THEN NULL
             WHEN m.until_withdrawn = 'true' THEN
-                CASE WHEN c.last_type = 'ConsentWithdrawn' THEN c.at END
+                CASE WHEN c.last_type = 'ConsentWithdrawn' THEN c.consent_at END
             WHEN m.runs_from = 'consent_withdrawal' THEN
                 CASE WHEN c.last_type = 'ConsentWithdrawn'
-                     THEN c.at + to_months(m.months::INTEGER) + to_days(m.days::INTEGER) END
+                     THEN c.consent_at + to_months(m.months::INTEGER) + to_days(m.days::INTEGER) END
             WHEN m.runs_from = 'collection' THEN
                 h.first_at + to_months(m.months::INTEGER) + to_days(m.days::INTEGER)
             WHEN m.runs_from = 'end_of_financial_year' THEN
@@ -57,33 +62,39 @@ ruled AS (
                       ELSE make_date(year(h.last_at), $fy_month, $fy_day) END
                  + INTERVAL 1 DAY)::TIMESTAMP
                 + to_months(m.months::INTEGER) + to_days(m.days::INTEGER)
-            ELSE a.last_at + to_months(m.months::INTEGER) + to_days(m.days::INTEGER)
+            ELSE c.last_at + to_months(m.months::INTEGER) + to_days(m.days::INTEGER)
         END AS until
     FROM holding h
     LEFT JOIN rule_map m ON m.purpose = h.purpose AND m.holder = h.holder
-    LEFT JOIN consent c ON c.subject_ref = h.subject_ref AND c.purpose = h.purpose
-    LEFT JOIN activity a ON a.subject_ref = h.subject_ref AND a.purpose = h.purpose
-),
-per_purpose AS (
-    -- Several catalog purposes may share a data use: the longest allowance wins.
-    SELECT subject_ref, holder, purpose,
-           CASE WHEN bool_or(until IS NULL) THEN NULL ELSE max(until) END AS until,
-           list_sort(list_distinct(list(pid))) AS pids
-    FROM ruled GROUP BY ALL
+    LEFT JOIN per_subject_purpose c ON c.subject_ref = h.subject_ref AND c.purpose = h.purpose
 ),
 per_holder AS (
+    -- Several catalog purposes may share a data use (the longest allowance wins) and data
+    -- may be kept as long as any purpose allows: one open end keeps the holding open.
     SELECT subject_ref, holder,
-           CASE WHEN bool_or(until IS NULL) THEN NULL ELSE max(until) END AS until,
-           list_sort(list_distinct(list(purpose))) AS purposes,
-           list_sort(list_distinct(flatten(list(pids)))) AS pids
-    FROM per_purpose GROUP BY ALL
+           CASE WHEN bool_or(until IS NULL) THEN NULL ELSE max(until) END AS until
+    FROM ruled GROUP BY ALL
+),
+overdue AS (
+    SELECT subject_ref, holder, until FROM per_holder
+    WHERE until IS NOT NULL AND until < $as_of
+),
+labels AS (
+    -- The purposes named only for the overdue holdings: list building per subject would
+    -- cost more than the rest of the query.
+    SELECT r.holder,
+           list_sort(list_distinct(list(r.purpose))) AS purposes,
+           list_sort(list_distinct(list(r.pid))) AS pids
+    FROM ruled r
+    JOIN overdue o ON o.subject_ref = r.subject_ref AND o.holder = r.holder
+    GROUP BY r.holder
+),
+totals AS (
+    SELECT holder, count(*) AS subjects, min(until) AS earliest_until,
+           max(until) AS latest_until, min(subject_ref, 3) AS examples
+    FROM overdue GROUP BY holder
 )
-SELECT holder,
-       list_sort(list_distinct(flatten(list(purposes)))) AS purposes,
-       list_sort(list_distinct(flatten(list(pids)))) AS pids,
-       count(*) AS subjects, min(until) AS earliest_until,
-       max(until) AS latest_until, list_sort(list(subject_ref))[1:3] AS examples
-FROM per_holder
-WHERE until IS NOT NULL AND until < $as_of
-GROUP BY holder
-ORDER BY holder;
+SELECT t.holder, l.purposes, l.pids, t.subjects, t.earliest_until, t.latest_until, t.examples
+FROM totals t
+JOIN labels l ON l.holder = t.holder
+ORDER BY t.holder;

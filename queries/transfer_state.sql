@@ -2,15 +2,21 @@
 -- and recipient (a transfer re-papered under a new tool replaces the old one), up to $as_of.
 -- A DataTransferred outranks a later DataShared without a tool to the same recipient.
 WITH latest AS (
-    SELECT subject_ref, holder, purpose, from_holder, country, mechanism, occurred_at
-    FROM events
-    WHERE event_type IN ('DataShared', 'DataTransferred')
-      AND country IS NOT NULL AND occurred_at <= $as_of
-    QUALIFY row_number() OVER (
-        PARTITION BY subject_ref, holder
-        ORDER BY event_type = 'DataTransferred' DESC, occurred_at DESC,
-                 log_partition DESC, log_offset DESC
-    ) = 1
+    -- arg_max over a hash aggregate: the same row a sorted window would pick, much cheaper.
+    SELECT subject_ref, holder, m.purpose, m.from_holder, m.country, m.mechanism, m.occurred_at
+    FROM (
+        SELECT subject_ref, holder,
+               arg_max(
+                   {'purpose': purpose, 'from_holder': from_holder, 'country': country,
+                    'mechanism': mechanism, 'occurred_at': occurred_at},
+                   {'transferred': event_type = 'DataTransferred', 'at': occurred_at,
+                    'partition': log_partition, 'offset': log_offset}
+               ) AS m
+        FROM events
+        WHERE event_type IN ('DataShared', 'DataTransferred')
+          AND country IS NOT NULL AND occurred_at <= $as_of
+        GROUP BY subject_ref, holder
+    )
 )
 -- Data erased at the recipient after its latest move is no longer there to be transferred.
 SELECT l.holder, l.purpose, l.from_holder, l.country, l.mechanism,

@@ -131,7 +131,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A home with ~33,000 events of 4,000 subjects, not yet projected."""
     root = tmp_path_factory.mktemp("big")
     home = root / "home"
-    events = list(webshop.events(subjects=4000, seed=11))
+    events = list(webshop.events(subjects=4000, seed=11, complete_erasures=False))
     path = write_jsonl(root / "events.jsonl", events)
     run_ok(home, "init")
     run_ok(home, "emit", "--file", str(path))
@@ -217,7 +217,7 @@ def test_projector_killed_at_random_points_matches_a_clean_rebuild(
 
 # -- 2. torn tails -----------------------------------------------------------------------------
 def emit_in_three(lineage: Lineage) -> list[dict[str, Any]]:
-    events = list(webshop.events(subjects=30, seed=3))
+    events = list(webshop.events(subjects=30, seed=3, complete_erasures=False))
     assert lineage.emit(events[:100], name="one.jsonl").exit_code == 0
     assert lineage.emit(events[100:], name="two.jsonl").exit_code == 0
     # The last record: one event of its own (no identity link repeating an earlier one).
@@ -307,7 +307,7 @@ def test_emit_killed_mid_append_leaves_all_or_nothing(big: dict[str, Any], tmp_p
 
 # -- 3. replaying the same file ----------------------------------------------------------------
 def replay_events(explicit_ids: bool) -> list[dict[str, Any]]:
-    events = list(webshop.events(subjects=40, seed=9))
+    events = list(webshop.events(subjects=40, seed=9, complete_erasures=False))
     for i, event in enumerate(events):
         if i % 10 == 0:  # some lines carry a second identifier: implicit identity links
             event["subject"] = {**event["subject"], "customer_number": str(1000 + i)}
@@ -355,7 +355,7 @@ def flip(path: Path, position: int, bit: int) -> None:
 def test_bit_flips_are_detected_set_aside_and_never_projected(
     lineage: Lineage, tmp_path: Path
 ) -> None:
-    lineage.emit(list(webshop.events(subjects=40, seed=4)))
+    lineage.emit(list(webshop.events(subjects=40, seed=4, complete_erasures=False)))
     clean = copy_home(lineage.home, tmp_path / "clean")
     run_ok(clean, "rebuild")
     reference = projection(clean)

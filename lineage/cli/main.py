@@ -394,6 +394,7 @@ def _register() -> None:
         erasure,
         exposed,
         logcmd,
+        mapcmd,
         rights,
         ropa,
         whohas,
@@ -410,6 +411,7 @@ def _register() -> None:
     cli.add_command(catalog.catalog)
     cli.add_command(ropa.ropa)
     cli.add_command(audit.audit)
+    cli.add_command(mapcmd.map_command)
     cli.add_command(connector.connector)
     cli.add_command(dlq.dlq)
 

@@ -59,3 +59,31 @@ def progress(total: int, label: str) -> Iterator[Progress]:
         return
     with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
         yield Progress(bar)
+
+
+def write_atomic(output: str, data: bytes) -> None:
+    """Write ``data`` to ``output`` through a temporary file beside it and a rename: a failed
+    write leaves no half-written file, and an existing file stays as it was."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from lineage.errors import InputError
+
+    target = Path(output)
+    if target.is_dir():
+        raise InputError(f"{output} is a directory", "--output")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    except OSError as exc:
+        raise InputError(f"cannot write {output}: {exc.strerror or exc}", "--output") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"cannot write {output}: {exc.strerror or exc}", "--output") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

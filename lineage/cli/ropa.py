@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lineage.cli.catalog import catalog_option
+from lineage.cli.output import write_atomic
 
 _SUFFIX = {"csv": "csv", "xlsx": "xlsx", "json": "json", "markdown": "md", "html": "html"}
 
@@ -45,10 +46,6 @@ def ropa(ctx: click.Context, fmt: str, output: str | None, lang: str, as_of: str
       lineage ropa --format html -o ropa.html
       lineage ropa --format csv --catalog examples/webshop/lineage.yaml
     """
-    import os
-    import tempfile
-    from pathlib import Path
-
     from lineage.cli.main import _catch_up, make_app
     from lineage.errors import InputError
     from lineage.services.ropa import build
@@ -67,16 +64,7 @@ def ropa(ctx: click.Context, fmt: str, output: str | None, lang: str, as_of: str
     if not output:
         click.echo(data.decode("utf-8"), nl=False)
         return
-    target = Path(output)
-    # Write beside the target and rename: a failed export leaves no half-written file.
-    fd, tmp = tempfile.mkstemp(dir=target.parent or Path("."), prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(output, data)
     click.echo(
         f"wrote {len(records.controller_records)} controller records"
         f" and {len(records.processor_records)} processor records to {output}",

@@ -63,17 +63,25 @@ def _ts(t: datetime) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def events(subjects: int = 400, seed: int = 7) -> Iterator[dict[str, Any]]:
+def events(
+    subjects: int = 400, seed: int = 7, *, complete_erasures: bool = True
+) -> Iterator[dict[str, Any]]:
+    """The sample company's events. ``complete_erasures=False`` leaves erasure requests open,
+    so the projection keeps every event (a completed erasure makes it forget the subject)."""
     rng = random.Random(seed)
     start = datetime(2019, 3, 1, tzinfo=UTC)
     for i in range(subjects):
         email = (
             SAMPLE_EMAIL if i == 0 else (f"{rng.choice(FIRST)}.{rng.choice(LAST)}{i}@example.dk")
         )
-        yield from _subject(rng, i, email, start + timedelta(days=rng.randrange(0, 1800)))
+        yield from _subject(
+            rng, i, email, start + timedelta(days=rng.randrange(0, 1800)), complete_erasures
+        )
 
 
-def _subject(rng: random.Random, i: int, email: str, t: datetime) -> Iterator[dict[str, Any]]:
+def _subject(
+    rng: random.Random, i: int, email: str, t: datetime, complete_erasures: bool = True
+) -> Iterator[dict[str, Any]]:
     sample = i == 0
     who = {"email": email}
     if sample:
@@ -289,7 +297,10 @@ def _subject(rng: random.Random, i: int, email: str, t: datetime) -> Iterator[di
                 deadline=_ts(asked + timedelta(days=90)),
             )
         yield ev("DataErased", asked + timedelta(days=2), source="dpo", holder="webshop-db")
-        yield ev("ErasureCompleted", asked + timedelta(days=2), source="dpo", request_id=request)
+        if complete_erasures:
+            yield ev(
+                "ErasureCompleted", asked + timedelta(days=2), source="dpo", request_id=request
+            )
 
 
 def catalog_events() -> Iterator[dict[str, Any]]:

@@ -142,24 +142,32 @@ def _transfer_fix(country: str) -> str:
     return "sign the 2021 SCCs (Decision 2021/914) or rely on an adequacy decision"
 
 
+def judge_move(catalog: Catalog | None, f: Move, as_of: datetime) -> tuple[str | None, list[str]]:
+    """The tool a move relied on and why it is not valid (empty when it is). A share without
+    a transfer event relies on the catalog's tool for the purpose or the holder, if any."""
+    mechanism = f.mechanism
+    if mechanism is None and catalog is not None:
+        for pid in catalog.purposes_for(f.purpose, f.holder):
+            decl = catalog.transfer_of(pid, f.holder)
+            mechanism = mechanism or (decl.mechanism if decl else None)
+        holder = catalog.holders.get(f.holder)
+        if mechanism is None and holder is not None and holder.transfer:
+            mechanism = holder.transfer.mechanism
+    problems: list[str] = []
+    for when in (f.first_seen, f.last_seen):
+        v = validity(mechanism, f.country, when, as_of)
+        if not v.valid and v.reason not in problems:
+            problems.append(v.reason)
+    return mechanism, problems
+
+
 def _transfers(catalog: Catalog, moves: list[Move], as_of: datetime) -> Iterable[Finding]:
     seen: set[tuple[str, str | None, str]] = set()
     for f in moves:
         if in_eea(f.country, f.first_seen.date()) and in_eea(f.country, f.last_seen.date()):
             continue
         holder = catalog.holders.get(f.holder)
-        mechanism = f.mechanism
-        if mechanism is None:  # shared without a transfer event: the catalog's tool, if any
-            for pid in catalog.purposes_for(f.purpose, f.holder):
-                decl = catalog.transfer_of(pid, f.holder)
-                mechanism = mechanism or (decl.mechanism if decl else None)
-            if mechanism is None and holder is not None and holder.transfer:
-                mechanism = holder.transfer.mechanism
-        problems = []
-        for when in (f.first_seen, f.last_seen):
-            v = validity(mechanism, f.country, when, as_of)
-            if not v.valid and v.reason not in problems:
-                problems.append(v.reason)
+        mechanism, problems = judge_move(catalog, f, as_of)
         evidence = {
             "country": f.country,
             "mechanism": mechanism or "none",
