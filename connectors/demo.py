@@ -71,6 +71,7 @@ def demo_settings(url: str) -> dict[str, dict[str, Any]]:
                         "zip": "user.contact.address.postal_code",
                         "city": "user.contact.address.city",
                     },
+                    "system": "webshop-db",  # the shop sends the gift list
                     "recipient": "gavefabrikken",
                     "recipient_role": "controller",
                     "recipient_country": "DK",
