@@ -19,7 +19,11 @@ WITH latest AS (
     )
 )
 -- Data erased at the recipient after its latest move is no longer there to be transferred.
+-- Per day of the move, too: a tool's validity depends on the date it was relied on, and one
+-- early move must not taint every later one. (Each subject has one latest move per holder,
+-- so subjects add up across days.)
 SELECT l.holder, l.purpose, l.from_holder, l.country, l.mechanism,
+       l.occurred_at::DATE AS day,
        count(DISTINCT l.subject_ref) AS subjects, count(*) AS events,
        min(l.occurred_at) AS first_seen, max(l.occurred_at) AS last_seen
 FROM latest l
@@ -29,4 +33,4 @@ WHERE NOT EXISTS (
       AND x.holder = l.holder AND x.occurred_at > l.occurred_at AND x.occurred_at <= $as_of
 )
 GROUP BY ALL
-ORDER BY holder, purpose, mechanism;
+ORDER BY holder, purpose, mechanism, day;

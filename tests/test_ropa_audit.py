@@ -182,3 +182,29 @@ def test_xlsx_needs_output(lineage: Lineage) -> None:
         "ropa", "--catalog", str(EXAMPLES / "webshop" / "lineage.yaml"), "--format", "xlsx"
     )
     assert result.exit_code == 2 and "--output" in result.stderr
+
+
+def test_transfer_validity_is_judged_on_each_moves_own_date(lineage: Lineage) -> None:
+    """One subject sent under the DPF before it existed must not make the audit report every
+    later, valid DPF transfer to the same recipient as invalid."""
+    from tests.conftest import transferred
+
+    catalog = str(EXAMPLES / "webshop" / "lineage.yaml")
+    early = transferred("early@example.com", occurred_at="2023-03-01T00:00:00Z")
+    later = [
+        transferred(f"p{i}@example.com", occurred_at=f"2024-01-0{i + 1}T00:00:00Z")
+        for i in range(3)
+    ]
+    lineage.ok(
+        "emit",
+        "--catalog",
+        catalog,
+        "--file",
+        "-",
+        input="\n".join(json.dumps(e) for e in [early, *later]),
+    )
+    _, found = findings(lineage, catalog)
+    invalid = [f for f in found if f["rule"] == "transfer-invalid" and f["holder"] == "mailchimp"]
+    assert len(invalid) == 1
+    assert invalid[0]["message"].startswith("data of 1 subject(s) went to mailchimp")
+    assert "dpf did not exist yet on 2023-03-01" in invalid[0]["message"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from lineage.catalog.catalog import Catalog
@@ -142,9 +142,12 @@ def _transfer_fix(country: str) -> str:
     return "sign the 2021 SCCs (Decision 2021/914) or rely on an adequacy decision"
 
 
-def judge_move(catalog: Catalog | None, f: Move, as_of: datetime) -> tuple[str | None, list[str]]:
-    """The tool a move relied on and why it is not valid (empty when it is). A share without
-    a transfer event relies on the catalog's tool for the purpose or the holder, if any."""
+def judge_move(
+    catalog: Catalog | None, f: Move, as_of: datetime
+) -> tuple[str | None, list[str], int]:
+    """The tool a move relied on, why it is not valid (empty when it is), and how many of
+    its subjects that concerns: each day's moves are judged on their own date. A share
+    without a transfer event relies on the catalog's tool for the purpose or the holder."""
     mechanism = f.mechanism
     if mechanism is None and catalog is not None:
         for pid in catalog.purposes_for(f.purpose, f.holder):
@@ -154,11 +157,16 @@ def judge_move(catalog: Catalog | None, f: Move, as_of: datetime) -> tuple[str |
         if mechanism is None and holder is not None and holder.transfer:
             mechanism = holder.transfer.mechanism
     problems: list[str] = []
-    for when in (f.first_seen, f.last_seen):
+    invalid = 0
+    days = f.days or ((f.first_seen.date(), f.subjects),)
+    for day, subjects in days:
+        when = datetime(day.year, day.month, day.day, tzinfo=UTC)
         v = validity(mechanism, f.country, when, as_of)
-        if not v.valid and v.reason not in problems:
-            problems.append(v.reason)
-    return mechanism, problems
+        if not v.valid:
+            invalid += subjects
+            if v.reason not in problems:
+                problems.append(v.reason)
+    return mechanism, problems, invalid
 
 
 def _transfers(catalog: Catalog, moves: list[Move], as_of: datetime) -> Iterable[Finding]:
@@ -167,7 +175,7 @@ def _transfers(catalog: Catalog, moves: list[Move], as_of: datetime) -> Iterable
         if in_eea(f.country, f.first_seen.date()) and in_eea(f.country, f.last_seen.date()):
             continue
         holder = catalog.holders.get(f.holder)
-        mechanism, problems = judge_move(catalog, f, as_of)
+        mechanism, problems, invalid = judge_move(catalog, f, as_of)
         evidence = {
             "country": f.country,
             "mechanism": mechanism or "none",
@@ -182,7 +190,7 @@ def _transfers(catalog: Catalog, moves: list[Move], as_of: datetime) -> Iterable
             yield Finding(
                 "error",
                 "transfer-invalid",
-                f"data of {f.subjects} subject(s) went to {f.holder} in {f.country} under "
+                f"data of {invalid} subject(s) went to {f.holder} in {f.country} under "
                 f"{mechanism or 'no tool'}: {'; '.join(problems)}",
                 _transfer_fix(f.country),
                 holder=f.holder,

@@ -109,11 +109,13 @@ def company_map(store: Store, as_of: datetime, catalog: Catalog | None = None) -
         ):
             continue
         e = found
-        mechanism, problems = judge_move(catalog, move, as_of)
-        problems += _uncertified(catalog, move.holder, mechanism)
+        mechanism, problems, invalid = judge_move(catalog, move, as_of)
+        uncertified = _uncertified(catalog, move.holder, mechanism)
+        if uncertified:
+            problems, invalid = problems + uncertified, move.subjects
         if problems:
             e.invalid += [p for p in problems if p not in e.invalid]
-            e.invalid_subjects = (e.invalid_subjects or 0) + move.subjects
+            e.invalid_subjects = (e.invalid_subjects or 0) + invalid
         elif (mechanism or "none") not in e.mechanisms:
             e.mechanisms.append(mechanism or "none")
     b.map.edges = list(edges.values())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from lineage.catalog.catalog import Catalog
@@ -45,13 +45,32 @@ class Move:
     events: int
     first_seen: datetime
     last_seen: datetime
+    # (day of the move, subjects moved that day): validity is judged per day.
+    days: tuple[tuple[date, int], ...] = ()
 
 
 def transfer_state(store: Store, as_of: datetime) -> list[Move]:
-    rows = store.fetch_dicts("transfer_state", {"as_of": naive_utc(as_of)})
-    for r in rows:
-        r["first_seen"], r["last_seen"] = aware(r["first_seen"]), aware(r["last_seen"])
-    return [Move(**r) for r in rows]
+    grouped: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for r in store.fetch_dicts("transfer_state", {"as_of": naive_utc(as_of)}):
+        key = (r["holder"], r["purpose"], r["from_holder"], r["country"], r["mechanism"])
+        grouped.setdefault(key, []).append(r)
+    moves = []
+    for (holder, purpose, source, country, mechanism), rows in grouped.items():
+        moves.append(
+            Move(
+                holder,
+                purpose,
+                source,
+                country,
+                mechanism,
+                subjects=sum(r["subjects"] for r in rows),
+                events=sum(r["events"] for r in rows),
+                first_seen=min(r["first_seen"] for r in rows).replace(tzinfo=UTC),
+                last_seen=max(r["last_seen"] for r in rows).replace(tzinfo=UTC),
+                days=tuple((r["day"], r["subjects"]) for r in rows),
+            )
+        )
+    return moves
 
 
 def naive_utc(value: datetime) -> datetime:
