@@ -87,7 +87,7 @@ def log_state(home: Path) -> dict[str, Any]:
     """Everything that shows whether the log changed: HEAD and the segment files."""
     log = home / "log"
     return {
-        "head": (log / "HEAD").read_text(),
+        "head": (log / "HEAD").read_bytes(),
         "segments": {p.name: p.read_bytes() for p in sorted(log.glob("*.seg"))},
     }
 

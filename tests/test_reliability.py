@@ -29,7 +29,7 @@ from lineage.config import KEY_ENV
 from lineage.demo import webshop
 from lineage.events.model import DataCollected
 from lineage.log.base import LogRecord
-from lineage.log.file import FileLog, frame
+from lineage.log.file import FileLog, frame, read_head
 from tests.conftest import Lineage
 
 AS_OF = "2030-01-01T00:00:00Z"  # who-has answers compared across homes must not depend on now
@@ -85,7 +85,7 @@ def segment(home: Path) -> Path:
 
 
 def head(home: Path) -> int:
-    return int(json.loads((home / "log" / "HEAD").read_text())["end"])
+    return read_head(home / "log")
 
 
 def log_event_ids(home: Path) -> list[tuple[int, str]]:

@@ -3,7 +3,8 @@
 Layout of the log directory::
 
     META                      {"log_id", "format"}
-    HEAD                      {"end": N}: the committed end; readers never read past it
+    HEAD                      the committed end (two checksummed slots, see ``_Head``);
+                              readers never read past it
     lock                      writer lock (one writing process at a time)
     00000000000000000000.seg  segments, named by the global offset of their first byte
 
@@ -17,8 +18,8 @@ Commit protocol of ``append`` (one writer at a time, under the lock):
   1. Recover: bytes past HEAD belong to an append that never committed (a crash): cut them.
   2. Write the frames after HEAD, rotating to a new segment when one is full.
   3. If the caller's iterator raises, truncate back to the old HEAD and delete new segments.
-  4. fsync every touched segment, then replace HEAD atomically (write, fsync, rename, fsync
-     the directory). Only now is the append acknowledged.
+  4. fsync every touched segment, then write the new end into HEAD's older slot and fsync
+     it. Only now is the append acknowledged.
 
 The checksum is what makes corruption visible: most bit flips in an Avro body still decode,
 into a wrong event. A frame that fails it is reported as an error entry, and reading resumes
@@ -82,6 +83,68 @@ def _frame_at(buf: mmap.mmap | bytes, pos: int, limit: int) -> tuple[int, bytes 
 
 def _valid_frame_at(buf: mmap.mmap | bytes, pos: int, limit: int) -> int:
     return _frame_at(buf, pos, limit)[0]
+
+
+class _Head:
+    """The committed end, written in place: two 32-byte slots, each
+    ``magic | sequence (u64) | end (u64) | crc32 of the 20 bytes before | padding``.
+
+    A commit writes the slot the older sequence holds and fsyncs: one small write and one
+    fsync, where replacing a file takes two fsyncs and a rename. A crash mid-write damages
+    only that slot, and readers then take the other one: the previous commit, which is
+    right, since the interrupted append was never acknowledged."""
+
+    SLOT = struct.Struct("<4sQQI8x")
+    MAGIC = b"LHD1"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _slots(self, data: bytes) -> list[tuple[int, int]]:
+        found = []
+        for i in range(2):
+            chunk = data[i * self.SLOT.size : (i + 1) * self.SLOT.size]
+            if len(chunk) < self.SLOT.size:
+                continue
+            magic, seq, end, crc = self.SLOT.unpack(chunk)
+            if magic == self.MAGIC and zlib.crc32(chunk[:20]) == crc:
+                found.append((seq, end))
+        return found
+
+    def read(self) -> tuple[int, int]:
+        """(sequence, end) of the latest intact slot."""
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise LogError(f"cannot read {self.path}: {exc}") from exc
+        if data.startswith(b"{"):  # the JSON form of earlier versions
+            try:
+                return 0, int(json.loads(data)["end"])
+            except (ValueError, KeyError) as exc:
+                raise LogError(f"cannot read {self.path}: {exc}") from exc
+        slots = self._slots(data)
+        if not slots:
+            raise LogError(f"{self.path} is damaged: no intact commit record")
+        return max(slots)
+
+    def write(self, end: int) -> None:
+        seq = self.read()[0] + 1 if self.path.exists() else 0
+        body = struct.pack("<4sQQ", self.MAGIC, seq, end)
+        slot = self.SLOT.pack(self.MAGIC, seq, end, zlib.crc32(body))
+        if not self.path.exists() or self.path.read_bytes().startswith(b"{"):
+            _write_atomic(self.path, slot + bytes(self.SLOT.size))
+            return
+        fd = os.open(self.path, os.O_WRONLY)
+        try:
+            os.pwrite(fd, slot, (seq % 2) * self.SLOT.size)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def read_head(directory: Path) -> int:
+    """The committed end of the log in ``directory``."""
+    return _Head(directory / "HEAD").read()[1]
 
 
 def _fsync_dir(path: Path) -> None:
@@ -158,13 +221,10 @@ class FileLog:
         return sorted(int(p.stem) for p in self.directory.glob("*.seg"))
 
     def _read_head(self) -> int:
-        try:
-            return int(json.loads((self.directory / "HEAD").read_text())["end"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise LogError(f"cannot read {self.directory / 'HEAD'}: {exc}") from exc
+        return read_head(self.directory)
 
     def _write_head(self, end: int) -> None:
-        _write_atomic(self.directory / "HEAD", json.dumps({"end": end}).encode())
+        _Head(self.directory / "HEAD").write(end)
 
     def _recover_if_idle(self) -> None:
         """Cut a torn tail now if no writer is active (a writer recovers before it writes)."""
