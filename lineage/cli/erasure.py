@@ -107,7 +107,7 @@ def render_request(data: dict[str, Any]) -> str:
     return head + "\n" + table(rows, headers)
 
 
-@click.command("erase")
+@click.command("erase", short_help="Record, plan and execute an erasure request (Art. 17).")
 @click.argument("identifier", required=False)
 @id_option
 @click.option(

@@ -10,7 +10,7 @@ import click
 from lineage.cli.output import emit_json, format_option, table
 
 
-@click.command("exposed")
+@click.command("exposed", short_help="Breach impact at a holder and time (Art. 33/34).")
 @click.option("--holder", required=True, help="The holder that was breached.")
 @click.option("--at", "at", required=True, metavar="TIME", help="The moment of the breach.")
 @click.option("--references", is_flag=True, help="Also list the subject references.")

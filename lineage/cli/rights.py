@@ -35,7 +35,7 @@ def _open(
         click.echo(render_request(data))
 
 
-@click.command("rectify")
+@click.command("rectify", short_help="Record a rectification and notify recipients (Art. 16, 19).")
 @click.argument("identifier", required=False)
 @id_option
 @click.option(
@@ -67,7 +67,7 @@ def rectify(
     _open(ctx, identifier_pairs(identifier, ids), "rectification", cats, dry_run, fmt)
 
 
-@click.command("restrict")
+@click.command("restrict", short_help="Record a restriction and notify recipients (Art. 18, 19).")
 @click.argument("identifier", required=False)
 @id_option
 @click.option("--dry-run", is_flag=True, help="Plan only: record nothing.")
@@ -94,7 +94,7 @@ def _subject(ctx: click.Context, identifier: str | None, ids: tuple[str, ...]) -
     return app, refs, _catch_up
 
 
-@click.command("recipients")
+@click.command("recipients", short_help="Everyone the subject's data was disclosed to (Art. 19).")
 @click.argument("identifier", required=False)
 @id_option
 @format_option("table", "json")
@@ -129,7 +129,7 @@ def recipients(ctx: click.Context, identifier: str | None, ids: tuple[str, ...],
     click.echo(table(rows, ["recipient", "role", "country", "categories", "status"]))
 
 
-@click.command("access")
+@click.command("access", short_help="The subject access report (Art. 15): json, md or html.")
 @click.argument("identifier", required=False)
 @id_option
 @format_option("json", "md", "html")
