@@ -111,3 +111,16 @@ def test_a_dead_worker_fails_the_run_and_keeps_only_what_was_committed(
     project(log, path, 2, batch_size=200)
     project(log, tmp_path / "clean.duckdb", 0)
     assert rows(path) == rows(tmp_path / "clean.duckdb")
+
+
+def test_worker_count_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from lineage.config import resolve
+    from lineage.errors import ConfigError
+
+    assert resolve(tmp_path).project_workers == 2
+    monkeypatch.setenv("LINEAGE_PROJECT_WORKERS", "0")
+    assert resolve(tmp_path).project_workers == 0
+    assert resolve(tmp_path, project_workers=3).project_workers == 3  # the flag wins
+    monkeypatch.setenv("LINEAGE_PROJECT_WORKERS", "-1")
+    with pytest.raises(ConfigError, match="project_workers"):
+        resolve(tmp_path)
