@@ -16,6 +16,10 @@ Commit protocol (one batch):
      subjects whose erasure completed are dropped, exactly as a full replay would drop them.
   6. Commit. A crash before the commit leaves the old positions and none of the rows; a crash
      after leaves both. Replaying a record twice is harmless anyway: ``event_id`` dedupes.
+
+With ``workers`` (a Kafka catch-up), steps 2-3 run in worker processes that own the
+partitions (``lineage.projection.workers``); steps 1 and 4-6 stay here, on whole chunks whose
+positions cover every record before them, so the protocol is the same.
 """
 
 from __future__ import annotations
