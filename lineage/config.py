@@ -45,6 +45,9 @@ class Settings:
     # The projector commits a batch when it holds batch_size records or its oldest record has
     # waited max_latency seconds; a follower polls for new records that often when idle.
     max_latency: float = 1.0
+    # Worker processes that read and decode a Kafka catch-up (project, rebuild); 0 = all in
+    # the projector's process. 2 measured best on two cores (bench/README.md).
+    project_workers: int = 2
     # Scale-out: this projector's share of the partitions ("i/n" or "0,2"); empty = all.
     shard: str = ""
     partitions: str = ""
@@ -113,6 +116,7 @@ _ENV = {
     "kafka_ssl_certfile": "LINEAGE_KAFKA_SSL_CERTFILE",
     "kafka_ssl_keyfile": "LINEAGE_KAFKA_SSL_KEYFILE",
     "max_latency": "LINEAGE_MAX_LATENCY",
+    "project_workers": "LINEAGE_PROJECT_WORKERS",
     "shard": "LINEAGE_SHARD",
     "partitions": "LINEAGE_PARTITIONS",
     "shards": "LINEAGE_SHARDS",
@@ -155,6 +159,8 @@ def resolve(home: str | Path | None = None, **flags: Any) -> Settings:
             raise ConfigError(f"setting {name} = {value!r} is not a valid {kind}") from None
     if converted.get("log", "file") not in ("file", "kafka"):
         raise ConfigError(f"unknown log backend {converted['log']!r}: expected file or kafka")
+    if converted.get("project_workers", 0) < 0:
+        raise ConfigError("setting project_workers must be 0 or more")
     if converted.get("shard"):
         parse_shard(converted["shard"])
     if converted.get("partitions"):

@@ -98,6 +98,14 @@ def make_app(ctx: click.Context, **flags: Any) -> Any:
     return app
 
 
+workers_option = click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="Kafka: processes that read and decode (0 = none; env LINEAGE_PROJECT_WORKERS; "
+    "default 2).",
+)
+
+
 @cli.command()
 @format_option("text", "json")
 @click.pass_context
@@ -263,6 +271,7 @@ def _event_from_options(
     metavar="SECONDS",
     help="Following: commit a batch at the latest this long after its first record.",
 )
+@workers_option
 @format_option("text", "json")
 @catalog_option
 @click.pass_context
@@ -273,6 +282,7 @@ def project(
     partitions: str | None,
     batch_size: int | None,
     max_latency: float | None,
+    workers: int | None,
     fmt: str,
 ) -> None:
     """Bring the DuckDB projection up to date with the log.
@@ -293,6 +303,7 @@ def project(
         partitions=partitions,
         batch_size=batch_size,
         max_latency=max_latency,
+        project_workers=workers,
     )
     if follow:
         from lineage.cli.follow import run_follow
@@ -332,15 +343,16 @@ def _catch_up(app: Any, store: Any) -> Any:
 
 
 @cli.command()
+@workers_option
 @format_option("text", "json")
 @catalog_option
 @click.pass_context
-def rebuild(ctx: click.Context, fmt: str) -> None:
+def rebuild(ctx: click.Context, workers: int | None, fmt: str) -> None:
     """Drop the projection and rebuild it from the log (same answers, by construction).
 
     The new projection is built beside the old one and replaces it only when complete.
     """
-    app = make_app(ctx)
+    app = make_app(ctx, project_workers=workers)
     total = sum(app.log.end_offsets().values())
     with progress(total, "rebuilding") as bar:
         result = app.rebuild(on_batch=lambda r: bar.to(sum(r.positions.values())))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from lineage.errors import ConfigError, LogDeliveryError, LogError, LogUnavailableError
@@ -45,6 +46,26 @@ def partition_for(key: bytes, partitions: int) -> int:
     from kafka.partitioner.default import murmur2
 
     return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+@dataclass(frozen=True)
+class KafkaLogSpec:
+    """What another process needs to open the same log on some of its partitions."""
+
+    bootstrap: str
+    topic: str
+    timeout: float
+    security: tuple[tuple[str, str], ...]
+
+    def open(self, partitions: Sequence[int]) -> KafkaLog:
+        owned = list(partitions)
+        return KafkaLog(
+            self.bootstrap,
+            self.topic,
+            timeout=self.timeout,
+            security=dict(self.security),
+            select=lambda _count: owned,
+        )
 
 
 class KafkaLog:
@@ -83,6 +104,11 @@ class KafkaLog:
             raise
         chosen = select(self.partition_count) if select else None
         self.partitions = chosen if chosen is not None else list(range(self.partition_count))
+
+    def spec(self) -> KafkaLogSpec:
+        return KafkaLogSpec(
+            self.bootstrap, self.topic, self.timeout, tuple(sorted(self._security.items()))
+        )
 
     # -- clients ------------------------------------------------------------------------
     def _common(self) -> dict[str, Any]:

@@ -16,41 +16,34 @@ Commit protocol (one batch):
      subjects whose erasure completed are dropped, exactly as a full replay would drop them.
   6. Commit. A crash before the commit leaves the old positions and none of the rows; a crash
      after leaves both. Replaying a record twice is harmless anyway: ``event_id`` dedupes.
+
+With ``workers`` (a Kafka catch-up), steps 2-3 run in worker processes that own the
+partitions (``lineage.projection.workers``); steps 1 and 4-6 stay here, on whole chunks whose
+positions cover every record before them, so the protocol is the same.
 """
 
 from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 
 import pyarrow as pa
 
 from lineage.codec import Codec
 from lineage.codec.arrow import batch_row_type
-from lineage.errors import LineageError, ProjectionMismatchError
+from lineage.errors import ProjectionMismatchError
 from lineage.events.taxonomy import Taxonomy, default_taxonomy
 from lineage.events.validate import RecordValidator
 from lineage.log.base import DeadLetter, DeadLetterLog, Log, LogEntry
+from lineage.projection.batch import DEFAULT_BATCH_SIZE, Batch
 from lineage.projection.queries import statements
 from lineage.projection.store import Store
 
-_TS = pa.timestamp("us")
-_STR = pa.string()
-QUARANTINE_SCHEMA = pa.schema(
-    [
-        ("log_partition", pa.int32()),
-        ("log_offset", pa.int64()),
-        ("next_offset", pa.int64()),
-        ("reason", _STR),
-        ("payload", pa.binary()),
-        ("seen_at", _TS),
-    ]
-)
+# Below this many records to read, worker processes cost more to start than they save.
+PARALLEL_MIN_RECORDS = 100_000
 
 
 @dataclass
@@ -63,67 +56,6 @@ class ProjectionResult:
     problems: list[str] = field(default_factory=list)
 
 
-# Decoded dicts are turned into Arrow this many at a time: a dict per event costs tens of
-# times the memory of its Arrow row, so a commit's batch is kept as Arrow chunks.
-CHUNK_ROWS = 8_192
-# DuckDB writes an insert of at least one row group (122,880 rows) straight into the database
-# file; smaller commits go through the WAL and are copied again by every checkpoint (measured:
-# 2-3x slower projection at 50,000).
-DEFAULT_BATCH_SIZE = 122_880
-
-
-class _Batch:
-    """Decoded records of one commit. Arrow converts the dicts in C++; the mapping onto the
-    projection's columns is SQL (``queries/apply_batch.sql``)."""
-
-    def __init__(self, row_type: pa.StructType) -> None:
-        self.row_type = row_type
-        self.rows: list[dict[str, Any]] = []
-        self.chunks: list[pa.Table] = []
-        # (partition, offset, next_offset, reason, payload, key)
-        self.quarantine: list[tuple[int, int, int, str, bytes | None, bytes | None]] = []
-        self.positions: dict[int, int] = {}
-        self.size = 0
-        self.seen: set[str] = set()
-        self.repeats = 0
-
-    def add(self, entry: LogEntry, rec: dict[str, Any]) -> None:
-        event_id = rec["envelope"]["event_id"]
-        if event_id in self.seen:  # the same event twice in one batch: first position wins
-            self.repeats += 1
-            return
-        self.seen.add(event_id)
-        rec["log_partition"] = entry.partition
-        rec["log_offset"] = entry.offset
-        self.rows.append(rec)
-        if len(self.rows) >= CHUNK_ROWS:
-            self._convert()
-
-    def _convert(self) -> None:
-        self.chunks.append(pa.Table.from_struct_array(pa.array(self.rows, type=self.row_type)))
-        self.rows = []
-
-    def table(self) -> pa.Table:
-        if self.rows or not self.chunks:
-            self._convert()
-        return pa.concat_tables(self.chunks)
-
-    def quarantine_table(self) -> pa.Table:
-        now = datetime.now(UTC).replace(tzinfo=None)
-        rows = self.quarantine
-        return pa.Table.from_pydict(
-            {
-                "log_partition": [r[0] for r in rows],
-                "log_offset": [r[1] for r in rows],
-                "next_offset": [r[2] for r in rows],
-                "reason": [r[3] for r in rows],
-                "payload": [r[4] for r in rows],
-                "seen_at": [now] * len(rows),
-            },
-            schema=QUARANTINE_SCHEMA,
-        )
-
-
 class Projector:
     def __init__(
         self,
@@ -134,6 +66,7 @@ class Projector:
         batch_size: int = DEFAULT_BATCH_SIZE,
         max_latency: float | None = None,
         taxonomy: Taxonomy | None = None,
+        workers: int = 0,
     ) -> None:
         self.store = store
         self.log = log
@@ -141,6 +74,7 @@ class Projector:
         self.batch_size = batch_size
         self.max_latency = max_latency
         self.taxonomy = taxonomy
+        self.workers = workers
         self.row_type = batch_row_type(codec)
 
     def check_log(self) -> dict[int, int]:
@@ -199,71 +133,94 @@ class Projector:
         entries: Iterable[LogEntry] | None,
         limit: int | None,
     ) -> ProjectionResult:
+        taxonomy = self.taxonomy or default_taxonomy()
+        spec = getattr(self.log, "spec", None)
+        partitions = getattr(self.log, "partitions", None)
         positions = self.check_log()
+        # Worker processes pay off for a large catch-up of a partitioned log (starting them
+        # costs about a second); a small catch-up, a bounded or latency-bound round (a
+        # follower) stays in this process.
+        parallel = (
+            self.workers > 0
+            and spec is not None
+            and partitions is not None
+            and entries is None
+            and limit is None
+            and self.max_latency is None
+            and self._pending(positions) >= PARALLEL_MIN_RECORDS
+        )
+        workers = None
+        if parallel:
+            from lineage.projection.workers import Workers
+
+            assert spec is not None and partitions is not None
+            workers = Workers(spec(), partitions, self.workers, self.codec, taxonomy)
+        try:
+            result = ProjectionResult(positions=dict(positions))
+            if workers is not None:
+                batches = workers.batches(positions, self.row_type, self.batch_size)
+            else:
+                batches = self._batches(positions, entries, limit, taxonomy)
+            self._commit_all(batches, result, on_batch)
+            return result
+        finally:
+            if workers is not None:
+                workers.close()
+
+    def _pending(self, positions: dict[int, int]) -> int:
+        begins = self.log.begin_offsets()
+        return sum(
+            max(0, end - positions.get(p, begins.get(p, 0)))
+            for p, end in self.log.end_offsets().items()
+        )
+
+    def _batches(
+        self,
+        positions: dict[int, int],
+        entries: Iterable[LogEntry] | None,
+        limit: int | None,
+        taxonomy: Taxonomy,
+    ) -> Iterator[Batch]:
+        """Steps 1-3 in this process."""
         max_latency = self.max_latency
         clock = time.monotonic
-        validator = RecordValidator(self.taxonomy or default_taxonomy())
-        result = ProjectionResult(positions=dict(positions))
+        check = RecordValidator(taxonomy).check
         decode = self.codec.decode_raw
+        batch = Batch(self.row_type)
+        started = clock()
+        source = entries if entries is not None else self.log.read(positions)
+        for read, entry in enumerate(source, start=1):
+            if batch.size == 0:
+                started = clock()
+            batch.take(entry, decode, check)
+            if batch.size >= self.batch_size or (
+                max_latency is not None and clock() - started >= max_latency
+            ):
+                yield batch
+                batch = Batch(self.row_type)
+            if limit is not None and read >= limit:
+                break
+        if batch.size:
+            yield batch
+
+    def _commit_all(
+        self,
+        batches: Iterator[Batch],
+        result: ProjectionResult,
+        on_batch: Callable[[ProjectionResult], None] | None,
+    ) -> None:
         # One batch commits in a worker thread while the next one is decoded: DuckDB releases
         # the GIL while it works. Commits stay in order; at most one is in flight.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lineage-commit") as pool:
             pending: Future[None] | None = None
-
-            def flush(batch: _Batch) -> Future[None]:
+            for batch in batches:
+                result.read += batch.size
                 table = batch.table()
                 if pending is not None:
                     pending.result()
-                return pool.submit(self._commit, batch, table, result, on_batch)
-
-            batch = _Batch(self.row_type)
-            started = clock()
-            for entry in entries if entries is not None else self.log.read(positions):
-                if batch.size == 0:
-                    started = clock()
-                result.read += 1
-                batch.positions[entry.partition] = entry.next_offset
-                batch.size += 1
-                if entry.value is None:
-                    batch.quarantine.append(
-                        (
-                            entry.partition,
-                            entry.offset,
-                            entry.next_offset,
-                            entry.error or "?",
-                            None,
-                            entry.key,
-                        )
-                    )
-                else:
-                    try:
-                        rec = decode(entry.value)
-                        validator.check(rec)
-                    except LineageError as exc:
-                        batch.quarantine.append(
-                            (
-                                entry.partition,
-                                entry.offset,
-                                entry.next_offset,
-                                str(exc),
-                                entry.value,
-                                entry.key,
-                            )
-                        )
-                    else:
-                        batch.add(entry, rec)
-                if batch.size >= self.batch_size or (
-                    max_latency is not None and clock() - started >= max_latency
-                ):
-                    pending = flush(batch)
-                    batch = _Batch(self.row_type)
-                if limit is not None and result.read >= limit:
-                    break
-            if batch.size:
-                pending = flush(batch)
+                pending = pool.submit(self._commit, batch, table, result, on_batch)
             if pending is not None:
                 pending.result()
-        return result
 
     def _count_events(self) -> int:
         row = self.store.con.execute("SELECT count(*) FROM events").fetchall()[0]
@@ -271,7 +228,7 @@ class Projector:
 
     def _commit(
         self,
-        batch: _Batch,
+        batch: Batch,
         table: pa.Table,
         result: ProjectionResult,
         on_batch: Callable[[ProjectionResult], None] | None,

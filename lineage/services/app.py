@@ -149,6 +149,7 @@ class App:
             taxonomy=self.taxonomy(),
             # A latency bound matters to a follower; a catch-up wants full batches.
             max_latency=self.settings.max_latency if follow else None,
+            workers=self.settings.project_workers,
         )
 
     def pending(self, store: Store) -> int:
