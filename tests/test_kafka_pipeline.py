@@ -239,3 +239,30 @@ def test_unreachable_broker_at_emit_is_a_clear_error(tmp_path: Path) -> None:
     assert done.returncode == 3
     assert "cannot reach Kafka" in done.stderr and "appended" not in done.stdout
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", [("who-has", "jane@example.com"), ("status",)])
+def test_unreachable_broker_at_a_read_command_is_one_line(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    # A read command opens the projection before it meets the broker: the process must still
+    # end with one line on stderr (a stray client thread once made it print pages at exit).
+    home = Lineage(
+        tmp_path / "home",
+        env={
+            "LINEAGE_LOG": "kafka",
+            "LINEAGE_KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",
+            "LINEAGE_KAFKA_TIMEOUT": "2",
+        },
+    )
+    home.home.mkdir()
+    from lineage.config import init_home
+
+    init_home(home.home)
+    done = home.process(*command)
+    assert done.returncode == 3
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot reach Kafka at {home.env['LINEAGE_KAFKA_BOOTSTRAP']} within 2s: "
+        f"KafkaTimeoutError: Unable to bootstrap from "
+        f"['{home.env['LINEAGE_KAFKA_BOOTSTRAP']}']"
+    ]

@@ -23,6 +23,7 @@ watermark from a fetch of the last listed record, which every broker reports cor
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -126,11 +127,14 @@ class KafkaLog:
     def _client(self, factory: Callable[[], Any]) -> Any:
         from kafka.errors import KafkaConfigurationError, KafkaError
 
+        before = {t for t in threading.enumerate() if t.name.startswith("kafka-io-")}
         try:
             return factory()
         except KafkaConfigurationError as exc:
+            _stop_orphans(before)
             raise ConfigError(f"Kafka client settings: {exc}") from None
         except KafkaError as exc:
+            _stop_orphans(before)
             raise LogUnavailableError(
                 f"cannot reach Kafka at {self.bootstrap} within {self.timeout:g}s: {_describe(exc)}"
             ) from None
@@ -483,9 +487,29 @@ def _check(
     return ends
 
 
+def _stop_orphans(before: set[threading.Thread]) -> None:
+    """Stop the IO thread of a kafka-python client whose constructor failed.
+
+    kafka-python starts its event-loop thread before it bootstraps and does not stop it when
+    bootstrapping fails; nobody holds the client then, and the stray thread keeps the
+    interpreter from shutting down cleanly (native extensions then report leaks at exit)."""
+    for thread in threading.enumerate():
+        if thread in before or not thread.name.startswith("kafka-io-"):
+            continue
+        loop = getattr(getattr(thread, "_target", None), "__self__", None)
+        stop = getattr(loop, "stop", None)
+        if stop is not None:
+            stop(timeout_ms=2000)
+            close = getattr(loop, "close", None)
+            if close is not None:
+                close()
+
+
 def _describe(exc: BaseException | None) -> str:
     if exc is None:
         return "unknown error"
     text = str(exc).strip()
     name = type(exc).__name__
-    return f"{name}: {text}" if text and text != name else name
+    if not text or text == name or text.startswith(name + ":"):  # kafka errors name themselves
+        return text or name
+    return f"{name}: {text}"
