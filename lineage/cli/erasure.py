@@ -11,8 +11,6 @@ from lineage.cli.catalog import catalog_option
 from lineage.cli.options import id_option, identifier_pairs
 from lineage.cli.output import emit_json, format_option, table
 
-__all__ = ["id_option", "identifier_pairs"]  # shared with the other rights commands
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -7,14 +7,8 @@ from typing import Any
 
 import click
 
-from lineage.cli.erasure import (
-    _categories,
-    id_option,
-    identifier_pairs,
-    make_service,
-    plan_json,
-    render_request,
-)
+from lineage.cli.erasure import _categories, make_service, plan_json, render_request
+from lineage.cli.options import id_option, identifier_pairs
 from lineage.cli.output import emit_json, format_option, table
 
 

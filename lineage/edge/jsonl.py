@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import fields
 from datetime import datetime
-from typing import IO, Any
+from typing import Any
 
 from lineage.edge.identity import Pseudonymizer, is_subject_ref
 from lineage.errors import InputError, LineageError
@@ -235,7 +235,3 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(type(value).__name__)
-
-
-def read_events(stream: IO[str], name: str, parser: EventParser) -> Iterator[Event]:
-    return parser.parse_lines(stream, name)

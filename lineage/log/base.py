@@ -43,6 +43,14 @@ class AppendResult:
     end: dict[int, int]
 
 
+def pending(log: Log, positions: Mapping[int, int]) -> int:
+    """What ``log`` holds beyond ``positions`` (bytes or records, per backend): no reading."""
+    begins = log.begin_offsets()
+    return sum(
+        max(0, end - positions.get(p, begins.get(p, 0))) for p, end in log.end_offsets().items()
+    )
+
+
 class Log(Protocol):
     @property
     def log_id(self) -> str: ...

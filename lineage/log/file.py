@@ -117,6 +117,9 @@ class _Head:
             data = self.path.read_bytes()
         except OSError as exc:
             raise LogError(f"cannot read {self.path}: {exc}") from exc
+        return self._parse(data)
+
+    def _parse(self, data: bytes) -> tuple[int, int]:
         if data.startswith(b"{"):  # the JSON form of earlier versions
             try:
                 return 0, int(json.loads(data)["end"])
@@ -128,10 +131,11 @@ class _Head:
         return max(slots)
 
     def write(self, end: int) -> None:
-        seq = self.read()[0] + 1 if self.path.exists() else 0
+        data = self.path.read_bytes() if self.path.exists() else None
+        seq = self._parse(data)[0] + 1 if data is not None else 0
         body = struct.pack("<4sQQ", self.MAGIC, seq, end)
         slot = self.SLOT.pack(self.MAGIC, seq, end, zlib.crc32(body))
-        if not self.path.exists() or self.path.read_bytes().startswith(b"{"):
+        if data is None or data.startswith(b"{"):  # new, or the JSON form: write it whole
             _write_atomic(self.path, slot + bytes(self.SLOT.size))
             return
         fd = os.open(self.path, os.O_WRONLY)

@@ -37,7 +37,7 @@ from lineage.codec.arrow import batch_row_type
 from lineage.errors import ProjectionMismatchError
 from lineage.events.taxonomy import Taxonomy, default_taxonomy
 from lineage.events.validate import RecordValidator
-from lineage.log.base import DeadLetter, DeadLetterLog, Log, LogEntry
+from lineage.log.base import DeadLetter, DeadLetterLog, Log, LogEntry, pending
 from lineage.projection.batch import DEFAULT_BATCH_SIZE, Batch
 from lineage.projection.queries import statements
 from lineage.projection.store import Store
@@ -147,7 +147,7 @@ class Projector:
             and entries is None
             and limit is None
             and self.max_latency is None
-            and self._pending(positions) >= PARALLEL_MIN_RECORDS
+            and pending(self.log, positions) >= PARALLEL_MIN_RECORDS
         )
         workers = None
         if parallel:
@@ -166,13 +166,6 @@ class Projector:
         finally:
             if workers is not None:
                 workers.close()
-
-    def _pending(self, positions: dict[int, int]) -> int:
-        begins = self.log.begin_offsets()
-        return sum(
-            max(0, end - positions.get(p, begins.get(p, 0)))
-            for p, end in self.log.end_offsets().items()
-        )
 
     def _batches(
         self,

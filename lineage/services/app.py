@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lineage.config import Settings, init_home
 from lineage.edge.identity import Pseudonymizer, is_subject_ref
 from lineage.errors import ConfigError, InputError
-from lineage.log.base import AppendResult, Log, LogRecord
+from lineage.log.base import AppendResult, Log, LogRecord, pending
 from lineage.log.factory import open_log
 from lineage.projection.store import Store
 
@@ -154,12 +153,7 @@ class App:
 
     def pending(self, store: Store) -> int:
         """What is left to project (0 when the projection is current). Cheap: no decoding."""
-        positions = store.positions()
-        begins = self.log.begin_offsets()
-        return sum(
-            max(0, end - positions.get(p, begins.get(p, 0)))
-            for p, end in self.log.end_offsets().items()
-        )
+        return pending(self.log, store.positions())
 
     def catch_up(
         self, store: Store, on_batch: Callable[[ProjectionResult], None] | None = None
@@ -222,9 +216,3 @@ class App:
                 **counts,
             },
         }
-
-
-def as_of_default(value: datetime | None) -> datetime:
-    from lineage.timeutil import now
-
-    return value or now()
