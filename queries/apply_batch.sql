@@ -4,11 +4,11 @@
 INSERT INTO identity_links
 SELECT b.envelope.subject_ref, b.linked_ref, b.envelope.occurred_at
 FROM batch b ANTI JOIN events e ON e.event_id = b.envelope.event_id::UUID
-WHERE b.envelope.event_type = 'IdentityLinked'
+WHERE b.envelope.event_type = @IDENTITY_LINKED
 UNION ALL
 SELECT b.linked_ref, b.envelope.subject_ref, b.envelope.occurred_at
 FROM batch b ANTI JOIN events e ON e.event_id = b.envelope.event_id::UUID
-WHERE b.envelope.event_type = 'IdentityLinked';
+WHERE b.envelope.event_type = @IDENTITY_LINKED;
 
 INSERT INTO events
 SELECT
@@ -24,7 +24,7 @@ SELECT
     coalesce(b.categories, b.scope),
     coalesce(b.system, b.recipient, b.holder),
     b.from_holder,
-    CASE WHEN b.envelope.event_type = 'DataCollected' THEN 'controller' ELSE b.recipient_role END,
+    CASE WHEN b.envelope.event_type = @COLLECTED THEN 'controller' ELSE b.recipient_role END,
     coalesce(b.recipient_country, b.destination_country),
     b.mechanism,
     b.mechanism_ref,
@@ -39,7 +39,7 @@ SELECT
     b.reason,
     coalesce(b.received_at, b.retain_until, b.deadline),
     CASE
-        WHEN b.envelope.event_type IN ('ErasureRequested', 'ErasureTaskUpdated') THEN
+        WHEN b.envelope.event_type IN (@REQUESTED, @TASK_UPDATED) THEN
             json_object('kind', b.kind, 'action', b.action, 'executor', b.executor,
                         'attempt', b.attempt, 'note', b.note)::VARCHAR
         WHEN b.evidence IS NULL AND b.duration IS NULL AND b.runs_from IS NULL

@@ -11,8 +11,8 @@ INSERT INTO forgotten_subjects
 WITH RECURSIVE done(request_id, subject_ref, completed_at) AS (
     SELECT c.request_id, c.subject_ref, min(c.occurred_at)
     FROM events c
-    JOIN events r ON r.request_id = c.request_id AND r.event_type = 'ErasureRequested'
-    WHERE c.event_type = 'ErasureCompleted'
+    JOIN events r ON r.request_id = c.request_id AND r.event_type = @REQUESTED
+    WHERE c.event_type = @COMPLETED
       AND coalesce(r.detail->>'kind', 'erasure') = 'erasure'
       AND len(coalesce(r.categories, [])) = 0
     GROUP BY c.request_id, c.subject_ref
@@ -29,5 +29,4 @@ DELETE FROM events
 USING forgotten_subjects f
 WHERE events.subject_ref = f.subject_ref
   AND events.occurred_at <= f.completed_at
-  AND events.event_type IN ('DataCollected', 'DataShared', 'DataTransferred', 'ConsentGiven',
-                            'ConsentWithdrawn', 'DataErased', 'RetentionDeclared');
+  AND events.event_type IN @LINEAGE;

@@ -15,7 +15,7 @@ SELECT
     min(occurred_at) AS first_seen,
     max(occurred_at) AS last_seen
 FROM events
-WHERE event_type IN ('DataCollected', 'DataShared', 'DataTransferred')
+WHERE event_type IN @FLOWS
   AND occurred_at <= $as_of
 GROUP BY from_holder, holder
 ORDER BY from_holder NULLS FIRST, holder;

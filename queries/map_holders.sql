@@ -2,11 +2,11 @@
 -- (an own system), and its most frequent recipient role and country.
 SELECT
     holder,
-    bool_or(event_type = 'DataCollected') AS collected,
-    mode(role) FILTER (WHERE event_type <> 'DataCollected') AS role,
+    bool_or(event_type = @COLLECTED) AS collected,
+    mode(role) FILTER (WHERE event_type <> @COLLECTED) AS role,
     mode(country) AS country
 FROM events
-WHERE event_type IN ('DataCollected', 'DataShared', 'DataTransferred')
+WHERE event_type IN @FLOWS
   AND occurred_at <= $as_of
 GROUP BY holder
 ORDER BY holder;

@@ -17,7 +17,7 @@ SELECT
     -- DISTINCT first: a few distinct category lists, not one entry per event.
     list_distinct(flatten(list(DISTINCT categories))) AS categories
 FROM events
-WHERE event_type IN ('DataCollected', 'DataShared', 'DataTransferred')
+WHERE event_type IN @FLOWS
   AND occurred_at <= $as_of
 GROUP BY ALL
 -- Every grouping key, so ties never depend on the plan.

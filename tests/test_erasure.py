@@ -71,7 +71,18 @@ def test_plan_covers_every_holder_with_the_right_action(lineage: Lineage) -> Non
     assert keep["categories"] == ["user.contact.email", "user.name"]
     assert by[("gift-supplier", "notify")]["reason"].startswith("independent controller")
     assert all(
-        set(t) == {"holder", "categories", "action", "reason", "retain_until", "status", "executor"}
+        set(t)
+        == {
+            "holder",
+            "categories",
+            "action",
+            "reason",
+            "retain_until",
+            "status",
+            "executor",
+            "note",
+            "attempts",
+        }
         for t in plan["tasks"]
     )
     assert all(t["executor"] is None for t in plan["tasks"]), "no erasers configured: manual"

@@ -50,9 +50,13 @@ def test_erasure_removes_categories_at_one_holder(lineage: Lineage) -> None:
         "categories": ["user.contact.email"],
     }
     lineage.emit([collected(), transferred(), erased])
-    by = holders(lineage.json("who-has", "jane@example.com"))
+    by = holders(lineage.json("who-has", "jane@example.com", "--as-of", "2025-06-01"))
     assert by["mailchimp"]["status"] == "erased" and by["mailchimp"]["categories"] == []
     assert by["webshop-db"]["status"] == "held"
+    # P2Y from collection: held past that (and nothing erased it) is overdue.
+    late = holders(lineage.json("who-has", "jane@example.com", "--as-of", "2026-02-01"))
+    assert late["webshop-db"]["status"] == "overdue"
+    assert late["webshop-db"]["overdue_categories"] == ["user.contact.email", "user.name"]
     before = holders(lineage.json("who-has", "jane@example.com", "--as-of", "2024-02-01"))
     assert before["mailchimp"]["status"] == "held"
 

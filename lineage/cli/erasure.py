@@ -97,12 +97,20 @@ def render_request(data: dict[str, Any]) -> str:
             t["status"],
             t["executor"] or "manual",
             (t["retain_until"] or "-")[:10],
-            t["reason"] or "-",
+            _reason(t),
         )
         for t in data["tasks"]
     ]
     headers = ["holder", "action", "categories", "status", "executor", "retain until", "reason"]
     return head + "\n" + table(rows, headers)
+
+
+def _reason(task: dict[str, Any]) -> str:
+    """Why the task exists and, when it failed or was refused, why that was."""
+    reason = task["reason"] or "-"
+    if task["status"] in ("failed", "refused") and task.get("note"):
+        return f"{task['status']}: {task['note']}\n{reason}"
+    return reason
 
 
 @click.command("erase", short_help="Record, plan and execute an erasure request (Art. 17).")

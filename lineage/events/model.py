@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
+from lineage.events import kinds
+
 _BODY_FIELDS: dict[type, tuple[str, ...]] = {}
 
 
@@ -100,7 +102,7 @@ class Event:
 class DataCollected(Event):
     """We now hold these categories in one of our own systems."""
 
-    event_type: ClassVar[str] = "DataCollected"
+    event_type: ClassVar[str] = kinds.COLLECTED
     categories: tuple[str, ...]
     system: str
     purpose: str
@@ -114,7 +116,7 @@ class DataCollected(Event):
 class DataShared(Event):
     """These categories went from one holder to a recipient."""
 
-    event_type: ClassVar[str] = "DataShared"
+    event_type: ClassVar[str] = kinds.SHARED
     categories: tuple[str, ...]
     from_holder: str
     recipient: str
@@ -129,7 +131,7 @@ class DataShared(Event):
 class DataTransferred(Event):
     """These categories left the EEA."""
 
-    event_type: ClassVar[str] = "DataTransferred"
+    event_type: ClassVar[str] = kinds.TRANSFERRED
     categories: tuple[str, ...]
     from_holder: str
     recipient: str
@@ -144,14 +146,14 @@ class DataTransferred(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ConsentGiven(Event):
-    event_type: ClassVar[str] = "ConsentGiven"
+    event_type: ClassVar[str] = kinds.CONSENT_GIVEN
     purpose: str
     evidence: Evidence | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class ConsentWithdrawn(Event):
-    event_type: ClassVar[str] = "ConsentWithdrawn"
+    event_type: ClassVar[str] = kinds.CONSENT_WITHDRAWN
     purpose: str
     evidence: Evidence | None = None
 
@@ -160,7 +162,7 @@ class ConsentWithdrawn(Event):
 class IdentityLinked(Event):
     """``subject_ref`` and ``linked_ref`` identify the same person."""
 
-    event_type: ClassVar[str] = "IdentityLinked"
+    event_type: ClassVar[str] = kinds.IDENTITY_LINKED
     linked_ref: str
 
 
@@ -170,7 +172,7 @@ class ErasureRequested(Event):
     ``erasure`` (Art. 17), or ``rectification`` / ``restriction``, whose notification to
     every recipient (Art. 19) is tracked with the same tasks."""
 
-    event_type: ClassVar[str] = "ErasureRequested"
+    event_type: ClassVar[str] = kinds.REQUESTED
     version: ClassVar[int] = 2  # v2 added kind
     request_id: str
     received_at: datetime
@@ -182,7 +184,7 @@ class ErasureRequested(Event):
 class ErasureTaskUpdated(Event):
     """Progress of a request's task at one holder. A task is (request_id, holder, action)."""
 
-    event_type: ClassVar[str] = "ErasureTaskUpdated"
+    event_type: ClassVar[str] = kinds.TASK_UPDATED
     version: ClassVar[int] = 2  # v2 added action, categories, executor, attempt, note
     request_id: str
     holder: str
@@ -200,7 +202,7 @@ class ErasureTaskUpdated(Event):
 class ErasureExtended(Event):
     """The Art. 12(3) deadline of a request was extended, with the reason given."""
 
-    event_type: ClassVar[str] = "ErasureExtended"
+    event_type: ClassVar[str] = kinds.EXTENDED
     request_id: str
     reason: str
     deadline: datetime
@@ -211,7 +213,7 @@ class ErasureCompleted(Event):
     """Every task of the request is done. Recorded in the same append as the last task
     update; a whole-subject erasure makes the projection forget the subject's lineage."""
 
-    event_type: ClassVar[str] = "ErasureCompleted"
+    event_type: ClassVar[str] = kinds.COMPLETED
     request_id: str
 
 
@@ -219,14 +221,14 @@ class ErasureCompleted(Event):
 class DataErased(Event):
     """A holder no longer has these categories. An empty list means all of them."""
 
-    event_type: ClassVar[str] = "DataErased"
+    event_type: ClassVar[str] = kinds.ERASED
     holder: str
     categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class RetentionDeclared(Event):
-    event_type: ClassVar[str] = "RetentionDeclared"
+    event_type: ClassVar[str] = kinds.RETENTION_DECLARED
     purpose: str
     duration: str
     runs_from: str
@@ -235,7 +237,7 @@ class RetentionDeclared(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class CatalogChanged(Event):
-    event_type: ClassVar[str] = "CatalogChanged"
+    event_type: ClassVar[str] = kinds.CATALOG_CHANGED
     digest: str
     summary: str | None = None
 

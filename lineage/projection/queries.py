@@ -1,16 +1,40 @@
-"""Named SQL from ``queries/*.sql``, read once."""
+"""Named SQL from ``queries/*.sql``, read once.
+
+Event type names come from ``lineage.events.kinds``: a query writes ``@FLOWS`` or
+``@COLLECTED`` and gets ``('DataCollected', 'DataShared', 'DataTransferred')`` or
+``'DataCollected'``. An unknown macro is an error when the query is first loaded.
+"""
 
 from __future__ import annotations
 
+import re
 from functools import cache
 
+from lineage.events.kinds import SQL_MACROS
 from lineage.resources import resource_dir
+
+_MACRO = re.compile(r"@([A-Z][A-Z_]*)\b")
+
+
+def _literal(value: str | tuple[str, ...]) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    return "(" + ", ".join(_literal(v) for v in value) + ")"
+
+
+def expand(text: str, name: str = "<sql>") -> str:
+    def one(m: re.Match[str]) -> str:
+        if m.group(1) not in SQL_MACROS:
+            raise KeyError(f"queries/{name}.sql: unknown macro @{m.group(1)}")
+        return _literal(SQL_MACROS[m.group(1)])
+
+    return _MACRO.sub(one, text)
 
 
 @cache
 def sql(name: str) -> str:
     path = resource_dir("queries") / f"{name}.sql"
-    return path.read_text()
+    return expand(path.read_text(), name)
 
 
 def statements(name: str) -> list[str]:

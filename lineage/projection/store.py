@@ -6,8 +6,11 @@ then no other process may open it at all), so commands open the store briefly an
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -95,15 +98,44 @@ class Store:
     def fetch(
         self, name: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[tuple[Any, ...]]:
-        """Run the named query ``queries/<name>.sql`` with parameters."""
-        return self.con.execute(sql(name), params).fetchall()
+        """Run the named query ``queries/<name>.sql`` with parameters. Times go in and come
+        out aware, in UTC (the tables keep naive UTC): the one place they are converted."""
+        cur = self.con.execute(sql(name), _params(params))
+        rows = cur.fetchall()
+        stamps = _timestamp_columns(cur.description)
+        return [_aware(row, stamps) for row in rows] if stamps and rows else rows
 
     def fetch_dicts(
         self, name: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[dict[str, Any]]:
-        cur = self.con.execute(sql(name), params)
+        cur = self.con.execute(sql(name), _params(params))
         cols = [d[0] for d in cur.description]
-        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        stamps = _timestamp_columns(cur.description)
+        rows = cur.fetchall()
+        if stamps:
+            rows = [_aware(row, stamps) for row in rows]
+        return [dict(zip(cols, row, strict=True)) for row in rows]
+
+    def rows(self, name: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        """The named query's rows as named tuples (attribute access, cheap to build)."""
+        cur = self.con.execute(sql(name), _params(params))
+        cls = _row_type(tuple(d[0] for d in cur.description))
+        stamps = _timestamp_columns(cur.description)
+        make = cls._make
+        if stamps:
+            return [make(_aware(row, stamps)) for row in cur.fetchall()]
+        return [make(row) for row in cur.fetchall()]
+
+    def stream(
+        self, name: str, params: Sequence[Any] | dict[str, Any] = (), size: int = 65_536
+    ) -> Iterator[Any]:
+        """``rows``, fetched ``size`` at a time: for queries over every event."""
+        cur = self.con.execute(sql(name), _params(params))
+        make = _row_type(tuple(d[0] for d in cur.description))._make
+        stamps = _timestamp_columns(cur.description)
+        while chunk := cur.fetchmany(size):
+            for row in chunk:
+                yield make(_aware(row, stamps) if stamps else row)
 
     def close(self) -> None:
         self.con.close()
@@ -113,3 +145,32 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _naive(value: Any) -> Any:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _params(params: Sequence[Any] | dict[str, Any]) -> Sequence[Any] | dict[str, Any]:
+    if isinstance(params, dict):
+        return {k: _naive(v) for k, v in params.items()}
+    return [_naive(v) for v in params]
+
+
+def _timestamp_columns(description: Any) -> tuple[int, ...]:
+    return tuple(i for i, d in enumerate(description) if str(d[1]) == "TIMESTAMP")
+
+
+def _aware(row: tuple[Any, ...], stamps: tuple[int, ...]) -> tuple[Any, ...]:
+    values = list(row)
+    for i in stamps:
+        if values[i] is not None:
+            values[i] = values[i].replace(tzinfo=UTC)
+    return tuple(values)
+
+
+@cache
+def _row_type(columns: tuple[str, ...]) -> Any:
+    return namedtuple("Row", columns)

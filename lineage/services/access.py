@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import html
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 from lineage.projection.store import Store
-from lineage.services.whohas import replay, who_has
-from lineage.timeutil import iso
+from lineage.services import whohas
 
 RIGHTS = [
     "access to your data and this information (Art. 15)",
@@ -34,8 +32,8 @@ AUTOMATED = (
 def recipients(store: Store, refs: list[str], at: datetime) -> dict[str, Any]:
     """Everyone the subject's data was disclosed to (Art. 19, last sentence): holders that
     are not our own systems, with what they received and whether they still hold it."""
-    answer = who_has(store, refs, at)
-    r = replay(store, refs, at)
+    s = whohas.subject(store, refs, at)
+    found = whohas.answer(s, refs[0])
     out = [
         {
             "recipient": h["holder"],
@@ -47,19 +45,18 @@ def recipients(store: Store, refs: list[str], at: datetime) -> dict[str, Any]:
             "path": h["path"],
             "status": h["status"],
         }
-        for h in answer["holders"]
-        if not r.holdings[h["holder"]].own
+        for h in found["holders"]
+        if not s.state.holdings[h["holder"]].own
     ]
-    return {"subject": answer["subject"], "as_of": answer["as_of"], "recipients": out}
+    return {"subject": found["subject"], "as_of": found["as_of"], "recipients": out}
 
 
 def access_report(store: Store, refs: list[str], at: datetime) -> dict[str, Any]:
-    answer = who_has(store, refs, at)
-    r = replay(store, refs, at)
+    s = whohas.subject(store, refs, at)
+    answer = whohas.answer(s, refs[0])
     purposes: dict[tuple[str, str | None], dict[str, Any]] = {}
     for h in answer["holders"]:
-        holding = r.holdings[h["holder"]]
-        for p in h["purposes"]:
+        for p in h["retention"]:
             key = (p["purpose"], p["legal_basis"])
             entry = purposes.setdefault(
                 key,
@@ -71,17 +68,17 @@ def access_report(store: Store, refs: list[str], at: datetime) -> dict[str, Any]
                     "retain_until": None,
                 },
             )
-            entry["categories"] |= holding.purpose_categories.get(key, set())
+            entry["categories"] |= set(p["categories"])
             entry["holders"].append(h["holder"])
-            until = iso(holding.retain.get(key))
+            until = p["retain_until"]
             if until and (entry["retain_until"] is None or until > entry["retain_until"]):
                 entry["retain_until"] = until
+        for p in h["purposes"]:
             if p.get("consent_withdrawn_at"):
-                entry["consent_withdrawn_at"] = p["consent_withdrawn_at"]
-    sources: dict[str, set[str]] = defaultdict(set)
-    for row in r.rows:
-        if row["event_type"] == "DataCollected":
-            sources[row["origin"] or "data_subject"].add(row["holder"])
+                purposes[(p["purpose"], p["legal_basis"])]["consent_withdrawn_at"] = p[
+                    "consent_withdrawn_at"
+                ]
+    sources = s.state.collected_from
     categories = sorted({c for h in answer["holders"] for c in h["categories"]})
     return {
         "subject": answer["subject"],

@@ -15,31 +15,49 @@ evidence and a fix hint. Rules:
     undeclared-category        categories observed that the purpose does not declare
     legitimate-interest-missing  legitimate interests as basis without the interest stated
     recipient-never-observed   declared recipient that no event shows receiving data (info)
-    erasure-overdue            erasure request open past the one-month deadline (Art. 12(3))
+    erasure-overdue            erasure request open past its deadline (Art. 12(3), with
+                               extensions; a notified independent controller is done)
+
+Without a catalog the rules that need only events still run (``EVENT_RULES``): transfers
+judged on the events' own tools, retention where the events carry one, consent, erasure
+deadlines; DPF certification is then unknown (a warning). The rest are listed as skipped.
+Every judgment comes from the rulebook (``lineage.rules``) through the same fold of each
+subject that who-has uses (``services.company``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from lineage.catalog.catalog import Catalog
 from lineage.projection.store import Store
-from lineage.services.evidence import (
-    Flow,
-    Move,
-    aware,
-    naive_utc,
-    observed_flows,
-    register,
-    transfer_state,
-)
-from lineage.services.transfers import in_eea, validity
+from lineage.rules.requests import fold as fold_requests
+from lineage.rules.transfers import dpf_certified, in_eea, validity
+from lineage.services.company import Company, company
+from lineage.services.evidence import Flow, observed_flows
 from lineage.timeutil import iso
 
 SEVERITIES = ("error", "warning", "info")
+# Rules that need only events, and those that need the catalog.
+EVENT_RULES = (
+    "transfer-invalid",
+    "transfer-dpf-uncertified",
+    "retention-overdue",
+    "consent-withdrawn",
+    "erasure-overdue",
+)
+CATALOG_RULES = (
+    "processor-without-dpa",
+    "special-category-no-condition",
+    "undeclared-purpose",
+    "undeclared-recipient",
+    "undeclared-category",
+    "legitimate-interest-missing",
+    "recipient-never-observed",
+)
 
 
 @dataclass(frozen=True)
@@ -60,14 +78,16 @@ def reaches(severity: str, threshold: str) -> bool:
     return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)
 
 
-def audit(catalog: Catalog, store: Store, as_of: datetime) -> list[Finding]:
-    flows = observed_flows(store, as_of)
+def audit(catalog: Catalog | None, store: Store, as_of: datetime) -> list[Finding]:
+    """Every finding as of ``as_of``; without a catalog, those of ``EVENT_RULES``."""
+    evidence = company(store, as_of, catalog)
     out: list[Finding] = []
-    out += _declared(catalog, as_of)
-    out += _transfers(catalog, transfer_state(store, as_of), as_of)
-    out += _flows(catalog, flows)
-    out += _retention(catalog, store, as_of)
-    out += _consent(store, as_of)
+    if catalog is not None:
+        out += _declared(catalog, as_of)
+        out += _flows(catalog, observed_flows(store, as_of))
+    out += _transfers(catalog, evidence)
+    out += _retention(evidence)
+    out += _consent(evidence)
     out += _erasure(store, as_of)
     order = {s: i for i, s in enumerate(SEVERITIES)}
     out.sort(key=lambda f: (order[f.severity], f.rule, f.holder or "", f.purpose or ""))
@@ -124,7 +144,17 @@ def _declared(catalog: Catalog, as_of: datetime) -> Iterable[Finding]:
             )
 
 
-def _dpf_uncertified(holder: str, evidence: dict[str, Any]) -> Finding:
+def _dpf_uncertified(holder: str, evidence: dict[str, Any], known: bool = True) -> Finding:
+    if not known:
+        return Finding(
+            "warning",
+            "transfer-dpf-uncertified",
+            f"transfers to {holder} rely on the Data Privacy Framework; without a catalog "
+            f"lineage cannot tell whether {holder} is certified",
+            f"check the DPF list and declare {holder} with dpf_certified in a catalog",
+            holder=holder,
+            evidence=evidence,
+        )
     return Finding(
         "error",
         "transfer-dpf-uncertified",
@@ -142,76 +172,43 @@ def _transfer_fix(country: str) -> str:
     return "sign the 2021 SCCs (Decision 2021/914) or rely on an adequacy decision"
 
 
-def judge_move(
-    catalog: Catalog | None, f: Move, as_of: datetime
-) -> tuple[str | None, list[str], int]:
-    """The tool a move relied on, why it is not valid (empty when it is), and how many of
-    its subjects that concerns: each day's moves are judged on their own date. A share
-    without a transfer event relies on the catalog's tool for the purpose or the holder."""
-    mechanism = f.mechanism
-    if mechanism is None and catalog is not None:
-        for pid in catalog.purposes_for(f.purpose, f.holder):
-            decl = catalog.transfer_of(pid, f.holder)
-            mechanism = mechanism or (decl.mechanism if decl else None)
-        holder = catalog.holders.get(f.holder)
-        if mechanism is None and holder is not None and holder.transfer:
-            mechanism = holder.transfer.mechanism
-    problems: list[str] = []
-    invalid = 0
-    days = f.days or ((f.first_seen.date(), f.subjects),)
-    for day, subjects in days:
-        when = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        v = validity(mechanism, f.country, when, as_of)
-        if not v.valid:
-            invalid += subjects
-            if v.reason not in problems:
-                problems.append(v.reason)
-    return mechanism, problems, invalid
-
-
-def _transfers(catalog: Catalog, moves: list[Move], as_of: datetime) -> Iterable[Finding]:
+def _transfers(catalog: Catalog | None, evidence: Company) -> Iterable[Finding]:
     seen: set[tuple[str, str | None, str]] = set()
-    for f in moves:
-        if in_eea(f.country, f.first_seen.date()) and in_eea(f.country, f.last_seen.date()):
-            continue
-        holder = catalog.holders.get(f.holder)
-        mechanism, problems, invalid = judge_move(catalog, f, as_of)
-        evidence = {
-            "country": f.country,
-            "mechanism": mechanism or "none",
-            "from": f.from_holder,
-            "subjects": f.subjects,
-            "first_seen": iso(f.first_seen),
-            "last_seen": iso(f.last_seen),
+    for g in evidence.transfers.values():
+        ev = {
+            "country": g.country,
+            "mechanism": g.mechanism,
+            "from": g.from_holder,
+            "subjects": g.subjects,
+            "first_seen": iso(g.first_seen),
+            "last_seen": iso(g.last_seen),
         }
-        key = (f.holder, f.purpose, mechanism or "none")
-        if problems and key not in seen:
+        key = (g.holder, g.purpose, g.mechanism)
+        if key in seen:
+            continue
+        if g.invalid:
             seen.add(key)
+            unrecorded = g.mechanism == "none" and catalog is None
             yield Finding(
-                "error",
+                "warning" if unrecorded else "error",
                 "transfer-invalid",
-                f"data of {invalid} subject(s) went to {f.holder} in {f.country} under "
-                f"{mechanism or 'no tool'}: {'; '.join(problems)}",
-                _transfer_fix(f.country),
-                holder=f.holder,
-                purpose=f.purpose,
-                evidence=evidence,
+                f"data of {g.invalid} subject(s) went to {g.holder} in {g.country} under "
+                f"{'no tool' if g.mechanism == 'none' else g.mechanism}: "
+                + "; ".join(g.problems)
+                + ("; no catalog declares one" if unrecorded else ""),
+                _transfer_fix(g.country),
+                holder=g.holder,
+                purpose=g.purpose,
+                evidence={**ev, "invalid_subjects": g.invalid},
             )
-        elif (
-            mechanism == "dpf" and (holder is None or not holder.dpf_certified) and key not in seen
-        ):
+        elif g.mechanism == "dpf" and not dpf_certified(catalog, g.holder):
             seen.add(key)
-            yield _dpf_uncertified(f.holder, evidence)
-
-
-def _covers(declared: Iterable[str], category: str) -> bool:
-    return any(
-        category == d or category.startswith(d + ".") or d.startswith(category + ".")
-        for d in declared
-    )
+            yield _dpf_uncertified(g.holder, ev, known=catalog is not None)
 
 
 def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
+    """Observed flows against the declared purposes, matched as every command matches them
+    (``Catalog.purposes_for``: the hierarchy, the holder, the category)."""
     observed: set[tuple[str, str]] = set()
     undeclared_purposes: dict[str, list[Flow]] = {}
     for f in flows:
@@ -219,15 +216,10 @@ def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
         if not pids:
             undeclared_purposes.setdefault(f.purpose or "(none)", []).append(f)
             continue
-        allowed: set[str] = set()
-        for pid in pids:
-            allowed |= catalog.holders_of(pid)
-            observed.add((pid, f.holder))
-        for name in list(allowed):
-            h = catalog.holders.get(name)
-            allowed |= set(h.sub_processors) if h else set()
-        declared_cats = {c for pid in pids for c in catalog.purposes[pid].categories}
-        if f.holder not in allowed:
+        by_category = {c: catalog.purposes_for(f.purpose, f.holder, c) for c in f.categories}
+        matched = list(dict.fromkeys([*pids, *(p for ps in by_category.values() for p in ps)]))
+        observed.update((pid, f.holder) for pid in matched)
+        if not any(f.holder in catalog.reach_of(pid) for pid in matched):
             known = f.holder in catalog.holders
             yield Finding(
                 "warning" if known else "error",
@@ -240,7 +232,7 @@ def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
                 purpose=pids[0],
                 evidence=_flow_evidence(f),
             )
-        extra = [c for c in f.categories if not _covers(declared_cats, c)]
+        extra = [c for c, ps in by_category.items() if not catalog.declares_category(ps, c)]
         if extra:
             yield Finding(
                 "warning",
@@ -252,8 +244,12 @@ def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
                 purpose=pids[0],
                 evidence=_flow_evidence(f),
             )
-        special = [c for c in f.categories if catalog.special(c)]
-        if special and not any(catalog.purposes[p].art9_condition for p in pids):
+        special = [
+            c
+            for c, ps in by_category.items()
+            if catalog.special(c) and not any(catalog.purposes[p].art9_condition for p in ps)
+        ]
+        if special:
             yield Finding(
                 "error",
                 "special-category-no-condition",
@@ -269,8 +265,9 @@ def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
             "error",
             "undeclared-purpose",
             f"events under {use} at {', '.join(sorted({f.holder for f in fs}))}: no catalog "
-            "purpose has this data use",
-            f"declare a purpose with data_use: {use}, or correct the connector",
+            "purpose covers this data use",
+            f"declare a purpose with data_use: {use} (or an ancestor of it), or correct the "
+            "connector",
             holder=fs[0].holder,
             purpose=use,
             evidence={"subjects": max(f.subjects for f in fs), "events": sum(f.events for f in fs)},
@@ -302,93 +299,71 @@ def _flow_evidence(f: Flow) -> dict[str, Any]:
     }
 
 
-def _months_days(duration: str) -> tuple[int, int]:
-    from lineage.timeutil import parse_duration
-
-    d = parse_duration(duration)
-    months = int(getattr(d, "years", 0)) * 12 + int(getattr(d, "months", 0))
-    delta = getattr(d, "tdelta", d)
-    return months, int(delta.days)
-
-
-def _retention(catalog: Catalog, store: Store, as_of: datetime) -> Iterable[Finding]:
-    pairs = store.fetch("distinct_purpose_holder", {"as_of": naive_utc(as_of)})
-    rule_rows = []
-    for use, holder in pairs:
-        for pid in catalog.purposes_for(use, holder):
-            rule = catalog.rules[pid]
-            months, days = _months_days(rule.duration) if rule.duration else (0, 0)
-            rule_rows.append(
-                (use, holder, pid, rule.runs_from, str(months), str(days),
-                 "true" if rule.until_consent_withdrawn else "false")
-            )  # fmt: skip
-    retentions = [r[0] for r in store.fetch("distinct_retention", {"as_of": naive_utc(as_of)})]
-    retention_rows = [(r, *map(str, _months_days(r))) for r in retentions]
-    month, day = (int(x) for x in catalog.doc.controller.financial_year_end.split("-"))
-    register(
-        store,
-        "rule_map",
-        ("purpose", "holder", "pid", "runs_from", "months", "days", "until_withdrawn"),
-        rule_rows,
-    )
-    register(store, "retention_map", ("retention", "months", "days"), retention_rows)
-    try:
-        rows = store.fetch_dicts(
-            "retention_overdue", {"as_of": naive_utc(as_of), "fy_month": month, "fy_day": day}
-        )
-    finally:
-        store.con.unregister("rule_map")
-        store.con.unregister("retention_map")
-    for r in rows:
-        pids = [p for p in r["pids"] if p]
+def _retention(evidence: Company) -> Iterable[Finding]:
+    for o in evidence.overdue.values():
+        special = o.special
         yield Finding(
             "error",
             "retention-overdue",
-            f"{r['subjects']} subject(s)' data at {r['holder']} ({', '.join(r['purposes'])}) "
-            f"held past retention (ended from {iso(aware(r['earliest_until']))[:10]})",  # type: ignore[index]
-            f"erase it at {r['holder']} (lineage erase) or record the Art. 17(3) reason to keep it",
-            holder=r["holder"],
-            purpose=pids[0] if pids else r["purposes"][0],
+            f"{o.subjects} subject(s)' data at {o.holder} ({', '.join(sorted(o.categories))}) "
+            f"held past retention (ended from {(iso(o.earliest) or '')[:10]})"
+            + (f"; special categories: {', '.join(special)}" if special else ""),
+            f"erase it at {o.holder} (lineage erase) or record the Art. 17(3) reason to keep it",
+            holder=o.holder,
+            purpose=sorted(o.pids)[0] if o.pids else sorted(o.purposes)[0],
             evidence={
-                "subjects": r["subjects"],
-                "purposes": r["purposes"],
-                "catalog_purposes": pids,
-                "earliest_retain_until": iso(aware(r["earliest_until"])),
-                "latest_retain_until": iso(aware(r["latest_until"])),
-                "example_subjects": [e[:16] for e in r["examples"]],
+                "subjects": o.subjects,
+                "categories": sorted(o.categories),
+                "special_categories": special,
+                "purposes": sorted(o.purposes),
+                "catalog_purposes": sorted(o.pids),
+                "earliest_retain_until": iso(o.earliest),
+                "latest_retain_until": iso(o.latest),
+                "example_subjects": o.examples,
             },
         )
 
 
-def _consent(store: Store, as_of: datetime) -> Iterable[Finding]:
-    for r in store.fetch_dicts("consent_after_withdrawal", {"as_of": naive_utc(as_of)}):
+def _consent(evidence: Company) -> Iterable[Finding]:
+    for (holder, purpose), b in sorted(evidence.consent.items()):
         yield Finding(
             "error",
             "consent-withdrawn",
-            f"{r['events']} event(s) at {r['holder']} processed {r['subjects']} subject(s)' "
-            f"data under consent for {r['purpose']} after they withdrew it",
+            f"{b.events} event(s) at {holder} processed {len(b.subjects)} subject(s)' "
+            f"data under consent for {purpose} after they withdrew it",
             "stop the flow for subjects who withdrew (check the connector honours withdrawal)",
-            holder=r["holder"],
-            purpose=r["purpose"],
+            holder=holder,
+            purpose=purpose,
             evidence={
-                "subjects": r["subjects"],
-                "events": r["events"],
-                "first_at": iso(aware(r["first_at"])),
-                "last_at": iso(aware(r["last_at"])),
+                "subjects": len(b.subjects),
+                "events": b.events,
+                "first_at": iso(b.first_at),
+                "last_at": iso(b.last_at),
             },
         )
 
 
 def _erasure(store: Store, as_of: datetime) -> Iterable[Finding]:
-    for r in store.fetch_dicts("erasure_overdue", {"as_of": naive_utc(as_of)}):
-        holders = list(r["open_holders"] or [])
+    """The requests ``erasure status`` shows overdue: the same fold, the same deadline."""
+    rows = store.fetch_dicts("request_events", {"request_id": None, "refs": None})
+    requests = fold_requests(r for r in rows if r["occurred_at"] <= as_of)
+    for q in sorted(requests.values(), key=lambda q: q.received_at):
+        if not q.overdue(as_of):
+            continue
+        holders = sorted({t.holder for t in q.tasks.values() if not t.settled})
         yield Finding(
             "error",
             "erasure-overdue",
-            f"erasure request {r['request_id']} received {iso(aware(r['received_at']))} is "
-            f"past its one-month deadline"
+            f"{q.kind} request {q.request_id} received {iso(q.received_at)} is past its "
+            f"deadline {iso(q.deadline)}"
             + (f"; open at {', '.join(holders)}" if holders else "; no task recorded"),
             "complete the tasks, or tell the subject of the extension (Art. 12(3)) with reasons",
             holder=holders[0] if holders else None,
-            evidence={"request_id": r["request_id"], "open_holders": holders},
+            evidence={
+                "request_id": q.request_id,
+                "kind": q.kind,
+                "deadline": iso(q.deadline),
+                "extended": bool(q.extensions),
+                "open_holders": holders,
+            },
         )

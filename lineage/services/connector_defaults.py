@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lineage.catalog.catalog import OWN, Catalog
-from lineage.services.transfers import in_eea
+from lineage.rules.transfers import in_eea
 
 
 def holder_of(catalog: Catalog, recipient: str, connector: str) -> str | None:

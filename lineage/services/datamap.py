@@ -1,8 +1,8 @@
 """The data map's content: whole company (SQL aggregates plus the catalog) or one subject.
 
 Whole company: every observed flow up to the time asked, one edge per pair of holders
-(``queries/map_edges.sql``); transfers are judged as the audit judges them, on the latest move
-per subject and recipient (``transfer_state``), so a red edge in the picture is a
+(``queries/map_edges.sql``); transfers are the audit's (``services.company``: each subject's
+latest move to a recipient, judged by the rulebook), so a red edge in the picture is a
 ``transfer-invalid`` finding in ``lineage audit``. With a catalog, its holders give names,
 roles and countries, and a declared recipient that no event shows receiving data gets a dashed
 edge from the purpose's system. One subject: the flows of its replayed events.
@@ -10,19 +10,18 @@ edge from the purpose's system. One subject: the flows of its replayed events.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from lineage.events import kinds
 from lineage.graph.datamap import DataMap, MapEdge, MapNode
 from lineage.projection.store import Store
-from lineage.services.evidence import aware, naive_utc, transfer_state
-from lineage.services.transfers import in_eea
+from lineage.rules.transfers import dpf_certified, in_eea
 
 if TYPE_CHECKING:
     from lineage.catalog.catalog import Catalog
 
 SUBJECTS = "data subjects"
-_FLOW_TYPES = ("DataCollected", "DataShared", "DataTransferred")
 
 
 class _Builder:
@@ -77,14 +76,13 @@ def _order(m: DataMap) -> None:
 
 
 def company_map(store: Store, as_of: datetime, catalog: Catalog | None = None) -> DataMap:
-    from lineage.services.audit import judge_move
+    from lineage.services.company import company
 
     b = _Builder("Data map", as_of, catalog)
-    naive = naive_utc(as_of)
-    for row in store.fetch_dicts("map_holders", {"as_of": naive}):
+    for row in store.fetch_dicts("map_holders", {"as_of": as_of}):
         b.node(row["holder"], collected=row["collected"], role=row["role"], country=row["country"])
     edges: dict[tuple[str, str], MapEdge] = {}
-    for row in store.fetch_dicts("map_edges", {"as_of": naive}):
+    for row in store.fetch_dicts("map_edges", {"as_of": as_of}):
         source = row["from_holder"] or SUBJECTS
         if source == SUBJECTS:
             b.subjects(list(row["data_subjects"] or []))
@@ -98,26 +96,23 @@ def company_map(store: Store, as_of: datetime, catalog: Catalog | None = None) -
             purposes=list(row["purposes"] or []),
             subjects=row["subjects"],
             events=row["events"],
-            first_seen=aware(row["first_seen"]),
-            last_seen=aware(row["last_seen"]),
+            first_seen=row["first_seen"],
+            last_seen=row["last_seen"],
         )
-    for move in transfer_state(store, as_of):
-        found = edges.get((move.from_holder or SUBJECTS, move.holder))
-        if found is None or (
-            in_eea(move.country, move.first_seen.date())
-            and in_eea(move.country, move.last_seen.date())
-        ):
+    for t in company(store, as_of, catalog).transfers.values():
+        e = edges.get((t.from_holder or SUBJECTS, t.holder))
+        if e is None:
             continue
-        e = found
-        mechanism, problems, invalid = judge_move(catalog, move, as_of)
-        uncertified = _uncertified(catalog, move.holder, mechanism)
+        problems = list(t.problems)
+        invalid = t.invalid
+        uncertified = _uncertified(catalog, t.holder, t.mechanism)
         if uncertified:
-            problems, invalid = problems + uncertified, move.subjects
+            problems, invalid = problems + uncertified, t.subjects
         if problems:
             e.invalid += [p for p in problems if p not in e.invalid]
             e.invalid_subjects = (e.invalid_subjects or 0) + invalid
-        elif (mechanism or "none") not in e.mechanisms:
-            e.mechanisms.append(mechanism or "none")
+        elif t.mechanism not in e.mechanisms:
+            e.mechanisms.append(t.mechanism)
     b.map.edges = list(edges.values())
     if catalog is not None:
         _declared(b, edges)
@@ -128,10 +123,7 @@ def company_map(store: Store, as_of: datetime, catalog: Catalog | None = None) -
 def _uncertified(catalog: Catalog | None, holder: str, mechanism: str | None) -> list[str]:
     """DPF covers only certified recipients; only a catalog can say which are (the audit's
     transfer-dpf-uncertified)."""
-    if catalog is None or mechanism != "dpf":
-        return []
-    h = catalog.holders.get(holder)
-    if h is not None and h.dpf_certified:
+    if mechanism != "dpf" or dpf_certified(catalog, holder) is not False:
         return []
     return [f"dpf, but {holder} is not marked DPF-certified"]
 
@@ -175,43 +167,42 @@ def _declared(b: _Builder, observed: dict[tuple[str, str], MapEdge]) -> None:
 def subject_map(
     store: Store, refs: list[str], as_of: datetime, catalog: Catalog | None = None
 ) -> DataMap:
-    from lineage.services.whohas import replay, who_has
+    from lineage.services.whohas import answer, subject, subject_events
 
-    r = replay(store, refs, as_of)
-    answer = who_has(store, refs, as_of, catalog)
+    s = subject(store, refs, as_of, catalog)
+    holders = {h["holder"]: h for h in answer(s, refs[0])["holders"]}
     b = _Builder(f"Data map of subject {refs[0][:12]}…", as_of, catalog)
     edges: dict[tuple[str, str], MapEdge] = {}
-    for row in r.rows:
-        if row["event_type"] not in _FLOW_TYPES:
+    for row in subject_events(store, s.state.refs, as_of):
+        if row.event_type not in kinds.FLOWS:
             continue
-        collected = row["event_type"] == "DataCollected"
-        source = SUBJECTS if collected else row["from_holder"]
+        collected = row.event_type == kinds.COLLECTED
+        source = SUBJECTS if collected else row.from_holder
         if collected:
-            b.subjects([row["data_subject"]] if row["data_subject"] else [])
+            b.subjects([row.data_subject] if row.data_subject else [])
         else:
             b.node(source)
-        b.node(row["holder"], collected=collected, role=row["role"], country=row["country"])
-        e = edges.setdefault((source, row["holder"]), MapEdge(source, row["holder"]))
-        at = row["occurred_at"].replace(tzinfo=UTC)
-        e.categories = sorted({*e.categories, *(row["categories"] or [])})
-        if row["legal_basis"] and row["legal_basis"] not in e.legal_bases:
-            e.legal_bases = sorted([*e.legal_bases, row["legal_basis"]])
-        if row["purpose"] and row["purpose"] not in e.purposes:
-            e.purposes = sorted([*e.purposes, row["purpose"]])
+        b.node(row.holder, collected=collected, role=row.role, country=row.country)
+        e = edges.setdefault((source, row.holder), MapEdge(source, row.holder))
+        at = row.occurred_at
+        e.categories = sorted({*e.categories, *(row.categories or [])})
+        if row.legal_basis and row.legal_basis not in e.legal_bases:
+            e.legal_bases = sorted([*e.legal_bases, row.legal_basis])
+        if row.purpose and row.purpose not in e.purposes:
+            e.purposes = sorted([*e.purposes, row.purpose])
         e.events += 1
         e.first_seen = e.first_seen or at
         e.last_seen = at
     if SUBJECTS in b.map.nodes:
         b.map.nodes[SUBJECTS].label = "Data subject"
-    holders = {h["holder"]: h for h in answer["holders"]}
     for name, n in b.map.nodes.items():
         h = holders.get(name)
         if h is None:
             continue
         n.status = h["status"]
         transfer = h["transfer"]
-        if transfer is None:
-            continue
+        if transfer is None or not transfer["current"]:
+            continue  # erased there since: history, not a current flow
         problems = [] if transfer["valid"] else [transfer["reason"]]
         problems += _uncertified(catalog, name, transfer["mechanism"])
         for e in edges.values():

@@ -15,8 +15,8 @@ from typing import Any
 from lineage.catalog.catalog import ART9_LETTERS, OWN, Catalog
 from lineage.catalog.model import Party, TransferDecl
 from lineage.projection.store import Store
+from lineage.rules.transfers import in_eea
 from lineage.services.evidence import observed_flows, purpose_evidence
-from lineage.services.transfers import in_eea
 from lineage.timeutil import iso
 
 # (key, English heading, Danish heading). Order is the template's.

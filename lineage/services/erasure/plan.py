@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from lineage.services.erasure.state import Task
-from lineage.services.whohas import Replay, _Holding, _Retention
+from lineage.rules.requests import Task
+from lineage.rules.subject import Holding
+from lineage.rules.taxonomy import covered
 from lineage.timeutil import iso
 
 if TYPE_CHECKING:
-    from lineage.catalog.catalog import Catalog
+    from lineage.services.whohas import Subject
 
 INDEPENDENT_ROLES = ("controller", "joint_controller", "public_authority")
 
@@ -42,47 +43,41 @@ class Retention:
     reason: str
 
 
-def exception_ground(purpose: str, basis: str | None) -> str | None:
+def exception_ground(purpose: str | None, basis: str | None) -> str | None:
     if basis in EXCEPTION_BASES:
         return EXCEPTION_BASES[basis]
     for suffix, ground in EXCEPTION_USE_SUFFIXES.items():
-        if purpose == suffix or purpose.endswith("." + suffix):
+        if purpose and (purpose == suffix or purpose.endswith("." + suffix)):
             return ground
     return None
 
 
-def retention(
-    h: _Holding, categories: set[str], now: datetime, rules: _Retention | None = None
-) -> Retention | None:
-    """What an Art. 17(3) exception keeps at ``h`` and until when (None: nothing). The
-    event's own retention decides; without one, the catalog's rule for the purpose
-    (``rules``, as who-has reckons it: e.g. 5 years from the end of the financial year)."""
+def retention(s: Subject, h: Holding, categories: set[str], now: datetime) -> Retention | None:
+    """What an Art. 17(3) exception keeps at ``h`` and until when (None: nothing). Only the
+    categories received under an excepted purpose, and only while that purpose's retention
+    runs (``rules.retention``: the events' own, else the catalog's rule)."""
     kept: set[str] = set()
     ends: list[datetime] = []
     grounds: list[str] = []
     unknown = False
-    for key, cats in h.purpose_categories.items():
-        purpose, basis = key
-        ground = exception_ground(purpose, basis)
-        covered = cats & categories
-        if ground is None or not covered:
+    reckoned = s.retention(h)
+    for key, r in reckoned.receipts.items():
+        category, use, basis = key
+        ground = exception_ground(use, basis)
+        if ground is None or category not in categories:
             continue
-        until = h.retain.get(key)
-        why = purpose
-        if until is None and rules is not None and (found := rules.from_catalog(h, key)):
-            best, is_open, by_purpose = found
-            until = None if is_open else best
-            why += ", catalog: " + "; ".join(
-                f"{pid}: {rule.describe()}" for pid, rule in by_purpose
-            )
-        if until is not None and until <= now:
+        if r.known and r.until is not None and r.until <= now:
             continue  # that retention has ended: no exception any more
-        kept |= covered
+        kept.add(category)
+        why = use or "?"
+        if r.source == "catalog":
+            rules = s.catalog.rules if s.catalog is not None else {}
+            why += ", catalog: " + "; ".join(f"{pid}: {rules[pid].describe()}" for pid in r.pids)
         grounds.append(f"{ground} ({why})")
-        if until is None:
-            unknown = True
+        if r.known and r.until is not None:
+            ends.append(r.until)
         else:
-            ends.append(until)
+            unknown = True
     if not kept:
         return None
     until = None if unknown else max(ends)
@@ -95,20 +90,15 @@ def retention(
 
 
 def plan_erasure(
-    r: Replay,
-    scope: tuple[str, ...],
-    now: datetime,
-    executors: dict[str, str],
-    catalog: Catalog | None = None,
+    s: Subject, scope: tuple[str, ...], now: datetime, executors: dict[str, str]
 ) -> list[Task]:
     """The tasks of an erasure request. ``executors`` maps holders to eraser names; the
-    ``catalog`` supplies retention rules for events that carry none."""
-    rules = _Retention(catalog, r.activity, r.withdrawn) if catalog is not None else None
+    subject's catalog supplies retention rules for events that carry none."""
     tasks: list[Task] = []
-    held = r.held()
-    depth = {h.name: len(r.graph.path(h.name)) for h in held}
+    held = s.state.held()
+    depth = {h.name: len(s.state.graph.path(h.name)) for h in held}
     for h in sorted(held, key=lambda h: (-depth[h.name], h.name)):
-        categories = set(h.categories) & set(scope) if scope else set(h.categories)
+        categories = in_scope(h, scope)
         if not categories:
             continue
         if not h.own and h.role in INDEPENDENT_ROLES:
@@ -122,7 +112,7 @@ def plan_erasure(
                 )
             )
             continue
-        kept = retention(h, categories, now, rules)
+        kept = retention(s, h, categories, now)
         if kept is not None:
             tasks.append(
                 Task(
@@ -149,14 +139,22 @@ def plan_erasure(
     return tasks
 
 
-def plan_notification(r: Replay, kind: str, categories: tuple[str, ...]) -> list[Task]:
+def in_scope(h: Holding, scope: tuple[str, ...]) -> set[str]:
+    """The categories held at ``h`` that a request's scope covers (a scope key covers its
+    descendants; no scope: all)."""
+    if not scope:
+        return set(h.categories)
+    return {c for c in h.categories if covered(c, scope)}
+
+
+def plan_notification(s: Subject, kind: str, categories: tuple[str, ...]) -> list[Task]:
     """Art. 19 for rectification and restriction: notify every recipient (not our own
     systems, which we correct or restrict ourselves)."""
     tasks = []
-    for h in r.held():
+    for h in s.state.held():
         if h.own:
             continue
-        cats = set(h.categories) & set(categories) if categories else set(h.categories)
+        cats = in_scope(h, categories)
         if not cats:
             continue
         tasks.append(

@@ -43,9 +43,9 @@ from lineage.events.model import (
     Event,
 )
 from lineage.projection.store import Store
+from lineage.rules.requests import Request, Task, fold
 from lineage.services.erasure.plan import plan_erasure, plan_notification
-from lineage.services.erasure.state import Request, Task, fold
-from lineage.services.whohas import identity_component, replay
+from lineage.services.whohas import identity_component, subject
 from lineage.timeutil import add_duration, iso, now
 
 SOURCE = "lineage-erasure"
@@ -201,12 +201,12 @@ class RequestService:
         return req
 
     def _plan(self, store: Store, req: Request, *, dry_run: bool = False) -> None:
-        r = replay(store, [req.subject_ref], self.clock())
+        catalog = self.app.catalog(check_taxonomy=False) if req.kind == "erasure" else None
+        s = subject(store, [req.subject_ref], self.clock(), catalog)
         if req.kind == "erasure":
-            catalog = self.app.catalog(check_taxonomy=False)
-            tasks = plan_erasure(r, req.scope, self.clock(), self._executors(), catalog)
+            tasks = plan_erasure(s, req.scope, self.clock(), self._executors())
         else:
-            tasks = plan_notification(r, req.kind, req.scope)
+            tasks = plan_notification(s, req.kind, req.scope)
         for task in tasks:
             req.tasks[task.key] = task
         if dry_run:

@@ -12,19 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from lineage.events import kinds
 from lineage.timeutil import add_duration, iso
 
 DEADLINE = "P1M"
 MAX_EXTENSION = "P2M"
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @dataclass
@@ -73,6 +68,9 @@ class Task:
             "retain_until": iso(self.retain_until),
             "status": self.status,
             "executor": self.executor,
+            # The latest outcome: why it failed, the refusal, or the attempt under way.
+            "note": self.note,
+            "attempts": self.attempts,
         }
 
 
@@ -149,12 +147,12 @@ def fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, Request]:
     for row in rows:
         et = row["event_type"]
         rid = row["request_id"]
-        if et == "ErasureRequested":
+        if et == kinds.REQUESTED:
             detail = json.loads(row["detail"]) if row.get("detail") else {}
             requests[rid] = Request(
                 request_id=rid,
                 subject_ref=row["subject_ref"],
-                received_at=_utc(row["at_time"]) or _utc(row["occurred_at"]),  # type: ignore[arg-type]
+                received_at=row["at_time"] or row["occurred_at"],
                 kind=detail.get("kind") or "erasure",
                 scope=tuple(row["categories"] or ()),
             )
@@ -162,8 +160,8 @@ def fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, Request]:
         request = requests.get(rid)
         if request is None:
             continue  # a task of a request this view does not include
-        at = _utc(row["occurred_at"])
-        if et == "ErasureTaskUpdated":
+        at = row["occurred_at"]
+        if et == kinds.TASK_UPDATED:
             detail = json.loads(row["detail"]) if row.get("detail") else {}
             action = detail.get("action") or "erase"
             key = (row["holder"], action)
@@ -175,7 +173,7 @@ def fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, Request]:
                 task.categories = tuple(row["categories"])
             if row["status"] in ("planned", "retained"):
                 task.reason = row["reason"]
-                task.retain_until = _utc(row["at_time"])
+                task.retain_until = row["at_time"]
                 task.executor = detail.get("executor")
             elif row["status"] in ("failed", "refused"):
                 task.note = row["reason"]
@@ -183,8 +181,8 @@ def fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, Request]:
                 task.note = detail.get("note") or task.note
             task.attempts = max(task.attempts, int(detail.get("attempt") or 0))
             task.updated_at = at
-        elif et == "ErasureExtended":
-            request.extensions.append((at, row["reason"], _utc(row["at_time"])))  # type: ignore[arg-type]
-        elif et == "ErasureCompleted":
+        elif et == kinds.EXTENDED:
+            request.extensions.append((at, row["reason"], row["at_time"]))
+        elif et == kinds.COMPLETED:
             request.completed_at = request.completed_at or at
     return requests

@@ -11,8 +11,14 @@ import csv
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from lineage.resources import data_file
+from lineage.timeutil import iso
+
+if TYPE_CHECKING:
+    from lineage.catalog.catalog import Catalog
+    from lineage.rules.subject import Holding
 
 
 @dataclass(frozen=True)
@@ -117,3 +123,52 @@ def validity(
     if window.invalid_from and at >= window.invalid_from:
         return Validity(False, f"{mechanism} was invalidated on {window.invalid_from}")
     return Validity(True, window.source)
+
+
+def tool_for(
+    catalog: Catalog | None, holder: str, use: str | None, mechanism: str | None
+) -> str | None:
+    """The transfer tool data moved to ``holder`` relied on: the event's own, else the tool
+    the catalog declares for the purpose's transfer to that recipient, else the holder's."""
+    if mechanism is not None or catalog is None:
+        return mechanism
+    for pid in catalog.purposes_for(use, holder):
+        decl = catalog.transfer_of(pid, holder)
+        if decl is not None and decl.mechanism:
+            return decl.mechanism
+    declared = catalog.holders.get(holder)
+    if declared is not None and declared.transfer is not None:
+        return declared.transfer.mechanism
+    return None
+
+
+def judge(h: Holding, catalog: Catalog | None, as_of: datetime) -> dict[str, Any] | None:
+    """The transfer a holding's data made, judged as of ``as_of`` on the date of its latest
+    move (None when it stayed in the EEA). Data erased there since is history: ``current``
+    is false."""
+    move = h.move
+    if move is None:
+        return None
+    country = move.country or h.country
+    if not country or in_eea(country, move.at.date()):
+        return None
+    mechanism = tool_for(catalog, h.name, move.purpose, move.mechanism)
+    v = validity(mechanism, country, move.at, as_of)
+    return {
+        "country": country,
+        "mechanism": mechanism or "none",
+        "valid": v.valid,
+        "reason": v.reason,
+        "mechanism_ref": move.mechanism_ref,
+        "at": iso(move.at),
+        "current": bool(h.categories),
+    }
+
+
+def dpf_certified(catalog: Catalog | None, holder: str) -> bool | None:
+    """The DPF covers only certified US organisations, and only the catalog says which are:
+    True or False from it, None (unknown) without one."""
+    if catalog is None:
+        return None
+    h = catalog.holders.get(holder)
+    return h is not None and h.dpf_certified

@@ -1,0 +1,11 @@
+-- The lineage events of every subject (or of the references in $refs) up to $as_of, for the
+-- rulebook's fold: the columns of subject_events.sql, ordered by subject, then time, then log
+-- position (the order one subject's fold needs).
+SELECT event_type, occurred_at, subject_ref, holder, from_holder, role, country,
+       mechanism, mechanism_ref, categories, purpose, legal_basis, data_subject, origin,
+       retention, request_id, status, reason, at_time, detail, log_partition, log_offset
+FROM events
+WHERE event_type IN @LINEAGE
+  AND occurred_at <= $as_of
+  AND ($refs IS NULL OR subject_ref IN (SELECT unnest($refs::VARCHAR[])))
+ORDER BY subject_ref, occurred_at, log_partition, log_offset;
