@@ -283,9 +283,12 @@ def extend(
 @erasure.command("status")
 @click.argument("request_id", metavar="[REQUEST]", required=False)
 @click.option("--overdue", is_flag=True, help="Only requests past their deadline.")
+@click.option("--as-of", metavar="TIME", help="Judge from events up to this time (default now).")
 @format_option("table", "json")
 @click.pass_context
-def status(ctx: click.Context, request_id: str | None, overdue: bool, fmt: str) -> None:
+def status(
+    ctx: click.Context, request_id: str | None, overdue: bool, as_of: str | None, fmt: str
+) -> None:
     """Every request (or one) with its tasks, deadline (one month, Art. 12(3), or as
     extended) and status: open, retained (answered; deferred erasures pending), overdue,
     completed. With --overdue, exit code 1 when any request is overdue.
@@ -294,9 +297,11 @@ def status(ctx: click.Context, request_id: str | None, overdue: bool, fmt: str) 
       lineage erasure status
       lineage erasure status --overdue --format json
     """
+    from lineage.timeutil import parse_time
+
     service = make_service(ctx)
-    at = service.clock()
-    requests = service.requests(request_id)
+    at = parse_time(as_of, assume_utc=True) if as_of else service.clock()
+    requests = service.requests(request_id, as_of=at if as_of else None)
     if overdue:
         requests = [q for q in requests if q.overdue(at)]
     data = [q.to_json(at) for q in requests]

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from lineage.cli.catalog import catalog_option
 from lineage.cli.erasure import _categories, make_service, plan_json, render_request
 from lineage.cli.options import id_option, identifier_pairs
 from lineage.cli.output import emit_json, format_option, table
@@ -126,9 +127,13 @@ def recipients(ctx: click.Context, identifier: str | None, ids: tuple[str, ...],
 @click.command("access", short_help="The subject access report (Art. 15): json, md or html.")
 @click.argument("identifier", required=False)
 @id_option
+@click.option("--as-of", metavar="TIME", help="Report from events up to this time (default now).")
 @format_option("json", "md", "html")
+@catalog_option
 @click.pass_context
-def access(ctx: click.Context, identifier: str | None, ids: tuple[str, ...], fmt: str) -> None:
+def access(
+    ctx: click.Context, identifier: str | None, ids: tuple[str, ...], as_of: str | None, fmt: str
+) -> None:
     """The Art. 15 report for one subject: purposes and legal bases, categories,
     recipients, retention, source, transfers and their safeguards, automated decisions,
     the subject's rights and how to complain.
@@ -138,12 +143,14 @@ def access(ctx: click.Context, identifier: str | None, ids: tuple[str, ...], fmt
       lineage access jane@example.com --format html > report.html
     """
     from lineage.services.access import access_report, to_html, to_markdown
-    from lineage.timeutil import now
+    from lineage.timeutil import now, parse_time
 
+    when = parse_time(as_of, assume_utc=True) if as_of else now()
     app, refs, catch_up = _subject(ctx, identifier, ids)
+    catalog = app.catalog(check_taxonomy=False)
     with app.store() as store:
         catch_up(app, store)
-        report = access_report(store, refs, now())
+        report = access_report(store, refs, when, catalog)
     if fmt == "json":
         emit_json(report)
     elif fmt == "md":

@@ -6,6 +6,7 @@ import html
 from datetime import datetime
 from typing import Any
 
+from lineage.catalog.catalog import Catalog
 from lineage.projection.store import Store
 from lineage.services import whohas
 
@@ -51,8 +52,10 @@ def recipients(store: Store, refs: list[str], at: datetime) -> dict[str, Any]:
     return {"subject": found["subject"], "as_of": found["as_of"], "recipients": out}
 
 
-def access_report(store: Store, refs: list[str], at: datetime) -> dict[str, Any]:
-    s = whohas.subject(store, refs, at)
+def access_report(
+    store: Store, refs: list[str], at: datetime, catalog: Catalog | None = None
+) -> dict[str, Any]:
+    s = whohas.subject(store, refs, at, catalog)
     answer = whohas.answer(s, refs[0])
     purposes: dict[tuple[str, str | None], dict[str, Any]] = {}
     for h in answer["holders"]:

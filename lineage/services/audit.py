@@ -34,10 +34,10 @@ from typing import Any
 
 from lineage.catalog.catalog import Catalog
 from lineage.projection.store import Store
-from lineage.rules.requests import fold as fold_requests
 from lineage.rules.transfers import dpf_certified, in_eea, validity
-from lineage.services.company import Company, company
+from lineage.services.company import Company, Transfer, company
 from lineage.services.evidence import Flow, observed_flows
+from lineage.services.whohas import requests_as_of
 from lineage.timeutil import iso
 
 SEVERITIES = ("error", "warning", "info")
@@ -173,37 +173,40 @@ def _transfer_fix(country: str) -> str:
 
 
 def _transfers(catalog: Catalog | None, evidence: Company) -> Iterable[Finding]:
-    seen: set[tuple[str, str | None, str]] = set()
+    """One finding per recipient, purpose and tool, summed over the sources."""
+    merged: dict[tuple[str, str | None, str], list[Transfer]] = {}
     for g in evidence.transfers.values():
+        merged.setdefault((g.holder, g.purpose, g.mechanism), []).append(g)
+    for (holder, purpose, mechanism), groups in sorted(
+        merged.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])
+    ):
+        invalid = sum(g.invalid for g in groups)
+        problems = list(dict.fromkeys(p for g in groups for p in g.problems))
+        country = groups[0].country
         ev = {
-            "country": g.country,
-            "mechanism": g.mechanism,
-            "from": g.from_holder,
-            "subjects": g.subjects,
-            "first_seen": iso(g.first_seen),
-            "last_seen": iso(g.last_seen),
+            "country": country,
+            "mechanism": mechanism,
+            "from": sorted({g.from_holder or "" for g in groups}),
+            "subjects": sum(g.subjects for g in groups),
+            "first_seen": iso(min(g.first_seen for g in groups if g.first_seen)),
+            "last_seen": iso(max(g.last_seen for g in groups if g.last_seen)),
         }
-        key = (g.holder, g.purpose, g.mechanism)
-        if key in seen:
-            continue
-        if g.invalid:
-            seen.add(key)
-            unrecorded = g.mechanism == "none" and catalog is None
+        if invalid:
+            unrecorded = mechanism == "none" and catalog is None
             yield Finding(
                 "warning" if unrecorded else "error",
                 "transfer-invalid",
-                f"data of {g.invalid} subject(s) went to {g.holder} in {g.country} under "
-                f"{'no tool' if g.mechanism == 'none' else g.mechanism}: "
-                + "; ".join(g.problems)
+                f"data of {invalid} subject(s) went to {holder} in {country} under "
+                f"{'no tool' if mechanism == 'none' else mechanism}: "
+                + "; ".join(problems)
                 + ("; no catalog declares one" if unrecorded else ""),
-                _transfer_fix(g.country),
-                holder=g.holder,
-                purpose=g.purpose,
-                evidence={**ev, "invalid_subjects": g.invalid},
+                _transfer_fix(country),
+                holder=holder,
+                purpose=purpose,
+                evidence={**ev, "invalid_subjects": invalid},
             )
-        elif g.mechanism == "dpf" and not dpf_certified(catalog, g.holder):
-            seen.add(key)
-            yield _dpf_uncertified(g.holder, ev, known=catalog is not None)
+        elif mechanism == "dpf" and not dpf_certified(catalog, holder):
+            yield _dpf_uncertified(holder, ev, known=catalog is not None)
 
 
 def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
@@ -345,9 +348,7 @@ def _consent(evidence: Company) -> Iterable[Finding]:
 
 def _erasure(store: Store, as_of: datetime) -> Iterable[Finding]:
     """The requests ``erasure status`` shows overdue: the same fold, the same deadline."""
-    rows = store.fetch_dicts("request_events", {"request_id": None, "refs": None})
-    requests = fold_requests(r for r in rows if r["occurred_at"] <= as_of)
-    for q in sorted(requests.values(), key=lambda q: q.received_at):
+    for q in sorted(requests_as_of(store, as_of).values(), key=lambda q: q.received_at):
         if not q.overdue(as_of):
             continue
         holders = sorted({t.holder for t in q.tasks.values() if not t.settled})

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from lineage.projection.store import Store
 from lineage.rules.requests import Request
-from lineage.rules.requests import fold as fold_requests
 from lineage.rules.subject import fold
-from lineage.services.whohas import Subject
+from lineage.services.whohas import Subject, requests_as_of
 
 if TYPE_CHECKING:
     from lineage.catalog.catalog import Catalog
@@ -41,9 +40,8 @@ def components(store: Store, as_of: datetime) -> dict[str, list[str]]:
 
 
 def requests_by_subject(store: Store, as_of: datetime) -> dict[str, list[Request]]:
-    rows = store.fetch_dicts("request_events", {"request_id": None, "refs": None})
     out: dict[str, list[Request]] = {}
-    for q in fold_requests(r for r in rows if r["occurred_at"] <= as_of).values():
+    for q in requests_as_of(store, as_of).values():
         out.setdefault(q.subject_ref, []).append(q)
     return out
 

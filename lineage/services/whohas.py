@@ -56,9 +56,17 @@ def subject_events(store: Store, refs: list[str], as_of: datetime) -> list[Any]:
     return rows
 
 
-def subject_requests(store: Store, refs: list[str], as_of: datetime) -> dict[str, Request]:
-    rows = store.fetch_dicts("request_events", {"request_id": None, "refs": refs})
-    return fold_requests(r for r in rows if r["occurred_at"] <= as_of)
+def requests_as_of(
+    store: Store,
+    as_of: datetime | None = None,
+    *,
+    request_id: str | None = None,
+    refs: list[str] | None = None,
+) -> dict[str, Request]:
+    """Rights requests (all, one, or a subject's) folded from their events up to ``as_of``:
+    what who-has, ``erasure status`` and the audit all judge deadlines on."""
+    rows = store.fetch_dicts("request_events", {"request_id": request_id, "refs": refs})
+    return fold_requests(r for r in rows if as_of is None or r["occurred_at"] <= as_of)
 
 
 @dataclass
@@ -79,7 +87,7 @@ def subject(
 ) -> Subject:
     component = identity_component(store, refs, as_of)
     state = fold(component, subject_events(store, component, as_of), catalog)
-    return Subject(state, subject_requests(store, component, as_of), as_of, catalog)
+    return Subject(state, requests_as_of(store, as_of, refs=component), as_of, catalog)
 
 
 def who_has(

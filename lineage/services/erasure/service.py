@@ -43,9 +43,9 @@ from lineage.events.model import (
     Event,
 )
 from lineage.projection.store import Store
-from lineage.rules.requests import Request, Task, fold
+from lineage.rules.requests import Request, Task
 from lineage.services.erasure.plan import plan_erasure, plan_notification
-from lineage.services.whohas import identity_component, subject
+from lineage.services.whohas import identity_component, requests_as_of, subject
 from lineage.timeutil import add_duration, iso, now
 
 SOURCE = "lineage-erasure"
@@ -73,10 +73,13 @@ class RequestService:
 
     # -- reading --------------------------------------------------------------------------
     def _requests(
-        self, store: Store, request_id: str | None = None, refs: list[str] | None = None
+        self,
+        store: Store,
+        request_id: str | None = None,
+        refs: list[str] | None = None,
+        as_of: datetime | None = None,
     ) -> dict[str, Request]:
-        rows = store.fetch_dicts("request_events", {"request_id": request_id, "refs": refs})
-        return fold(rows)
+        return requests_as_of(store, as_of, request_id=request_id, refs=refs)
 
     def _request(self, store: Store, request_id: str) -> Request:
         found = self._requests(store, request_id).get(request_id)
@@ -420,12 +423,15 @@ class RequestService:
         return req
 
     # -- reports --------------------------------------------------------------------------
-    def requests(self, request_id: str | None = None) -> list[Request]:
+    def requests(
+        self, request_id: str | None = None, as_of: datetime | None = None
+    ) -> list[Request]:
         with self.app.store() as store:
             self.app.catch_up(store)
             if request_id is not None:
                 return [self._request(store, request_id)]
-            return sorted(self._requests(store).values(), key=lambda q: q.received_at)
+            found = self._requests(store, as_of=as_of).values()
+            return sorted(found, key=lambda q: q.received_at)
 
     def due(self) -> list[tuple[Request, Task]]:
         at = self.clock()
