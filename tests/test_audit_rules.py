@@ -229,3 +229,49 @@ def test_without_a_catalog_dpf_is_a_warning_and_no_findings_pass(lineage: Lineag
     assert code == 1, "--fail-on info"
     result = lineage("audit", "--as-of", AS_OF)
     assert result.exit_code == 0, "a missing catalog alone never fails the audit"
+
+
+def _request(rid: str, received: str, *tasks: tuple[str, str, str]) -> list[dict[str, Any]]:
+    out = [ev("ErasureRequested", received, request_id=rid, received_at=received)]
+    for holder, action, status in tasks:
+        out.append(ev("ErasureTaskUpdated", received, request_id=rid, holder=holder,
+                      action=action, status=status))  # fmt: skip
+    return out
+
+
+def _overdue(lineage: Lineage, as_of: str) -> tuple[set[str], set[str]]:
+    """Overdue request ids by the audit and by ``erasure status``."""
+    result = lineage("audit", "--format", "json", "--as-of", as_of)
+    audit = {
+        f["evidence"]["request_id"]
+        for f in json.loads(result.stdout)["findings"]
+        if f["rule"] == "erasure-overdue"
+    }
+    status = lineage.json("erasure", "status", "--as-of", as_of)["requests"]
+    return audit, {q["request_id"] for q in status if q["status"] == "overdue"}
+
+
+def test_erasure_deadlines_count_extensions_and_notified_controllers(lineage: Lineage) -> None:
+    extended, notified, late = (f"00000000-0000-4000-8000-00000000000{i}" for i in (1, 2, 3))
+    events = _events()
+    events += _request(extended, "2024-06-01T00:00:00Z", ("books", "erase", "planned"))
+    events.append(ev("ErasureExtended", "2024-06-10T00:00:00Z", request_id=extended,
+                     reason="many archives", deadline="2024-09-01T00:00:00Z"))  # fmt: skip
+    # An independent controller told of the erasure (Art. 19) decides itself: done.
+    events += _request(notified, "2024-06-01T00:00:00Z", ("partner", "notify", "notified"))
+    events += _request(late, "2024-06-01T00:00:00Z", ("books", "erase", "failed"))
+    lineage.emit(events)
+    assert _overdue(lineage, "2024-07-15T00:00:00Z") == ({late}, {late})
+    assert _overdue(lineage, "2024-09-02T00:00:00Z") == ({late, extended}, {late, extended})
+
+
+def test_a_failed_task_shows_its_reason(lineage: Lineage) -> None:
+    rid = "00000000-0000-4000-8000-0000000000aa"
+    events = _events() + _request(rid, "2024-06-01T00:00:00Z", ("books", "erase", "planned"))
+    events.append(ev("ErasureTaskUpdated", "2024-06-02T00:00:00Z", request_id=rid,
+                     holder="books", action="erase", status="failed",
+                     reason="terminal: no API key configured for books"))  # fmt: skip
+    lineage.emit(events)
+    (task,) = lineage.json("erasure", "status", rid)["requests"][0]["tasks"]
+    assert task["status"] == "failed" and "no API key" in task["note"]
+    assert "no API key" in lineage.ok("erasure", "status", rid).stdout

@@ -15,7 +15,7 @@ from typing import Any
 from lineage.catalog.catalog import ART9_LETTERS, OWN, Catalog
 from lineage.catalog.model import Party, TransferDecl
 from lineage.projection.store import Store
-from lineage.rules.transfers import in_eea
+from lineage.rules.transfers import dpf_certified, in_eea, validity
 from lineage.services.evidence import observed_flows, purpose_evidence
 from lineage.timeutil import iso
 
@@ -63,6 +63,7 @@ HEADER_LABELS = {
     "title": ("Record of processing activities (GDPR Art. 30)",
               "Fortegnelse over behandlingsaktiviteter (art. 30)"),
     "controller": ("Controller", "Dataansvarlig"),
+    "joint_controllers": ("Joint controllers (Art. 26)", "Fælles dataansvarlige (art. 26)"),
     "representative": ("Representative", "Repræsentant"),
     "dpo": ("Data protection officer", "Databeskyttelsesrådgiver"),
     "as_of": ("Evidence as of", "Dokumentation pr."),
@@ -101,8 +102,14 @@ def build(catalog: Catalog, store: Store | None, as_of: datetime, lang: str = "e
         flows = observed_flows(store, as_of)
         evidence = purpose_evidence(store, catalog, flows, as_of)
     doc = catalog.doc
+    joint = [
+        _holder_label(catalog, n) + (f", {h.contact}" if h.contact else "")
+        for n, h in catalog.holders.items()
+        if h.role == "joint_controller"
+    ]
     header = {
         "controller": party(doc.controller),
+        "joint_controllers": "; ".join(joint) or None,
         "representative": party(doc.representative),
         "dpo": party(doc.dpo),
         "as_of": iso(as_of),
@@ -121,7 +128,7 @@ def build(catalog: Catalog, store: Store | None, as_of: datetime, lang: str = "e
                 "processing": list(act.processing),
                 "categories": list(act.categories),
                 "sub_processors": [_holder_label(catalog, s) for s in act.sub_processors],
-                "transfers": [_transfer(catalog, t) for t in act.transfers],
+                "transfers": transfers(catalog, act.transfers, act.sub_processors, as_of),
                 "security_measures": (
                     list(act.security_measures)
                     if act.security_measures is not None
@@ -138,17 +145,49 @@ def _holder_label(catalog: Catalog, name: str) -> str:
     return f"{label} ({h.country})"
 
 
-def _transfer(catalog: Catalog, t: TransferDecl) -> str:
+def _transfer(catalog: Catalog, t: TransferDecl, as_of: datetime, via: str | None = None) -> str:
+    """One Art. 30(1)(e) entry: country, recipient, tool and safeguards, and whether the tool
+    is valid as of the record's date (the rulebook's ``validity``)."""
     h = catalog.holders[t.recipient]
     country = t.country or h.country
-    mechanism = t.mechanism or (h.transfer.mechanism if h.transfer else "none")
+    mechanism = t.mechanism or (h.transfer.mechanism if h.transfer else None)
     ref = t.ref or (h.transfer.ref if h.transfer else None)
-    text = f"{country}: {h.name or t.recipient} under {mechanism}"
+    name = h.name or t.recipient
+    if via:
+        name += f" (sub-processor of {via})"
+    text = f"{country}: {name} under {mechanism or 'none'}"
     if ref:
         text += f" ({ref})"
     if t.safeguards:
         text += f"; safeguards: {t.safeguards}"
+    v = validity(mechanism, country, as_of, as_of)
+    if not v.valid:
+        text += f"; NOT VALID: {v.reason}"
+    elif mechanism == "dpf" and not dpf_certified(catalog, t.recipient):
+        text += f"; NOT VALID: {t.recipient} is not marked DPF-certified"
     return text
+
+
+def transfers(
+    catalog: Catalog, declared: list[TransferDecl], recipients: list[str], as_of: datetime
+) -> list[str]:
+    """The declared transfers, then every recipient outside the EEA the data reaches that
+    they do not list: direct ones, and onward ones through a processor's sub-processors
+    (Art. 30(1)(e) names third countries wherever the data goes)."""
+    out = [_transfer(catalog, t, as_of) for t in declared]
+    listed = {t.recipient for t in declared}
+    seen: set[str] = set()
+    todo: list[tuple[str, str | None]] = [(r, None) for r in recipients]
+    while todo:
+        name, via = todo.pop(0)
+        if name in seen or name not in catalog.holders:
+            continue
+        seen.add(name)
+        h = catalog.holders[name]
+        if name not in listed and not in_eea(h.country, as_of.date()):
+            out.append(_transfer(catalog, TransferDecl(recipient=name), as_of, via))
+        todo += [(sub, name) for sub in h.sub_processors]
+    return out
 
 
 def _contract(catalog: Catalog, name: str) -> str:
@@ -190,12 +229,7 @@ def _row(
         if label not in groups["sub_processor"]:
             groups["sub_processor"].append(label)
         contracts.append(_contract(catalog, s))
-    transfers = [_transfer(catalog, t) for t in p.transfers]
-    # A recipient outside the EEA that the purpose did not list as a transfer still is one.
-    listed = {t.recipient for t in p.transfers}
-    for r in recipients:
-        if r not in listed and not in_eea(catalog.holders[r].country, as_of.date()):
-            transfers.append(_transfer(catalog, TransferDecl(recipient=r)))
+    found = transfers(catalog, list(p.transfers), recipients, as_of)
     special = [c for c in p.categories if catalog.special(c)]
     art9 = p.art9_condition
     if art9:
@@ -216,7 +250,7 @@ def _row(
         "recipients_sub_processors": groups["sub_processor"],
         "recipients_third_parties": groups["third"],
         "recipients_authorities": groups["authority"],
-        "transfers": transfers,
+        "transfers": found,
         "erasure": f"{', '.join(p.categories)}: {rule.describe(lang)}",
         "retention_rule": str(rule),
         "security_measures": catalog.security_measures(pid),

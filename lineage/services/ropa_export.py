@@ -38,7 +38,7 @@ def header_lines(records: Records, lang: str) -> list[tuple[str, str]]:
     h = records.header
     return [
         (_label(k, lang), h.get(k) or "-")
-        for k in ("controller", "representative", "dpo", "as_of", "catalog")
+        for k in ("controller", "joint_controllers", "representative", "dpo", "as_of", "catalog")
     ]
 
 
