@@ -39,3 +39,10 @@ def id_option(f: F) -> F:
         metavar="KIND=VALUE",
         help="Identifier of a given kind, e.g. customer_number=1042 (repeatable).",
     )(f)
+
+
+def lang_option(help_text: str) -> Callable[[F], F]:
+    """``--lang en|da``: the languages the documents for people are written in."""
+    return click.option(
+        "--lang", type=click.Choice(["en", "da"]), default="en", show_default=True, help=help_text
+    )

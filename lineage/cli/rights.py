@@ -9,7 +9,7 @@ import click
 
 from lineage.cli.catalog import catalog_option
 from lineage.cli.erasure import _categories, make_service, plan_json, render_request
-from lineage.cli.options import id_option, identifier_pairs
+from lineage.cli.options import id_option, identifier_pairs, lang_option
 from lineage.cli.output import emit_json, format_option, table
 
 
@@ -127,30 +127,42 @@ def recipients(ctx: click.Context, identifier: str | None, ids: tuple[str, ...],
 @click.command("access", short_help="The subject access report (Art. 15): json, md or html.")
 @click.argument("identifier", required=False)
 @id_option
-@click.option("--as-of", metavar="TIME", help="Report from events up to this time (default now).")
+@click.option("--as-of", metavar="TIME", help="Answer from events up to this time (default now).")
+@lang_option("Language of the report's sentences and headings.")
 @format_option("json", "md", "html")
 @catalog_option
 @click.pass_context
 def access(
-    ctx: click.Context, identifier: str | None, ids: tuple[str, ...], as_of: str | None, fmt: str
+    ctx: click.Context,
+    identifier: str | None,
+    ids: tuple[str, ...],
+    as_of: str | None,
+    lang: str,
+    fmt: str,
 ) -> None:
-    """The Art. 15 report for one subject: purposes and legal bases, categories,
-    recipients, retention, source, transfers and their safeguards, automated decisions,
-    the subject's rights and how to complain.
+    """The Art. 15 report for one subject: who the controller is (with representative and
+    DPO), purposes in plain words with their legal bases, categories, recipients, how long
+    the data is kept (who-has's dates), source, transfers and their safeguards (erased ones
+    as history), automated decisions, the subject's rights and where to complain.
+
+    With a catalog (--catalog or lineage.yaml in the home) the report names the purposes as
+    the catalog does, retention follows the catalog's rules, and the supervisory authority
+    of the controller's country is named. Without one it is built from the events alone.
 
     \b
       lineage access jane@example.com --format md > report.md
-      lineage access jane@example.com --format html > report.html
+      lineage access jane@example.com --format html --lang da > rapport.html
     """
     from lineage.services.access import access_report, to_html, to_markdown
     from lineage.timeutil import now, parse_time
 
     when = parse_time(as_of, assume_utc=True) if as_of else now()
     app, refs, catch_up = _subject(ctx, identifier, ids)
+    # Taxonomy keys are checked by `catalog validate` and on emit; not on this read path.
     catalog = app.catalog(check_taxonomy=False)
     with app.store() as store:
         catch_up(app, store)
-        report = access_report(store, refs, when, catalog)
+        report = access_report(store, refs, when, catalog, lang)
     if fmt == "json":
         emit_json(report)
     elif fmt == "md":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lineage.cli.catalog import catalog_option
+from lineage.cli.options import lang_option
 from lineage.cli.output import write_atomic
 
 _SUFFIX = {"csv": "csv", "xlsx": "xlsx", "json": "json", "markdown": "md", "html": "html"}
@@ -25,13 +26,7 @@ _SUFFIX = {"csv": "csv", "xlsx": "xlsx", "json": "json", "markdown": "md", "html
     type=click.Path(dir_okay=False),
     help="Write to this file (required for xlsx; default standard output).",
 )
-@click.option(
-    "--lang",
-    type=click.Choice(["en", "da"]),
-    default="en",
-    show_default=True,
-    help="Headings in English or Danish.",
-)
+@lang_option("Headings in English or Danish.")
 @click.option("--as-of", metavar="TIME", help="Evidence from events up to this time.")
 @catalog_option
 @click.pass_context
