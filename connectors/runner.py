@@ -16,7 +16,7 @@ from connectors.state import StateStore
 from connectors.sync import CHECKPOINT_SECONDS, Sink, SyncResult, sync_resource
 from lineage.edge.identity import Pseudonymizer
 from lineage.errors import InputError
-from lineage.events.taxonomy import Taxonomy, default_taxonomy
+from lineage.events.taxonomy import Taxonomy, default_taxonomy, suggest
 from lineage.events.validate import RecordValidator
 
 if TYPE_CHECKING:
@@ -58,8 +58,11 @@ def run(
     available = {r.name: r for r in connector.resources()}
     for name in resources:
         if name not in available:
+            hint = suggest(name, available)
+            mean = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise InputError(
-                f"{connector.name} has no resource {name!r}; it has {', '.join(available)}"
+                f"{connector.name} has no resource {name!r}{mean}; it has " + ", ".join(available),
+                "--resource",
             )
     chosen = [available[n] for n in resources] if resources else list(available.values())
     if connector.name == "zendesk-sell" and not resources:

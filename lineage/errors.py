@@ -4,6 +4,7 @@
     ├── ConfigError             settings, home directory, pseudonym key
     ├── InputError              bad user input (carries ``where``: file:line, option name)
     │   ├── TaxonomyError       unknown category / data use / data subject
+    │   ├── UnknownNameError    a holder (or other name) lineage has never seen
     │   └── IdentifierError     an identifier lineage cannot interpret
     ├── CodecError              bytes that are not a valid event (carries ``reason``)
     │   └── UnknownSchemaError  single-object fingerprint not in the registry
@@ -69,6 +70,18 @@ class TaxonomyError(InputError):
 
 class IdentifierError(InputError):
     pass
+
+
+class UnknownNameError(InputError):
+    """A name given as an option that neither the events nor the catalog know: answering
+    anyway would give a silent empty answer (0 subjects at a misspelt holder)."""
+
+    def __init__(self, kind: str, name: str, suggestions: list[str], where: str | None) -> None:
+        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown {kind} {name!r}{hint}", where)
+        self.kind = kind
+        self.name = name
+        self.suggestions = suggestions
 
 
 class CodecError(LineageError):
@@ -148,9 +161,15 @@ class RequestError(LineageError):
 
 
 class UnknownRequestError(RequestError):
-    def __init__(self, request_id: str) -> None:
+    def __init__(self, request_id: str, suggestions: list[str] | None = None) -> None:
+        self.suggestions = suggestions or []
+        hint = (
+            f"did you mean {', '.join(repr(s) for s in self.suggestions)}? "
+            if self.suggestions
+            else ""
+        )
         super().__init__(
-            f"no request {request_id!r} (see `lineage erasure status` for the known ones)"
+            f"no request {request_id!r} ({hint}see `lineage erasure status` for the known ones)"
         )
         self.request_id = request_id
 

@@ -42,6 +42,14 @@ class TransferTool(_Strict):
     ref: str | None = None
 
 
+class Dpia(_Strict):
+    """The data protection impact assessment (Art. 35) for a holder's processing."""
+
+    required: bool | None = None
+    progress: str | None = None
+    location: str | None = None
+
+
 class Holder(_Strict):
     """An own system (role ``own``) or a recipient of data."""
 
@@ -56,6 +64,7 @@ class Holder(_Strict):
     dpf_certified: bool = False
     sub_processors: list[str] = Field(default_factory=list)
     eraser: str | None = None
+    dpia: Dpia | None = None
 
 
 class RetentionSpec(_Strict):

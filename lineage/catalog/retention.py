@@ -172,3 +172,115 @@ def _words(duration: str, da: bool) -> str:
                 f"{n} {(one_da if n == 1 else many_da) if da else (one if n == 1 else many)}"
             )
     return " ".join(parts)
+
+
+# Free-text retention as policies and Fides manifests write it, in English and Danish.
+_NUMBERS = {
+    word: n
+    for n, words in enumerate(
+        [(), ("one", "a", "an", "en", "et"), ("two", "to"), ("three", "tre"), ("four", "fire"),
+         ("five", "fem"), ("six", "seks"), ("seven", "syv"), ("eight", "otte"), ("nine", "ni"),
+         ("ten", "ti"), ("eleven", "elleve"), ("twelve", "tolv")]
+    )
+    for word in words
+}  # fmt: skip
+_UNIT_WORDS = {
+    "Y": r"years?|yrs?|år(?:et)?",
+    "M": r"months?|mths?|måned(?:er)?",
+    "W": r"weeks?|wks?|uger?",
+    "D": r"days?|dage?|døgn",
+}
+_AMOUNT = rf"(\d+|{'|'.join(sorted(_NUMBERS, key=len, reverse=True))})"
+_PERIOD = re.compile(
+    rf"{_AMOUNT}\s*({'|'.join(f'(?P<{u}>{w})' for u, w in _UNIT_WORDS.items())})\b"
+    # A restatement in brackets ("26 weeks (182 days)") says the same period again.
+    r"(?:\s*\([^)]*\))?"
+)
+# Words that bound a period without changing it: "at most 6 months", "op til 5 år".
+_BOUND = re.compile(
+    r"^(?:(?:for|at most|up to|maximum|max\.?|no longer than|within|"
+    r"i|op til|højst|maksimum|maks\.?|senest|inden(?: for)?|indtil)\s+)+"
+)
+_UNTIL_WITHDRAWN = re.compile(
+    r"until (?:the )?(?:data subject |user |you )?(?:consent is |consent has been )?"
+    r"(?:withdrawn|withdraws?(?: (?:their|his|her|your) consent)?|revoked|unsubscrib\w*"
+    r"|opt(?:s|ed)? out)"
+    r"|until (?:the )?(?:withdrawal|revocation) of (?:the )?consent"
+    r"|indtil (?:du |den registrerede )?(?:(?:dit |sit )?samtykke(?:t)? )?"
+    r"(?:trækkes tilbage|tilbagekaldes|tilbagekalder|trækker (?:dit |sit )?samtykke tilbage|"
+    r"afmelder|frameld\w*)"
+    r"|indtil (?:af|fra)melding|so long as (?:you are|the subject is) subscribed"
+    r"|så længe du er (?:skrevet op|tilmeldt)"
+)
+_FROM_WORDS = r"(?:from|after|following|since|counted from|fra|efter|regnet fra)"
+_START_PATTERNS = {
+    "end_of_financial_year": r"(?:the )?end of (?:the )?(?:financial|fiscal|accounting) year"
+    r"|(?:udløbet af |afslutningen af |slutningen af )?(?:det )?regnskabsår(?:et)?"
+    r"(?:s (?:udløb|afslutning|slutning))?",
+    "contract_end": r"(?:the )?(?:end|termination|expiry|close) of (?:the )?(?:contract|agreement|"
+    r"(?:customer|business|client) relationship|account|subscription)|contract end"
+    r"|(?:kunde|forretnings)forholdet(?:s)? (?:ophør|afslutning)"
+    r"|(?:at )?(?:kunde|forretnings)forholdet er ophørt"
+    r"|kontrakten(?:s)? (?:ophør|udløb)|aftalens ophør",
+    "last_activity": r"(?:the )?(?:last|latest|most recent) (?:activity|contact|login|interaction|"
+    r"processing|use|order|purchase)|seneste (?:kontakt|aktivitet|henvendelse|login|køb)"
+    r"|sidste (?:behandling|kontakt|aktivitet|henvendelse)",
+    "consent_withdrawal": r"(?:the )?withdrawal of (?:the )?consent|consent (?:is |was )?withdrawn"
+    r"|(?:tilbagetrækning|tilbagekaldelse) af (?:dit )?samtykke",
+    "collection": r"(?:the )?(?:collection|registration|receipt|creation)|indsamling(?:en)?"
+    r"|registrering(?:en)?|modtagelse(?:n)?",
+    "request_closed": r"(?:the )?(?:request|case|enquiry|inquiry|ticket) (?:is )?"
+    r"(?:closed|ended|resolved)"
+    r"|(?:the )?(?:rejection|closing of the (?:request|case))|afslag|henvendelsens afslutning"
+    r"|der er givet afslag",
+}
+
+
+def rule_from_text(text: str) -> str | None:
+    """The short rule (``P5Y from end_of_financial_year``) a retention written in words
+    says, or None when the words say something this cannot read for certain.
+
+    Reads ISO 8601 durations, a bare number of days (how Fides stores a period), "5
+    years", "5 år", "6 months", "26 weeks", "1 year and 6 months", what the period runs
+    from ("after the end of the financial year", "fra seneste kontakt") and "until consent
+    is withdrawn" / "indtil samtykke trækkes tilbage". Anything left over that is not
+    understood makes the answer None: a start that is not read would change the date."""
+    words = " ".join(str(text).lower().replace("’", "'").split()).strip(" .;")
+    if not words:
+        return None
+    if re.fullmatch(r"\d+", words):
+        return f"P{int(words)}D from collection" if int(words) > 0 else None
+    short = re.fullmatch(r"(p[0-9ymwdt]+)((?: from \S+)?)", words)
+    if short:
+        try:
+            return str(_parse_short(short.group(1).upper() + short.group(2)))
+        except InputError:
+            return None
+    if _UNTIL_WITHDRAWN.fullmatch(words):
+        return UNTIL_WITHDRAWN
+    rest = _BOUND.sub("", words)
+    amounts: dict[str, int] = {}
+    while m := _PERIOD.match(rest):
+        unit = next(u for u in _UNIT_WORDS if m.group(u))
+        n = int(m.group(1)) if m.group(1).isdigit() else _NUMBERS[m.group(1)]
+        if unit in amounts or n <= 0:
+            return None
+        amounts[unit] = n
+        rest = re.sub(r"^\s*(?:,|and|og|&)?\s*", "", rest[m.end() :])
+    if not amounts:
+        return None
+    duration = "P" + "".join(f"{amounts[u]}{u}" for u in "YMWD" if u in amounts)
+    if "W" in amounts and len(amounts) > 1:
+        return None  # ISO 8601 does not combine weeks with other units
+    runs_from = "collection"
+    if rest:
+        m = re.fullmatch(rf"{_FROM_WORDS}\s+(.*)", rest)
+        if not m:
+            return None
+        for start, pattern in _START_PATTERNS.items():
+            if re.fullmatch(pattern, m.group(1)):
+                runs_from = start
+                break
+        else:
+            return None
+    return f"{duration} from {runs_from}"

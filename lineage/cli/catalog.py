@@ -93,24 +93,80 @@ def validate(ctx: click.Context, file: str | None, fmt: str) -> None:
     help="Write the catalog here (default: standard output).",
 )
 @click.option("--controller", "controller", help="Controller name when the manifest has none.")
+@click.option(
+    "--country",
+    default="DK",
+    show_default=True,
+    help="Country of the controller and its own systems (Fides has no country).",
+)
+@click.option(
+    "--holder-country",
+    "holder_countries",
+    multiple=True,
+    metavar="SYSTEM=CC",
+    help="Country of a recipient system Fides states none for (repeatable).",
+)
+@format_option("yaml", "json")
 @click.pass_context
 def import_fides(
-    ctx: click.Context, manifest: str, output: str | None, controller: str | None
+    ctx: click.Context,
+    manifest: str,
+    output: str | None,
+    controller: str | None,
+    country: str,
+    holder_countries: tuple[str, ...],
+    fmt: str,
 ) -> None:
-    """Turn a Fides manifest (systems with privacy declarations, fideslang YAML) into a
-    catalog, so a map kept in Fides need not be rewritten. What Fides does not say (retention
-    rules it gives only as text, DPA dates) is marked for review with a comment.
+    """Turn a Fides manifest (organization, systems with privacy declarations, custom
+    taxonomy keys; fideslang YAML) into a catalog, so a map kept in Fides need not be
+    rewritten.
+
+    Processors, sub-processors and other companies' systems become recipients with their
+    role, transfer tool and DPIA; retention written in words ("5 years", "5 år", "until
+    consent is withdrawn") becomes a rule; data flows go to the purposes they belong to.
+    Every Fides field that could not be mapped, and every value Fides does not state (a
+    marked placeholder is written), is listed at the top of the catalog and under `notes`
+    in --format json. The catalog is checked before anything is written.
 
     \b
       lineage catalog import-fides fides/systems.yml -o lineage.yaml
+      lineage catalog import-fides systems.yml --holder-country mailchimp=US --format json
     """
     from pathlib import Path
 
     from lineage.catalog.fides import import_manifest
+    from lineage.catalog.loader import parse_catalog
+    from lineage.cli.output import write_atomic
+    from lineage.errors import InputError
+    from lineage.events.validate import check_country
 
-    text = import_manifest(Path(manifest), controller=controller)
+    def code(value: str, where: str) -> str:
+        try:
+            check_country(value.upper())
+        except InputError as exc:
+            raise InputError(exc.problem, where) from None
+        return value.upper()
+
+    countries: dict[str, str] = {}
+    for given in holder_countries:
+        key, sep, value = given.partition("=")
+        if not (key and sep):
+            raise InputError(f"{given!r} must be SYSTEM=CC", "--holder-country")
+        countries[key] = code(value, "--holder-country")
+    result = import_manifest(
+        Path(manifest),
+        controller=controller,
+        country=code(country, "--country"),
+        countries=countries,
+    )
+    text = result.yaml()
+    _, problems = parse_catalog(text, output or "<imported catalog>")
+    if problems:  # the mapping must never write a catalog lineage cannot load
+        raise InputError(f"the imported catalog does not validate: {problems[0]}", manifest)
     if output:
-        Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}; check it with `lineage catalog validate {output}`", err=True)
-    else:
+        write_atomic(output, text.encode())
+        click.echo(f"wrote {output} ({len(result.notes)} notes to review at its top)", err=True)
+    if fmt == "json":
+        emit_json({**result.as_json(), "output": output})
+    elif not output:
         click.echo(text, nl=False)

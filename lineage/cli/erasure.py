@@ -53,12 +53,13 @@ def make_service(ctx: click.Context, **options: Any) -> Any:
     return RequestService(app, load_registry(app.settings.home, declared), **options)
 
 
-def _categories(values: tuple[str, ...], option: str) -> tuple[str, ...]:
+def _categories(values: tuple[str, ...], option: str, service: Any) -> tuple[str, ...]:
+    """The categories named, checked against fideslang and the catalog's own keys."""
     from lineage.errors import InputError, TaxonomyError
     from lineage.events.taxonomy import default_taxonomy
 
     out = [c.strip() for v in values for c in v.split(",") if c.strip()]
-    tax = default_taxonomy()
+    tax = (service.app.taxonomy() if out else None) or default_taxonomy()
     for c in out:
         try:
             tax.check_category(c)
@@ -159,9 +160,9 @@ def erase(
     from lineage.timeutil import parse_time
 
     pairs = identifier_pairs(identifier, ids)
-    categories = _categories(scope, "--scope")
     received = parse_time(received_at, assume_utc=True) if received_at else None
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
+    categories = _categories(scope, "--scope", service)
     req = service.open_request(pairs, scope=categories, received_at=received, dry_run=dry_run)
     if not dry_run and not no_run:
         from lineage.services.erasure.service import raw_identifiers

@@ -7,6 +7,7 @@ import io
 
 import click
 
+from lineage.cli.catalog import catalog_option
 from lineage.cli.output import emit_json, format_option, table
 
 
@@ -15,12 +16,14 @@ from lineage.cli.output import emit_json, format_option, table
 @click.option("--at", "at", required=True, metavar="TIME", help="The moment of the breach.")
 @click.option("--references", is_flag=True, help="Also list the subject references.")
 @format_option("table", "json", "csv")
+@catalog_option
 @click.pass_context
 def exposed(ctx: click.Context, holder: str, at: str, references: bool, fmt: str) -> None:
     """Breach impact (Art. 33/34): how many subjects, which categories (special categories
     flagged), under which legal bases and purposes, were at HOLDER at that moment.
 
-    Several identifiers of one person count once. CSV has one row per category.
+    Several identifiers of one person count once. CSV has one row per category. A holder
+    that neither the events nor the catalog name is an error with the closest names.
 
     \b
       lineage exposed --holder mailchimp --at 2024-06-01T12:00:00Z
@@ -28,12 +31,15 @@ def exposed(ctx: click.Context, holder: str, at: str, references: bool, fmt: str
     """
     from lineage.cli.main import _catch_up, make_app
     from lineage.services.exposure import exposed as answer
+    from lineage.services.names import known_holders, require_known
     from lineage.timeutil import parse_time
 
     when = parse_time(at, assume_utc=True)
     app = make_app(ctx)
+    catalog = app.catalog(check_taxonomy=False)
     with app.store() as store:
         _catch_up(app, store)
+        require_known(holder, known_holders(store, catalog), "holder", "--holder")
         result = answer(store, holder, when, references=references)
     if fmt == "json":
         emit_json(result)

@@ -17,11 +17,12 @@ def _open(
     ctx: click.Context,
     pairs: list[tuple[str, str]],
     kind: str,
-    cats: tuple[str, ...],
+    categories: tuple[str, ...],
     dry_run: bool,
     fmt: str,
 ) -> None:
     service = make_service(ctx)
+    cats = _categories(categories, "--categories", service)
     req = service.open_request(pairs, kind=kind, scope=cats, dry_run=dry_run)
     data = plan_json(req)
     if fmt == "json":
@@ -43,6 +44,7 @@ def _open(
 )
 @click.option("--dry-run", is_flag=True, help="Plan only: record nothing.")
 @format_option("table", "json")
+@catalog_option
 @click.pass_context
 def rectify(
     ctx: click.Context,
@@ -58,8 +60,7 @@ def rectify(
     \b
       lineage rectify jane@example.com --categories user.contact.address
     """
-    cats = _categories(categories, "--categories")
-    _open(ctx, identifier_pairs(identifier, ids), "rectification", cats, dry_run, fmt)
+    _open(ctx, identifier_pairs(identifier, ids), "rectification", categories, dry_run, fmt)
 
 
 @click.command("restrict", short_help="Record a restriction and notify recipients (Art. 18, 19).")

@@ -84,7 +84,9 @@ class RequestService:
     def _request(self, store: Store, request_id: str) -> Request:
         found = self._requests(store, request_id).get(request_id)
         if found is None:
-            raise UnknownRequestError(request_id)
+            from lineage.services.names import closest
+
+            raise UnknownRequestError(request_id, closest(request_id, self._requests(store)))
         return found
 
     def _executors(self) -> dict[str, str]:
@@ -359,9 +361,15 @@ class RequestService:
             if t.holder == holder and (action is None or t.action == action)
         ]
         if not tasks:
-            holders = ", ".join(sorted({t.holder for t in req.tasks.values()})) or "none"
+            from lineage.services.names import closest
+
+            at_holder = {t.holder for t in req.tasks.values()}
+            hint = closest(holder, at_holder) if holder not in at_holder else []
+            mean = f"did you mean {', '.join(map(repr, hint))}? " if hint else ""
             raise RequestError(
-                f"request {request_id} has no task at {holder!r} (holders: {holders})"
+                f"--holder: request {request_id} has no "
+                + (f"{action} task " if action and holder in at_holder else "task ")
+                + f"at {holder!r} ({mean}its holders: {', '.join(sorted(at_holder)) or 'none'})"
             )
         events: list[Event] = []
         for task in tasks:
