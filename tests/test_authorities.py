@@ -6,8 +6,8 @@ import csv
 from datetime import date
 
 from lineage.resources import data_file
-from lineage.services.authorities import authorities, authority_for
 from lineage.rules.transfers import in_eea
+from lineage.services.authorities import authorities, authority_for
 
 
 def test_the_table_covers_every_eea_state_once_with_a_source() -> None:
