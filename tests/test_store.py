@@ -38,3 +38,24 @@ def test_every_migration_is_a_query_file() -> None:
 
     for name in MIGRATIONS.values():
         assert statements(name)
+
+
+def test_projection_columns_come_from_the_event_definitions() -> None:
+    """Every event field lands in a column or in ``detail``; the SELECT has one expression
+    per ``events`` column, in the table's order."""
+    import duckdb
+
+    from lineage.events.model import EVENT_TYPES, body_fields
+    from lineage.projection.columns import BODY_COLUMNS, event_columns
+    from lineage.projection.queries import statements
+
+    con = duckdb.connect()
+    for stmt in statements("schema"):
+        con.execute(stmt)
+    table = [r[0] for r in con.execute("DESCRIBE events").fetchall()]
+    assert table[-len(BODY_COLUMNS) :] == list(BODY_COLUMNS)
+    select = event_columns()
+    assert len(select.split(",\n    ")) == len(table)
+    for cls in EVENT_TYPES.values():
+        for f in body_fields(cls):
+            assert f"b.{f}" in select, f"{cls.event_type}.{f} is projected nowhere"

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from lineage.events import kinds
+from lineage.events.vocab import OWN_ROLE
 
 _BODY_FIELDS: dict[type, tuple[str, ...]] = {}
 
@@ -49,6 +50,10 @@ class Event:
     # This type's schema version: bumped with every change to schemas/<Type>.avsc, whose
     # previous version then moves to schemas/history/<Type>.v<N>.avsc.
     version: ClassVar[int] = 1
+    # Where the projection keeps a field whose name is not an ``events`` column (the rest of
+    # the fields without a column go to its JSON ``detail``), and constant columns.
+    columns: ClassVar[dict[str, str]] = {}
+    fixed: ClassVar[dict[str, str]] = {}
 
     subject_ref: str
     occurred_at: datetime
@@ -103,6 +108,8 @@ class DataCollected(Event):
     """We now hold these categories in one of our own systems."""
 
     event_type: ClassVar[str] = kinds.COLLECTED
+    columns: ClassVar[dict[str, str]] = {"system": "holder"}
+    fixed: ClassVar[dict[str, str]] = {"role": OWN_ROLE}
     categories: tuple[str, ...]
     system: str
     purpose: str
@@ -117,6 +124,11 @@ class DataShared(Event):
     """These categories went from one holder to a recipient."""
 
     event_type: ClassVar[str] = kinds.SHARED
+    columns: ClassVar[dict[str, str]] = {
+        "recipient": "holder",
+        "recipient_role": "role",
+        "recipient_country": "country",
+    }
     categories: tuple[str, ...]
     from_holder: str
     recipient: str
@@ -132,6 +144,11 @@ class DataTransferred(Event):
     """These categories left the EEA."""
 
     event_type: ClassVar[str] = kinds.TRANSFERRED
+    columns: ClassVar[dict[str, str]] = {
+        "recipient": "holder",
+        "recipient_role": "role",
+        "destination_country": "country",
+    }
     categories: tuple[str, ...]
     from_holder: str
     recipient: str
@@ -173,6 +190,7 @@ class ErasureRequested(Event):
     every recipient (Art. 19) is tracked with the same tasks."""
 
     event_type: ClassVar[str] = kinds.REQUESTED
+    columns: ClassVar[dict[str, str]] = {"received_at": "at_time", "scope": "categories"}
     version: ClassVar[int] = 2  # v2 added kind
     request_id: str
     received_at: datetime
@@ -185,6 +203,7 @@ class ErasureTaskUpdated(Event):
     """Progress of a request's task at one holder. A task is (request_id, holder, action)."""
 
     event_type: ClassVar[str] = kinds.TASK_UPDATED
+    columns: ClassVar[dict[str, str]] = {"retain_until": "at_time"}
     version: ClassVar[int] = 2  # v2 added action, categories, executor, attempt, note
     request_id: str
     holder: str
@@ -203,6 +222,7 @@ class ErasureExtended(Event):
     """The Art. 12(3) deadline of a request was extended, with the reason given."""
 
     event_type: ClassVar[str] = kinds.EXTENDED
+    columns: ClassVar[dict[str, str]] = {"deadline": "at_time"}
     request_id: str
     reason: str
     deadline: datetime

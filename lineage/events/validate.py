@@ -13,7 +13,7 @@ from functools import cache
 from typing import Any
 
 from lineage.errors import InputError
-from lineage.events import vocab
+from lineage.events import kinds, vocab
 from lineage.events.model import Event, IdentityLinked, body_fields
 from lineage.events.taxonomy import Taxonomy, default_taxonomy, suggest
 
@@ -106,7 +106,7 @@ _CHECKS: dict[str, Callable[[Any, Taxonomy], None]] = {
 }
 
 # Events whose category list may be empty (meaning "all").
-_MAY_BE_EMPTY = {"DataErased", "RetentionDeclared", "ErasureTaskUpdated"}
+_MAY_BE_EMPTY = {kinds.ERASED, kinds.RETENTION_DECLARED, kinds.TASK_UPDATED}
 
 
 def _checked_fields(cls: type[Event]) -> tuple[str, ...]:

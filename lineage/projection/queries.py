@@ -2,7 +2,9 @@
 
 Event type names come from ``lineage.events.kinds``: a query writes ``@FLOWS`` or
 ``@COLLECTED`` and gets ``('DataCollected', 'DataShared', 'DataTransferred')`` or
-``'DataCollected'``. An unknown macro is an error when the query is first loaded.
+``'DataCollected'``; ``@EVENT_COLUMNS`` is the projection's column mapping, built from the
+event definitions (``projection.columns``). An unknown macro is an error when the query is
+first loaded.
 """
 
 from __future__ import annotations
@@ -23,10 +25,17 @@ def _literal(value: str | tuple[str, ...]) -> str:
 
 
 def expand(text: str, name: str = "<sql>") -> str:
+    from lineage.projection.columns import macros
+
+    fragments = macros() if "@EVENT_COLUMNS" in text else {}
+
     def one(m: re.Match[str]) -> str:
-        if m.group(1) not in SQL_MACROS:
-            raise KeyError(f"queries/{name}.sql: unknown macro @{m.group(1)}")
-        return _literal(SQL_MACROS[m.group(1)])
+        key = m.group(1)
+        if key in fragments:
+            return fragments[key]
+        if key not in SQL_MACROS:
+            raise KeyError(f"queries/{name}.sql: unknown macro @{key}")
+        return _literal(SQL_MACROS[key])
 
     return _MACRO.sub(one, text)
 
