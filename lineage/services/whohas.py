@@ -29,18 +29,24 @@ if TYPE_CHECKING:
 
 def identity_component(store: Store, refs: list[str], as_of: datetime) -> list[str]:
     """Every reference linked to ``refs``, directly or through others, by links recorded up
-    to ``as_of``: the identity graph's connected component, sorted.
+    to ``as_of``: the identity graph's connected component (NetworkX), sorted.
 
-    Walked here one indexed hop at a time: a component has a handful of references, and a
-    recursive SQL query joins the whole link table on every step."""
-    seen = set(refs)
-    todo = list(seen)
+    The links are fetched one indexed hop at a time: a component has a handful of
+    references, and a recursive SQL query joins the whole link table on every step."""
+    import networkx as nx
+
+    g: nx.Graph = nx.Graph()
+    g.add_nodes_from(refs)
+    todo, asked = list(refs), set(refs)
     while todo:
-        for linked, at in store.fetch("identity_links_of", {"ref": todo.pop()}):
-            if at <= as_of and linked not in seen:
-                seen.add(linked)
-                todo.append(linked)
-    return sorted(seen)
+        ref = todo.pop()
+        for linked, at in store.fetch("identity_links_of", {"ref": ref}):
+            if at <= as_of:
+                g.add_edge(ref, linked)
+                if linked not in asked:
+                    asked.add(linked)
+                    todo.append(linked)
+    return sorted(set().union(*(nx.node_connected_component(g, r) for r in refs)))
 
 
 def subject_events(store: Store, refs: list[str], as_of: datetime) -> list[Any]:

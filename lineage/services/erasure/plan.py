@@ -96,8 +96,8 @@ def plan_erasure(
     subject's catalog supplies retention rules for events that carry none."""
     tasks: list[Task] = []
     held = s.state.held()
-    depth = {h.name: len(s.state.graph.path(h.name)) for h in held}
-    for h in sorted(held, key=lambda h: (-depth[h.name], h.name)):
+    depth = s.state.graph.depths()
+    for h in sorted(held, key=lambda h: (-depth.get(h.name, 0), h.name)):
         categories = in_scope(h, scope)
         if not categories:
             continue
