@@ -15,8 +15,9 @@ when its end is known and has passed. A holder's end is the latest of its catego
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from lineage.rules.subject import Holding, Receipt, SubjectState
@@ -54,18 +55,25 @@ def reckon_receipt(
     key: tuple[str, str | None, str | None],
     r: Receipt,
     catalog: Catalog | None,
+    memo: dict[tuple[Any, ...], Reckoning] | None = None,
 ) -> Reckoning:
     category, use, basis = key
     if r.event_until is not None:
         return Reckoning(r.event_until, source=EVENT)
     if catalog is None:
         return Reckoning()
-    pids = catalog.purposes_for(use, h.name, category, basis)
+    pids = tuple(catalog.purposes_for(use, h.name, category, basis))
     if not pids:
         return Reckoning()
+    # Categories received together share their facts: reckon each distinct set once.
+    memo_key = (pids, use, r.first, r.last)
+    if memo is not None and (found := memo.get(memo_key)) is not None:
+        return found
     best: datetime | None = None
     is_open = False
     rules = []
+    withdrawn = s.consent.withdrawn_at(use)
+    year_end = catalog.doc.controller.financial_year_end
     for pid in pids:
         rule = catalog.rules[pid]
         rules.append(str(rule))
@@ -73,22 +81,23 @@ def reckon_receipt(
             last = r.last  # the accounting material of the latest year at this holder
         else:
             last = s.last_activity(pid, use) or r.last
-        until = rule.until(
-            r.first, last, s.consent.withdrawn_at(use), catalog.doc.controller.financial_year_end
-        )
+        until = rule.until(r.first, last, withdrawn, year_end)
         if until is None:
             is_open = True
         elif best is None or until > best:
             best = until
     estimated = any(catalog.rules[pid].estimated for pid in pids)
-    return Reckoning(
+    out = Reckoning(
         None if is_open else best,
         open=is_open,
         source=CATALOG,
-        pids=tuple(pids),
+        pids=pids,
         rules=tuple(rules),
         estimated=estimated,
     )
+    if memo is not None:
+        memo[memo_key] = out
+    return out
 
 
 def combine(parts: list[Reckoning]) -> Reckoning:
@@ -110,31 +119,38 @@ def combine(parts: list[Reckoning]) -> Reckoning:
     return Reckoning(until, False, source, pids, rules, estimated)
 
 
-@dataclass
 class HoldingRetention:
-    """A holding's retention at every grain: receipts, categories, purposes, the holder."""
+    """A holding's retention at every grain: receipts and categories at once; purposes and
+    the holder when asked (the audit needs only categories)."""
 
-    receipts: dict[tuple[str, str | None, str | None], Reckoning] = field(default_factory=dict)
-    categories: dict[str, Reckoning] = field(default_factory=dict)
-    purposes: dict[tuple[str | None, str | None], Reckoning] = field(default_factory=dict)
-    holder: Reckoning = field(default_factory=Reckoning)
+    def __init__(self, s: SubjectState, h: Holding, catalog: Catalog | None) -> None:
+        memo: dict[tuple[Any, ...], Reckoning] = {}
+        self.receipts = {
+            key: reckon_receipt(s, h, key, receipt, catalog, memo)
+            for key, receipt in h.receipts.items()
+        }
+        by_category: dict[str, list[Reckoning]] = {}
+        for key, r in self.receipts.items():
+            by_category.setdefault(key[0], []).append(r)
+        self.categories = {c: combine(parts) for c, parts in by_category.items()}
+
+    @cached_property
+    def purposes(self) -> dict[tuple[str | None, str | None], Reckoning]:
+        by_purpose: dict[tuple[str | None, str | None], list[Reckoning]] = {}
+        for key, r in self.receipts.items():
+            by_purpose.setdefault((key[1], key[2]), []).append(r)
+        return {k: combine(parts) for k, parts in by_purpose.items()}
+
+    @cached_property
+    def holder(self) -> Reckoning:
+        return combine(list(self.categories.values()))
 
     def overdue_categories(self, as_of: datetime) -> list[str]:
         return sorted(c for c, r in self.categories.items() if r.overdue(as_of))
 
 
 def reckon(s: SubjectState, h: Holding, catalog: Catalog | None) -> HoldingRetention:
-    out = HoldingRetention()
-    by_category: dict[str, list[Reckoning]] = {}
-    by_purpose: dict[tuple[str | None, str | None], list[Reckoning]] = {}
-    for key, receipt in h.receipts.items():
-        r = out.receipts[key] = reckon_receipt(s, h, key, receipt, catalog)
-        by_category.setdefault(key[0], []).append(r)
-        by_purpose.setdefault((key[1], key[2]), []).append(r)
-    out.categories = {c: combine(parts) for c, parts in by_category.items()}
-    out.purposes = {k: combine(parts) for k, parts in by_purpose.items()}
-    out.holder = combine(list(out.categories.values()))
-    return out
+    return HoldingRetention(s, h, catalog)
 
 
 def describe(r: Reckoning, as_of: datetime) -> dict[str, Any]:
