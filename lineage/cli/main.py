@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import click
@@ -74,6 +75,10 @@ def cli(
       lineage emit --file events.jsonl   record events (JSON Lines)
       lineage who-has jane@example.com   every holder of one person's data
     """
+    # Everything lineage creates holds pseudonymised personal data or secrets: owner-only
+    # (0700 directories, 0600 files), whatever umask the shell had. DuckDB, its WAL and
+    # connector state are created by code that takes no mode, so the umask is the one place.
+    os.umask(0o077)
     logger = logging.getLogger("lineage")
     if not logger.handlers:
         logger.addHandler(_WarningHandler())
@@ -201,8 +206,6 @@ def emit(
 
 
 def _size(file: Any) -> int:
-    import os
-
     try:
         return os.fstat(file.fileno()).st_size if file.seekable() else 0
     except (OSError, ValueError):

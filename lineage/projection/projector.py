@@ -39,6 +39,7 @@ from lineage.events.taxonomy import Taxonomy, default_taxonomy
 from lineage.events.validate import RecordValidator
 from lineage.log.base import DeadLetter, DeadLetterLog, Log, LogEntry, pending
 from lineage.projection.batch import DEFAULT_BATCH_SIZE, Batch
+from lineage.projection.position import check_positions
 from lineage.projection.queries import statements
 from lineage.projection.store import Store
 
@@ -67,8 +68,12 @@ class Projector:
         max_latency: float | None = None,
         taxonomy: Taxonomy | None = None,
         workers: int = 0,
+        verify: bool = True,
     ) -> None:
         self.store = store
+        # Check that the stored positions are still this log's records before resuming
+        # (a follower does it in its first round only).
+        self.verify = verify
         self.log = log
         self.codec = codec
         self.batch_size = batch_size
@@ -98,15 +103,9 @@ class Projector:
                 f"{self.store.meta('partitions') or 'all'}, not {owned_text}: give the same "
                 "--shard/--partitions as when it was built, or rebuild it"
             )
+        if self.verify:
+            check_positions(self.log, self.store.marks(), self.store.path)
         positions = self.store.positions()
-        ends = self.log.end_offsets()
-        for partition, offset in positions.items():
-            if offset > ends.get(partition, 0):
-                raise ProjectionMismatchError(
-                    f"projection has read partition {partition} up to {offset} but the log "
-                    f"ends at {ends.get(partition, 0)} (the log lost records): run "
-                    "`lineage rebuild`"
-                )
         return positions
 
     def run(
@@ -249,9 +248,11 @@ class Projector:
                 con.register("quarantined", quarantine)
                 con.execute("INSERT INTO quarantine SELECT * FROM quarantined")
                 con.unregister("quarantined")
+            last = batch.last_records()
             for partition, offset in batch.positions.items():
                 con.execute(
-                    "INSERT OR REPLACE INTO log_positions VALUES (?, ?)", [partition, offset]
+                    "INSERT OR REPLACE INTO log_positions VALUES (?, ?, ?, ?)",
+                    [partition, offset, *last[partition]],
                 )
         # Step 6 done: counters only after the commit.
         result.applied += applied

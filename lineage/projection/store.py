@@ -16,10 +16,11 @@ import duckdb
 from lineage.errors import ProjectionError
 from lineage.projection.queries import sql, statements
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 # How an existing projection reaches each later version: queries/<name>.sql, applied in order.
-# 2: indexes for per-subject lookups; 3: forgotten_subjects (forgetting after erasure).
-MIGRATIONS = {"2": "migrate_2", "3": "migrate_3"}
+# 2: indexes for per-subject lookups; 3: forgotten_subjects (forgetting after erasure);
+# 4: a fingerprint of the last applied record beside each position.
+MIGRATIONS = {"2": "migrate_2", "3": "migrate_3", "4": "migrate_4"}
 
 
 class Store:
@@ -91,6 +92,13 @@ class Store:
     def positions(self) -> dict[int, int]:
         rows = self.con.execute("SELECT log_partition, next_offset FROM log_positions").fetchall()
         return {int(p): int(o) for p, o in rows}
+
+    def marks(self) -> dict[int, tuple[int, int | None, int | None]]:
+        """Per partition: (next_offset, offset of the last applied record, its fingerprint)."""
+        rows = self.con.execute(
+            "SELECT log_partition, next_offset, last_offset, last_crc FROM log_positions"
+        ).fetchall()
+        return {int(p): (int(o), last, crc) for p, o, last, crc in rows}
 
     def fetch(
         self, name: str, params: Sequence[Any] | dict[str, Any] = ()

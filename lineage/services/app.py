@@ -136,7 +136,7 @@ class App:
             finally:
                 store.close()
 
-    def projector(self, store: Store, *, follow: bool = False) -> Projector:
+    def projector(self, store: Store, *, follow: bool = False, verify: bool = True) -> Projector:
         from lineage.codec import default_codec
         from lineage.projection.projector import Projector
 
@@ -149,6 +149,7 @@ class App:
             # A latency bound matters to a follower; a catch-up wants full batches.
             max_latency=self.settings.max_latency if follow else None,
             workers=self.settings.project_workers,
+            verify=verify,
         )
 
     def pending(self, store: Store) -> int:
@@ -160,6 +161,9 @@ class App:
     ) -> ProjectionResult | None:
         """Project what the log has beyond the projection; None when it was current."""
         if store.meta("log_id") == self.log.log_id and not self.pending(store):
+            from lineage.projection.position import check_positions
+
+            check_positions(self.log, store.marks(), store.path)  # never "current" by mistake
             return None
         return self.projector(store).run(on_batch=on_batch)
 
