@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -11,7 +13,7 @@ import click
 from lineage import __version__
 from lineage.cli.catalog import catalog_option
 from lineage.cli.output import emit_json, format_option, progress, table, warn
-from lineage.errors import InputError, LineageError
+from lineage.errors import InputError, LineageError, NoSpaceError, is_no_space
 
 
 class _WarningHandler(logging.Handler):
@@ -25,11 +27,19 @@ class LineageGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except LineageError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+        except OSError as exc:
+            if not is_no_space(exc):
                 raise
-            click.secho(f"error: {exc}", fg="red", err=True)
-            ctx.exit(exc.exit_code)
+            self._fail(ctx, NoSpaceError(exc.filename or "the disk"))
+        except LineageError as exc:
+            self._fail(ctx, exc)
+
+    @staticmethod
+    def _fail(ctx: click.Context, exc: LineageError) -> None:
+        if ctx.obj and ctx.obj.get("debug"):
+            raise exc
+        click.secho(f"error: {exc}", fg="red", err=True)
+        ctx.exit(exc.exit_code)
 
 
 @click.group(cls=LineageGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -332,6 +342,16 @@ def project(
             click.echo(f"projected {applied} events ({result.duplicates} already present)")
     if result and result.quarantined:
         ctx.exit(1)
+
+
+@contextmanager
+def current_store(app: Any) -> Iterator[Any]:
+    """The projection to answer from, current: caught up here, unless a follower keeps it
+    current or the home is read-only (then it is checked to be current)."""
+    with app.query_store() as store:
+        if not store.read_only:
+            _catch_up(app, store)
+        yield store
 
 
 def _catch_up(app: Any, store: Any) -> Any:

@@ -2,7 +2,8 @@
 
 Layout of the log directory::
 
-    META                      {"log_id", "format", "crc"} (crc32 of the other fields)
+    META                      {"log_id", "format", "crc" (crc32 of the other fields),
+                              "rewritten_from" (a compacted log: the id of the old one)}
     HEAD                      the committed end (two checksummed slots, see ``_Head``);
                               readers never read past it
     lock                      writer lock (one writing process at a time)
@@ -31,6 +32,8 @@ Damaged neighbours whose framing is intact are reported one by one.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import mmap
@@ -47,7 +50,14 @@ from typing import BinaryIO
 
 from filelock import FileLock, Timeout
 
-from lineage.errors import LogBusyError, LogDamagedError, LogError
+from lineage.errors import (
+    LineageError,
+    LogBusyError,
+    LogDamagedError,
+    LogError,
+    NoSpaceError,
+    is_no_space,
+)
 from lineage.log.base import AppendResult, LogEntry, LogRecord
 
 log = logging.getLogger("lineage.log")
@@ -193,7 +203,7 @@ def read_meta(path: Path) -> dict[str, object]:
     return meta
 
 
-_META_FIELDS = {"log_id", "format", "crc", "compacted_from"}
+_META_FIELDS = {"log_id", "format", "crc", "rewritten_from"}
 
 
 def write_meta(path: Path, log_id: str, **extra: str) -> None:
@@ -208,6 +218,14 @@ def _meta_crc(meta: dict[str, object]) -> int:
 
 def _lock(directory: Path) -> FileLock:
     return FileLock(str(directory / "lock"), mode=0o600)
+
+
+def _write_error(directory: Path, exc: OSError) -> LineageError:
+    if is_no_space(exc):
+        return NoSpaceError(directory)
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return LogError(f"cannot write the event log in {directory}: it is read-only")
+    return LogError(f"cannot write the event log in {directory}: {exc.strerror or exc}")
 
 
 def _truncate(path: Path, size: int) -> None:
@@ -425,12 +443,15 @@ class FileLog:
             raise LogBusyError(str(self.directory), self.lock_timeout) from None
 
     def append(self, records: Iterable[LogRecord]) -> AppendResult:
-        self._acquire()
         try:
-            self._recover()
-            return self._append_locked(records)
-        finally:
-            self._lock.release()
+            self._acquire()
+            try:
+                self._recover()
+                return self._append_locked(records)  # rolls itself back on any error
+            finally:
+                self._lock.release()
+        except OSError as exc:
+            raise _write_error(self.directory, exc) from None
 
     def _append_locked(self, records: Iterable[LogRecord]) -> AppendResult:
         start = self._read_head()
@@ -461,7 +482,8 @@ class FileLog:
                 os.fsync(handle.fileno())
         except BaseException:
             for handle in touched:
-                handle.close()
+                with contextlib.suppress(OSError):  # a full disk fails the flush again
+                    handle.close()
             for created_base in created:
                 self._segment_path(created_base).unlink(missing_ok=True)
             first = self.segments()[-1]
@@ -558,12 +580,16 @@ class FileLog:
         """
         new = self.directory.with_name(self.directory.name + ".compacted")
         old = self.directory.with_name(self.directory.name + ".precompact")
+        swap = _compaction_lock(self.directory)
+        swap.acquire(timeout=self.lock_timeout)
         self._acquire()
         try:
             self._recover()
             if new.exists():
                 shutil.rmtree(new)
             target = FileLog(new, create=True, segment_bytes=self.segment_bytes)
+            # Projections of this log may start over on the new one by themselves.
+            write_meta(new / "META", target.log_id, rewritten_from=self.log_id)
             counts = [0, 0]
 
             def kept() -> Iterator[LogRecord]:
@@ -582,30 +608,56 @@ class FileLog:
             _fsync_dir(self.directory.parent)
         finally:
             self._lock.release()
-        shutil.rmtree(old, ignore_errors=True)
+        try:
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            swap.release()
         self._meta = read_meta(self.directory / "META")
         self._lock = _lock(self.directory)
         return counts[0], counts[1]
+
+    @property
+    def rewritten_from(self) -> str | None:
+        """The id of the log this one was compacted from, if it was."""
+        value = self._meta.get("rewritten_from")
+        return str(value) if value else None
 
 
 def finish_swap(directory: Path) -> None:
     """Finish or undo a compaction that a crash interrupted (see ``FileLog.compact``)."""
     new = directory.with_name(directory.name + ".compacted")
     old = directory.with_name(directory.name + ".precompact")
-    if not directory.exists():
-        if (new / "COMPLETE").exists():
-            os.replace(new, directory)
-            log.warning("event log: finished an interrupted compaction")
-        elif old.exists():
-            os.replace(old, directory)
-            log.warning("event log: rolled back an interrupted compaction")
-        else:
-            return
-        _fsync_dir(directory.parent)
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
-    if new.exists():
-        shutil.rmtree(new, ignore_errors=True)
+    if not new.exists() and not old.exists():
+        return  # the usual case
+    lock = _compaction_lock(directory)
+    try:
+        # A live compaction holds the lock: its files are its own. Mid-swap (no log at
+        # all) wait for it; it renames twice and is done.
+        lock.acquire(timeout=0 if directory.exists() else 60)
+    except (Timeout, OSError):
+        return
+    try:
+        if not directory.exists():
+            if (new / "COMPLETE").exists():
+                os.replace(new, directory)
+                log.warning("event log: finished an interrupted compaction")
+            elif old.exists():
+                os.replace(old, directory)
+                log.warning("event log: rolled back an interrupted compaction")
+            else:
+                return
+            _fsync_dir(directory.parent)
+        if old.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        if new.exists():
+            shutil.rmtree(new, ignore_errors=True)
+    finally:
+        lock.release()
+
+
+def _compaction_lock(directory: Path) -> FileLock:
+    # Beside the log, not in it: the log directory itself is renamed by the swap.
+    return FileLock(str(directory.with_name(directory.name + ".compact.lock")), mode=0o600)
 
 
 def repair(directory: Path, *, log_id: str | None = None, lock_timeout: float = 10.0) -> list[str]:
