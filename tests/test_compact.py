@@ -105,7 +105,7 @@ def test_compaction_killed_at_any_point_leaves_a_home_that_answers(
         shutil.copytree(template, home)
         runner = Lineage(home)
         proc = subprocess.Popen(runner.command("log", "compact"), stderr=subprocess.PIPE)
-        time.sleep(rng.uniform(0.2, took))
+        time.sleep(rng.uniform(0.05, took))
         proc.send_signal(signal.SIGKILL)
         proc.communicate()
         for email, expected in ((JANE, jane), ("p7@example.com", other)):
@@ -116,4 +116,5 @@ def test_compaction_killed_at_any_point_leaves_a_home_that_answers(
         assert status["projection"]["pending"] == 0
         outcomes.add("compacted" if "DataShared" not in event_types(home / "log") else "old")
         assert not [p.name for p in home.glob("log.*") if p.name != "log.compact.lock"]
-    assert outcomes == {"compacted", "old"}, "the kills all landed on one side of the swap"
+    # Kills after the swap are the ones that used to leave a home refusing every read.
+    assert "compacted" in outcomes, "no kill landed after the swap: the test proved nothing"

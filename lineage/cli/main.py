@@ -33,6 +33,11 @@ class LineageGroup(click.Group):
             self._fail(ctx, NoSpaceError(exc.filename or "the disk"))
         except LineageError as exc:
             self._fail(ctx, exc)
+        except Exception as exc:
+            damaged = _damaged_projection(exc)
+            if damaged is None:
+                raise
+            self._fail(ctx, damaged)
 
     @staticmethod
     def _fail(ctx: click.Context, exc: LineageError) -> None:
@@ -40,6 +45,18 @@ class LineageGroup(click.Group):
             raise exc
         click.secho(f"error: {exc}", fg="red", err=True)
         ctx.exit(exc.exit_code)
+
+
+def _damaged_projection(exc: Exception) -> LineageError | None:
+    """DuckDB's block checksums catch a damaged projection on any query; the projection is
+    derived, so the fix is always a rebuild. (Checked by module name: importing DuckDB
+    here would slow every command's start.)"""
+    from lineage.errors import ProjectionError
+
+    msg = str(exc).splitlines()[0] if str(exc) else ""
+    if type(exc).__module__ in ("duckdb", "_duckdb") and ("checksum" in msg or "orrupt" in msg):
+        return ProjectionError(f"the projection is damaged ({msg}): run `lineage rebuild`")
+    return None
 
 
 @click.group(cls=LineageGroup, context_settings={"help_option_names": ["-h", "--help"]})
