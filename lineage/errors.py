@@ -11,10 +11,13 @@
     ├── LogError                the event log
     │   ├── LogBusyError        another process holds the writer lock
     │   ├── LogCorruptError     a record failed its checksum (carries ``position``)
+    │   ├── LogDamagedError     a file of the log (META, HEAD) is damaged: `lineage log repair`
     │   ├── LogUnavailableError a backend cannot be reached (broker down, ...)
     │   └── LogDeliveryError    the broker did not acknowledge some records (carries which)
     ├── ProjectionError         the DuckDB projection
+    │   ├── ProjectionBusyError      another process holds it past the wait (exit 3)
     │   └── ProjectionMismatchError  projection built from another log: rebuild it
+    ├── NoSpaceError            the disk is full (carries ``path``)
     ├── RequestError            a rights request (erasure, rectification, restriction)
     │   ├── UnknownRequestError      no request with that id (exit 2)
     │   └── OpenRequestError         the subject already has an open request (carries its id)
@@ -27,6 +30,8 @@ Each error is one readable sentence; the CLI prints it as one line and exits wit
 """
 
 from __future__ import annotations
+
+import errno
 
 
 class LineageError(Exception):
@@ -118,6 +123,15 @@ class LogCorruptError(LogError):
         self.reason = reason
 
 
+class LogDamagedError(LogError):
+    """A file the log needs to open is damaged; ``lineage log repair`` rebuilds it."""
+
+    def __init__(self, path: object, problem: str) -> None:
+        super().__init__(f"event log file {path} is damaged ({problem}): run `lineage log repair`")
+        self.path = str(path)
+        self.problem = problem
+
+
 class LogUnavailableError(LogError):
     exit_code = 3
 
@@ -152,8 +166,30 @@ class ProjectionError(LineageError):
     pass
 
 
+class ProjectionBusyError(ProjectionError):
+    exit_code = 3
+
+    def __init__(self, path: str, waited: float, what: str = "in use by another process") -> None:
+        super().__init__(f"projection {path} is busy: {what} (waited {waited:g}s)")
+        self.path = path
+        self.waited = waited
+
+
 class ProjectionMismatchError(ProjectionError):
     pass
+
+
+class NoSpaceError(LineageError):
+    """A write failed for lack of space; nothing of it was kept."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(f"no space left on {path}: nothing was written; free space and retry")
+        self.path = str(path)
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether ``exc`` (an OSError, or a driver's error that wraps one) is a full disk."""
+    return getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc)
 
 
 class RequestError(LineageError):

@@ -8,9 +8,13 @@ CREATE TABLE IF NOT EXISTS meta (
 
 -- How far the projection has read, per log partition. Written in the same transaction as the
 -- rows derived from the events before that position.
+-- last_offset and last_crc fingerprint the last applied record: the projection checks that
+-- the log still holds it there before resuming (lineage/projection/position.py).
 CREATE TABLE IF NOT EXISTS log_positions (
     log_partition INTEGER PRIMARY KEY,
-    next_offset   BIGINT NOT NULL
+    next_offset   BIGINT NOT NULL,
+    last_offset   BIGINT,
+    last_crc      BIGINT
 );
 
 -- One row per event; columns are the union of the event types' fields.

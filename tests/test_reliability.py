@@ -112,7 +112,9 @@ def projection(home: Path) -> dict[str, Any]:
     return {
         "events": query(home, "SELECT * FROM events ORDER BY event_id, log_offset"),
         "links": query(home, "SELECT * FROM identity_links ORDER BY ALL"),
-        "positions": query(home, "SELECT * FROM log_positions ORDER BY ALL"),
+        "positions": query(
+            home, "SELECT log_partition, next_offset FROM log_positions ORDER BY ALL"
+        ),
         "quarantine": query(home, "SELECT log_offset, reason FROM quarantine ORDER BY ALL"),
     }
 
@@ -191,7 +193,7 @@ def test_projector_killed_at_random_points_matches_a_clean_rebuild(
         tables = "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
         if not (home / "projection.duckdb").exists() or not query(home, tables)[0][0]:
             continue  # killed before the projection's schema was committed
-        positions = dict(query(home, "SELECT * FROM log_positions"))
+        positions = dict(query(home, "SELECT log_partition, next_offset FROM log_positions"))
         done = positions.get(0, 0)
         mid_way += 0 < done < end
         # Exactly the events before the stored position, each once: nothing lost, nothing twice.
@@ -528,3 +530,17 @@ def _collected(i: int) -> DataCollected:
         legal_basis="contract",
         data_subject="customer",
     )
+
+
+def test_a_replayed_file_is_in_the_log_twice_and_the_readme_says_so(lineage: Lineage) -> None:
+    # The decision (README, `emit`): the log is not deduplicated at append; answers are.
+    events = replay_events(explicit_ids=True)[:50]
+    lineage.emit(events)
+    once = len(log_event_ids(lineage.home))
+    lineage.emit(events)
+    records = log_event_ids(lineage.home)
+    assert len(records) == 2 * once
+    assert lineage.json("project")["duplicates"] == once
+    assert lineage.json("status")["projection"]["events"] == len({i for _, i in records})
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "The log itself is not deduplicated: a re-run appends the records again" in readme

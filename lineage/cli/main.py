@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -10,7 +13,7 @@ import click
 from lineage import __version__
 from lineage.cli.catalog import catalog_option
 from lineage.cli.output import emit_json, format_option, progress, table, warn
-from lineage.errors import InputError, LineageError
+from lineage.errors import InputError, LineageError, NoSpaceError, is_no_space
 
 
 class _WarningHandler(logging.Handler):
@@ -24,11 +27,36 @@ class LineageGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except LineageError as exc:
-            if ctx.obj and ctx.obj.get("debug"):
+        except OSError as exc:
+            if not is_no_space(exc):
                 raise
-            click.secho(f"error: {exc}", fg="red", err=True)
-            ctx.exit(exc.exit_code)
+            self._fail(ctx, NoSpaceError(exc.filename or "the disk"))
+        except LineageError as exc:
+            self._fail(ctx, exc)
+        except Exception as exc:
+            damaged = _damaged_projection(exc)
+            if damaged is None:
+                raise
+            self._fail(ctx, damaged)
+
+    @staticmethod
+    def _fail(ctx: click.Context, exc: LineageError) -> None:
+        if ctx.obj and ctx.obj.get("debug"):
+            raise exc
+        click.secho(f"error: {exc}", fg="red", err=True)
+        ctx.exit(exc.exit_code)
+
+
+def _damaged_projection(exc: Exception) -> LineageError | None:
+    """DuckDB's block checksums catch a damaged projection on any query; the projection is
+    derived, so the fix is always a rebuild. (Checked by module name: importing DuckDB
+    here would slow every command's start.)"""
+    from lineage.errors import ProjectionError
+
+    msg = str(exc).splitlines()[0] if str(exc) else ""
+    if type(exc).__module__ in ("duckdb", "_duckdb") and ("checksum" in msg or "orrupt" in msg):
+        return ProjectionError(f"the projection is damaged ({msg}): run `lineage rebuild`")
+    return None
 
 
 @click.group(cls=LineageGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -74,6 +102,10 @@ def cli(
       lineage emit --file events.jsonl   record events (JSON Lines)
       lineage who-has jane@example.com   every holder of one person's data
     """
+    # Everything lineage creates holds pseudonymised personal data or secrets: owner-only
+    # (0700 directories, 0600 files), whatever umask the shell had. DuckDB, its WAL and
+    # connector state are created by code that takes no mode, so the umask is the one place.
+    os.umask(0o077)
     logger = logging.getLogger("lineage")
     if not logger.handlers:
         logger.addHandler(_WarningHandler())
@@ -201,8 +233,6 @@ def emit(
 
 
 def _size(file: Any) -> int:
-    import os
-
     try:
         return os.fstat(file.fileno()).st_size if file.seekable() else 0
     except (OSError, ValueError):
@@ -329,6 +359,16 @@ def project(
             click.echo(f"projected {applied} events ({result.duplicates} already present)")
     if result and result.quarantined:
         ctx.exit(1)
+
+
+@contextmanager
+def current_store(app: Any) -> Iterator[Any]:
+    """The projection to answer from, current: caught up here, unless a follower keeps it
+    current or the home is read-only (then it is checked to be current)."""
+    with app.query_store() as store:
+        if not store.read_only:
+            _catch_up(app, store)
+        yield store
 
 
 def _catch_up(app: Any, store: Any) -> Any:

@@ -66,7 +66,7 @@ def map_command(
     """
     from pathlib import Path
 
-    from lineage.cli.main import _catch_up, make_app
+    from lineage.cli.main import current_store, make_app
     from lineage.edge.identity import is_subject_ref, parse_identifier
     from lineage.errors import InputError, LineageError
     from lineage.graph.datamap import render, to_dot
@@ -95,9 +95,7 @@ def map_command(
     when = parse_time(as_of, assume_utc=True) if as_of else now()
     app = make_app(ctx)
     catalog = app.catalog(check_taxonomy=False)
-    with app.query_store() as store:
-        if not store.read_only:  # no follower keeps it current: catch up first
-            _catch_up(app, store)
+    with current_store(app) as store:
         if pairs:
             from lineage.services.datamap import subject_map
 

@@ -82,12 +82,12 @@ def restrict(
 
 
 def _subject(ctx: click.Context, identifier: str | None, ids: tuple[str, ...]) -> Any:
-    from lineage.cli.main import _catch_up, make_app
+    from lineage.cli.main import make_app
 
     pairs = identifier_pairs(identifier, ids)
     app = make_app(ctx)
     refs = app.refs_for(pairs)
-    return app, refs, _catch_up
+    return app, refs
 
 
 @click.command("recipients", short_help="Everyone the subject's data was disclosed to (Art. 19).")
@@ -102,12 +102,12 @@ def recipients(ctx: click.Context, identifier: str | None, ids: tuple[str, ...],
     \b
       lineage recipients jane@example.com --format json
     """
+    from lineage.cli.main import current_store
     from lineage.services.access import recipients as answer
     from lineage.timeutil import now
 
-    app, refs, catch_up = _subject(ctx, identifier, ids)
-    with app.store() as store:
-        catch_up(app, store)
+    app, refs = _subject(ctx, identifier, ids)
+    with current_store(app) as store:
         result = answer(store, refs, now())
     if fmt == "json":
         emit_json(result)
@@ -154,15 +154,15 @@ def access(
       lineage access jane@example.com --format md > report.md
       lineage access jane@example.com --format html --lang da > rapport.html
     """
+    from lineage.cli.main import current_store
     from lineage.services.access import access_report, to_html, to_markdown
     from lineage.timeutil import now, parse_time
 
     when = parse_time(as_of, assume_utc=True) if as_of else now()
-    app, refs, catch_up = _subject(ctx, identifier, ids)
+    app, refs = _subject(ctx, identifier, ids)
     # Taxonomy keys are checked by `catalog validate` and on emit; not on this read path.
     catalog = app.catalog(check_taxonomy=False)
-    with app.store() as store:
-        catch_up(app, store)
+    with current_store(app) as store:
         report = access_report(store, refs, when, catalog, lang)
     if fmt == "json":
         emit_json(report)

@@ -52,7 +52,7 @@ def who_has(
       lineage who-has --id customer_number=1042 --as-of 2024-06-30
       lineage who-has jane@example.com --format json
     """
-    from lineage.cli.main import _catch_up, make_app
+    from lineage.cli.main import current_store, make_app
     from lineage.services.whohas import who_has as answer
     from lineage.timeutil import now, parse_time
 
@@ -73,9 +73,7 @@ def who_has(
 
         result = who_has_sharded(app, refs, when, app.settings.shards, catalog)
     else:
-        with app.query_store() as store:
-            if not store.read_only:  # no follower keeps it current: catch up first
-                _catch_up(app, store)
+        with current_store(app) as store:
             result = answer(store, refs, when, catalog)
     if fmt == "json":
         emit_json(result)

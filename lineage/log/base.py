@@ -101,3 +101,12 @@ class DeadLetterLog(Protocol):
     def send_dead_letters(self, letters: Sequence[DeadLetter]) -> None: ...
 
     def dead_letters(self) -> list[DeadLetterRecord]: ...
+
+
+@runtime_checkable
+class RewrittenLog(Protocol):
+    """A log that may have been rewritten from another (the file log's compaction): a
+    projection of the old one can start over on it by itself."""
+
+    @property
+    def rewritten_from(self) -> str | None: ...

@@ -2,7 +2,8 @@
 
 Layout of the log directory::
 
-    META                      {"log_id", "format"}
+    META                      {"log_id", "format", "crc" (crc32 of the other fields),
+                              "rewritten_from" (a compacted log: the id of the old one)}
     HEAD                      the committed end (two checksummed slots, see ``_Head``);
                               readers never read past it
     lock                      writer lock (one writing process at a time)
@@ -16,6 +17,8 @@ A position is a global byte offset: segment base + offset in the file. Positions
 
 Commit protocol of ``append`` (one writer at a time, under the lock):
   1. Recover: bytes past HEAD belong to an append that never committed (a crash): cut them.
+     When a HEAD slot is damaged, the end is rebuilt from the records after the intact slot
+     that pass their checksums (see ``FileLog._committed``), and HEAD is rewritten.
   2. Write the frames after HEAD, rotating to a new segment when one is full.
   3. If the caller's iterator raises, truncate back to the old HEAD and delete new segments.
   4. fsync every touched segment, then write the new end into HEAD's older slot and fsync
@@ -29,12 +32,15 @@ Damaged neighbours whose framing is intact are reported one by one.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import mmap
 import os
 import shutil
 import struct
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -44,7 +50,14 @@ from typing import BinaryIO
 
 from filelock import FileLock, Timeout
 
-from lineage.errors import LogBusyError, LogError
+from lineage.errors import (
+    LineageError,
+    LogBusyError,
+    LogDamagedError,
+    LogError,
+    NoSpaceError,
+    is_no_space,
+)
 from lineage.log.base import AppendResult, LogEntry, LogRecord
 
 log = logging.getLogger("lineage.log")
@@ -91,8 +104,8 @@ class _Head:
 
     A commit writes the slot the older sequence holds and fsyncs: one small write and one
     fsync, where replacing a file takes two fsyncs and a rename. A crash mid-write damages
-    only that slot, and readers then take the other one: the previous commit, which is
-    right, since the interrupted append was never acknowledged."""
+    only that slot, and readers then take the other one as the start of a scan for the
+    records a damaged newest slot may have committed (``FileLog._committed``)."""
 
     SLOT = struct.Struct("<4sQQI8x")
     MAGIC = b"LHD1"
@@ -100,43 +113,64 @@ class _Head:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def _slots(self, data: bytes) -> list[tuple[int, int]]:
-        found = []
+    def _slots(self, data: bytes) -> tuple[list[tuple[int, int]], int]:
+        """The intact slots as (sequence, end), and how many slots are damaged (neither
+        intact nor blank: a blank slot has never been written)."""
+        found, damaged = [], 0
         for i in range(2):
             chunk = data[i * self.SLOT.size : (i + 1) * self.SLOT.size]
             if len(chunk) < self.SLOT.size:
+                damaged += bool(chunk.strip(b"\0"))
                 continue
             magic, seq, end, crc = self.SLOT.unpack(chunk)
             if magic == self.MAGIC and zlib.crc32(chunk[:20]) == crc:
                 found.append((seq, end))
-        return found
+            elif chunk.strip(b"\0"):
+                damaged += 1
+        return found, damaged
 
     def read(self) -> tuple[int, int]:
         """(sequence, end) of the latest intact slot."""
+        seq, end, _ = self.inspect()
+        return seq, end
+
+    def inspect(self) -> tuple[int, int, bool]:
+        """(sequence, end, damaged): the latest intact slot, and whether a slot is damaged
+        (then the newest commit may be later than the slot read; see ``FileLog``)."""
         try:
             data = self.path.read_bytes()
         except OSError as exc:
-            raise LogError(f"cannot read {self.path}: {exc}") from exc
+            raise LogError(f"cannot read {self.path}: {exc.strerror or exc}") from exc
         return self._parse(data)
 
-    def _parse(self, data: bytes) -> tuple[int, int]:
+    def _parse(self, data: bytes) -> tuple[int, int, bool]:
         if data.startswith(b"{"):  # the JSON form of earlier versions
             try:
-                return 0, int(json.loads(data)["end"])
-            except (ValueError, KeyError) as exc:
-                raise LogError(f"cannot read {self.path}: {exc}") from exc
-        slots = self._slots(data)
+                return 0, int(json.loads(data)["end"]), False
+            except (ValueError, KeyError, TypeError) as exc:
+                raise LogDamagedError(self.path, f"unreadable commit record ({exc})") from exc
+        slots, damaged = self._slots(data)
         if not slots:
-            raise LogError(f"{self.path} is damaged: no intact commit record")
-        return max(slots)
+            raise LogDamagedError(self.path, "no intact commit record")
+        seq, end = max(slots)
+        return seq, end, damaged > 0
 
-    def write(self, end: int) -> None:
+    def write(self, end: int, *, whole: bool = False) -> None:
+        """Commit ``end``: one slot written in place. ``whole`` rewrites the file (new, the
+        JSON form of earlier versions, or a repair of a damaged slot)."""
         data = self.path.read_bytes() if self.path.exists() else None
-        seq = self._parse(data)[0] + 1 if data is not None else 0
+        seq = 0
+        if data is not None:
+            try:
+                seq = self._parse(data)[0] + 1
+            except LogError:
+                if not whole:
+                    raise
         body = struct.pack("<4sQQ", self.MAGIC, seq, end)
         slot = self.SLOT.pack(self.MAGIC, seq, end, zlib.crc32(body))
-        if data is None or data.startswith(b"{"):  # new, or the JSON form: write it whole
-            _write_atomic(self.path, slot + bytes(self.SLOT.size))
+        if whole or data is None or data.startswith(b"{"):
+            blank = bytes(self.SLOT.size)
+            _write_atomic(self.path, blank + slot if seq % 2 else slot + blank)
             return
         fd = os.open(self.path, os.O_WRONLY)
         try:
@@ -149,6 +183,70 @@ class _Head:
 def read_head(directory: Path) -> int:
     """The committed end of the log in ``directory``."""
     return _Head(directory / "HEAD").read()[1]
+
+
+def read_meta(path: Path) -> dict[str, object]:
+    """META's fields, checked: a damaged META names itself and the repair."""
+    try:
+        meta = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise LogError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise LogDamagedError(path, "not valid JSON") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("log_id"), str):
+        raise LogDamagedError(path, "no log id")
+    if set(meta) - _META_FIELDS:
+        raise LogDamagedError(path, f"unknown field {sorted(set(meta) - _META_FIELDS)[0]!r}")
+    crc = meta.pop("crc", None)  # absent in logs of earlier versions
+    if crc is not None and crc != _meta_crc(meta):
+        raise LogDamagedError(path, "checksum mismatch")
+    return meta
+
+
+_META_FIELDS = {"log_id", "format", "crc", "rewritten_from"}
+
+
+def write_meta(path: Path, log_id: str, **extra: str) -> None:
+    meta: dict[str, object] = {"log_id": log_id, "format": 1, **extra}
+    meta["crc"] = _meta_crc(meta)
+    _write_atomic(path, json.dumps(meta).encode())
+
+
+def _meta_crc(meta: dict[str, object]) -> int:
+    return zlib.crc32(json.dumps(meta, sort_keys=True).encode())
+
+
+def _lock(directory: Path) -> FileLock:
+    return FileLock(str(directory / "lock"), mode=0o600)
+
+
+def _write_error(directory: Path, exc: OSError) -> LineageError:
+    if is_no_space(exc):
+        return NoSpaceError(directory)
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return LogError(f"cannot write the event log in {directory}: it is read-only")
+    return LogError(f"cannot write the event log in {directory}: {exc.strerror or exc}")
+
+
+def _truncate(path: Path, size: int) -> None:
+    with open(path, "r+b") as fh:
+        fh.truncate(size)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _good_end(data: bytes) -> int:
+    """End of the last frame in ``data`` that passes its checksum (0 when none does)."""
+    good = pos = 0
+    while pos < len(data):
+        end = _valid_frame_at(data, pos, len(data))
+        if end < 0:
+            pos = _resync(data, pos, len(data))
+            if pos < 0:
+                break
+            continue
+        good = pos = end
+    return good
 
 
 def _fsync_dir(path: Path) -> None:
@@ -185,34 +283,34 @@ class FileLog:
         self.directory = Path(directory)
         self.lock_timeout = lock_timeout
         self.segment_bytes = segment_bytes
+        self._warned_head = False
         finish_swap(self.directory)
         meta = self.directory / "META"
         if not meta.exists():
             if not create:
+                if self.segments():
+                    raise LogDamagedError(meta, "missing")
                 raise LogError(f"no event log at {self.directory} (run `lineage init` first)")
             self._create()
-        try:
-            self._meta = json.loads(meta.read_text())
-        except (OSError, ValueError) as exc:
-            raise LogError(f"cannot read {meta}: {exc}") from exc
-        self._lock = FileLock(str(self.directory / "lock"))
+        self._meta = read_meta(meta)
+        self._lock = _lock(self.directory)
         self._recover_if_idle()
 
     # -- set-up and recovery --------------------------------------------------------------
     def _create(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(self.directory / "lock"))
-        with lock:
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with _lock(self.directory):
             if (self.directory / "META").exists():
                 return
+            if self.segments():  # never start a new log over the records of an old one
+                raise LogDamagedError(self.directory / "META", "missing")
             seg = self._segment_path(0)
             with open(seg, "wb") as fh:
                 fh.write(SEGMENT_MAGIC)
                 fh.flush()
                 os.fsync(fh.fileno())
             self._write_head(len(SEGMENT_MAGIC))
-            meta = {"log_id": str(uuid.uuid4()), "format": 1}
-            _write_atomic(self.directory / "META", json.dumps(meta).encode())
+            write_meta(self.directory / "META", str(uuid.uuid4()))
 
     @property
     def log_id(self) -> str:
@@ -225,10 +323,39 @@ class FileLog:
         return sorted(int(p.stem) for p in self.directory.glob("*.seg"))
 
     def _read_head(self) -> int:
-        return read_head(self.directory)
+        end, damaged_from = self._committed(settle=True)
+        if damaged_from is not None and not self._warned_head:
+            self._warned_head = True
+            log.warning(
+                "event log: %s is damaged (its newest commit record fails its checksum); "
+                "reading up to position %d, the end of the records after the intact one "
+                "that pass their checksums; the next write rewrites it (or run "
+                "`lineage log repair`)",
+                self.directory / "HEAD",
+                end,
+            )
+        return end
 
-    def _write_head(self, end: int) -> None:
-        _Head(self.directory / "HEAD").write(end)
+    def _committed(self, *, settle: bool = False) -> tuple[int, int | None]:
+        """(end, damaged_from): the committed end and, when a HEAD slot is damaged, the end
+        of the intact slot the scan started from.
+
+        A damaged slot may have held the newest commit. Records after the intact slot's end
+        that are complete and pass their own checksums are evidence that it did (frames are
+        fsynced before HEAD is written), so the end is where the last of them ends: no
+        acknowledged record is cut for a bad commit record. ``settle``: a reader without
+        the lock may catch a writer mid-slot, so it looks again before judging."""
+        head = _Head(self.directory / "HEAD")
+        for attempt in range(3 if settle else 1):
+            if attempt:
+                time.sleep(0.01)
+            _, end, damaged = head.inspect()
+            if not damaged:
+                return end, None
+        return self._scan_end(end), end
+
+    def _write_head(self, end: int, *, whole: bool = False) -> None:
+        _Head(self.directory / "HEAD").write(end, whole=whole)
 
     def _recover_if_idle(self) -> None:
         """Cut a torn tail now if no writer is active (a writer recovers before it writes)."""
@@ -236,13 +363,15 @@ class FileLog:
             self._lock.acquire(timeout=0)
         except Timeout:
             return
+        except OSError:  # a read-only home: read up to the committed end, change nothing
+            return
         try:
             self._recover()
         finally:
             self._lock.release()
 
     def _recover(self) -> None:
-        head = self._read_head()
+        head, damaged_from = self._committed()
         bases = self.segments()
         for base in bases[1:]:
             if base >= head:  # created by an append that never committed
@@ -253,10 +382,7 @@ class FileLog:
         path = self._segment_path(last)
         size = path.stat().st_size
         if last + size > head:
-            with open(path, "r+b") as fh:
-                fh.truncate(head - last)
-                fh.flush()
-                os.fsync(fh.fileno())
+            _truncate(path, head - last)
             log.warning(
                 "event log: cut a torn tail of %d bytes after position %d "
                 "(an append that never completed)",
@@ -264,11 +390,8 @@ class FileLog:
                 head,
             )
         elif last + size < head:
-            good = self._last_good_end(path, last)
-            with open(path, "r+b") as fh:
-                fh.truncate(good - last)
-                fh.flush()
-                os.fsync(fh.fileno())
+            good = self._scan_end(last + len(SEGMENT_MAGIC))
+            _truncate(path, good - last)
             self._write_head(good)
             log.warning(
                 "event log: segment %s ends %d bytes short of the committed end %d; "
@@ -278,20 +401,39 @@ class FileLog:
                 head,
                 good,
             )
+        if damaged_from is not None:
+            self._write_head(head, whole=True)
+            log.warning(
+                "event log: %s was damaged (its newest commit record failed its checksum); "
+                "kept the %d bytes of records after the intact commit at position %d that "
+                "pass their checksums, and rewrote it with the end %d",
+                self.directory / "HEAD",
+                head - damaged_from,
+                damaged_from,
+                head,
+            )
 
-    def _last_good_end(self, path: Path, base: int) -> int:
-        data = path.read_bytes()
-        good = len(SEGMENT_MAGIC)
-        pos = good
-        while pos < len(data):
-            end = _valid_frame_at(data, pos, len(data))
-            if end < 0:
-                pos = _resync(data, pos, len(data))
-                if pos < 0:
-                    break
+    def _scan_end(self, start: int) -> int:
+        """The end of the last record from ``start`` on that passes its checksum, across
+        segment rotations. A damaged record before it stays (readers set it aside): only a
+        tail that fails its checksums ends the log."""
+        end = start
+        for base in self.segments():
+            path = self._segment_path(base)
+            size = path.stat().st_size
+            if base + size < end:
                 continue
-            good = pos = end
-        return base + good
+            if base > end or size < len(SEGMENT_MAGIC):  # not a continuation
+                break
+            local = max(end - base, len(SEGMENT_MAGIC))
+            with open(path, "rb") as fh:
+                fh.seek(local)
+                good = _good_end(fh.read())
+            if good:
+                end = base + local + good
+            if end < base + size:  # a tail that fails: nothing after it continues the log
+                break
+        return end
 
     # -- writing --------------------------------------------------------------------------
     def _acquire(self) -> None:
@@ -301,12 +443,15 @@ class FileLog:
             raise LogBusyError(str(self.directory), self.lock_timeout) from None
 
     def append(self, records: Iterable[LogRecord]) -> AppendResult:
-        self._acquire()
         try:
-            self._recover()
-            return self._append_locked(records)
-        finally:
-            self._lock.release()
+            self._acquire()
+            try:
+                self._recover()
+                return self._append_locked(records)  # rolls itself back on any error
+            finally:
+                self._lock.release()
+        except OSError as exc:
+            raise _write_error(self.directory, exc) from None
 
     def _append_locked(self, records: Iterable[LogRecord]) -> AppendResult:
         start = self._read_head()
@@ -337,7 +482,8 @@ class FileLog:
                 os.fsync(handle.fileno())
         except BaseException:
             for handle in touched:
-                handle.close()
+                with contextlib.suppress(OSError):  # a full disk fails the flush again
+                    handle.close()
             for created_base in created:
                 self._segment_path(created_base).unlink(missing_ok=True)
             first = self.segments()[-1]
@@ -434,12 +580,16 @@ class FileLog:
         """
         new = self.directory.with_name(self.directory.name + ".compacted")
         old = self.directory.with_name(self.directory.name + ".precompact")
+        swap = _compaction_lock(self.directory)
+        swap.acquire(timeout=self.lock_timeout)
         self._acquire()
         try:
             self._recover()
             if new.exists():
                 shutil.rmtree(new)
             target = FileLog(new, create=True, segment_bytes=self.segment_bytes)
+            # Projections of this log may start over on the new one by themselves.
+            write_meta(new / "META", target.log_id, rewritten_from=self.log_id)
             counts = [0, 0]
 
             def kept() -> Iterator[LogRecord]:
@@ -458,30 +608,108 @@ class FileLog:
             _fsync_dir(self.directory.parent)
         finally:
             self._lock.release()
-        shutil.rmtree(old, ignore_errors=True)
-        self._meta = json.loads((self.directory / "META").read_text())
-        self._lock = FileLock(str(self.directory / "lock"))
+        try:
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            swap.release()
+        self._meta = read_meta(self.directory / "META")
+        self._lock = _lock(self.directory)
         return counts[0], counts[1]
+
+    @property
+    def rewritten_from(self) -> str | None:
+        """The id of the log this one was compacted from, if it was."""
+        value = self._meta.get("rewritten_from")
+        return str(value) if value else None
 
 
 def finish_swap(directory: Path) -> None:
     """Finish or undo a compaction that a crash interrupted (see ``FileLog.compact``)."""
     new = directory.with_name(directory.name + ".compacted")
     old = directory.with_name(directory.name + ".precompact")
-    if not directory.exists():
-        if (new / "COMPLETE").exists():
-            os.replace(new, directory)
-            log.warning("event log: finished an interrupted compaction")
-        elif old.exists():
-            os.replace(old, directory)
-            log.warning("event log: rolled back an interrupted compaction")
-        else:
-            return
-        _fsync_dir(directory.parent)
-    if old.exists():
-        shutil.rmtree(old, ignore_errors=True)
-    if new.exists():
-        shutil.rmtree(new, ignore_errors=True)
+    if not new.exists() and not old.exists():
+        return  # the usual case
+    lock = _compaction_lock(directory)
+    try:
+        # A live compaction holds the lock: its files are its own. Mid-swap (no log at
+        # all) wait for it; it renames twice and is done.
+        lock.acquire(timeout=0 if directory.exists() else 60)
+    except (Timeout, OSError):
+        return
+    try:
+        if not directory.exists():
+            if (new / "COMPLETE").exists():
+                os.replace(new, directory)
+                log.warning("event log: finished an interrupted compaction")
+            elif old.exists():
+                os.replace(old, directory)
+                log.warning("event log: rolled back an interrupted compaction")
+            else:
+                return
+            _fsync_dir(directory.parent)
+        if old.exists():
+            shutil.rmtree(old, ignore_errors=True)
+        if new.exists():
+            shutil.rmtree(new, ignore_errors=True)
+    finally:
+        lock.release()
+
+
+def _compaction_lock(directory: Path) -> FileLock:
+    # Beside the log, not in it: the log directory itself is renamed by the swap.
+    return FileLock(str(directory.with_name(directory.name + ".compact.lock")), mode=0o600)
+
+
+def repair(directory: Path, *, log_id: str | None = None, lock_timeout: float = 10.0) -> list[str]:
+    """``lineage log repair``: rebuild a damaged META or HEAD from the segments, under the
+    writer lock. Returns what was done, a sentence each (nothing when nothing was damaged).
+    ``log_id`` is the id for a META that lost its own (the projection's, so that it resumes).
+    """
+    directory = Path(directory)
+    finish_swap(directory)
+    bases = sorted(int(p.stem) for p in directory.glob("*.seg"))
+    if not bases:
+        raise LogError(f"no event log at {directory} (run `lineage init` first)")
+    done = []
+    lock = _lock(directory)
+    try:
+        lock.acquire(timeout=lock_timeout)
+    except Timeout:
+        raise LogBusyError(str(directory), lock_timeout) from None
+    try:
+        meta = directory / "META"
+        try:
+            read_meta(meta)
+        except LogError as exc:
+            if meta.exists() and not isinstance(exc, LogDamagedError):
+                raise
+            try:
+                new_id, known = str(uuid.UUID(log_id or "")), True
+            except ValueError:
+                new_id, known = str(uuid.uuid4()), False
+            write_meta(meta, new_id)
+            done.append(
+                f"rewrote {meta} with the log id its projection was built from ({new_id})"
+                if known
+                else f"rewrote {meta} with a new log id {new_id}: projections of this log "
+                "refuse it until `lineage rebuild`"
+            )
+        head = _Head(directory / "HEAD")
+        try:
+            _, start, damaged = head.inspect()
+        except LogError:  # no intact commit record, or no HEAD: every record is evidence
+            start, damaged = bases[0] + len(SEGMENT_MAGIC), True
+        if damaged:
+            end = FileLog(directory, lock_timeout=0)._scan_end(start)
+            head.write(end, whole=True)
+            done.append(
+                f"rebuilt {head.path} from the segments: the log ends at position {end}, "
+                "after the last record that passes its checksum"
+            )
+    finally:
+        lock.release()
+    FileLog(directory, lock_timeout=lock_timeout)  # now cuts a torn tail past the end
+    return done
 
 
 def _corrupt_records(buf: mmap.mmap | bytes, start: int, stop: int) -> list[tuple[int, int]]:

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from lineage.errors import ProjectionError
+from lineage.errors import ProjectionBusyError, ProjectionError
 from lineage.projection.store import Store
 
 _POLL = 0.02
@@ -104,14 +104,15 @@ def wait_for_readers(path: Path, timeout: float, stop: threading.Event | None = 
 
 
 def open_store(path: Path, *, read_only: bool, timeout: float) -> Store:
-    """Open the projection, retrying while another process has it open."""
+    """Open the projection, waiting (at most ``timeout``) while another process has it
+    open; then "busy" (exit 3)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             if read_only and not path.exists():
-                raise ProjectionError(f"projection {path} is in use (not created yet)")
+                raise ProjectionBusyError(str(path), timeout, "not created yet")
             return Store(path, read_only=read_only)
-        except ProjectionError as exc:
-            if "in use" not in str(exc) or time.monotonic() >= deadline:
-                raise
+        except ProjectionBusyError as exc:
+            if time.monotonic() >= deadline:
+                raise ProjectionBusyError(str(path), timeout) from exc
         time.sleep(_POLL)

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 
 from lineage.errors import LineageError
 from lineage.log.base import LogEntry
+from lineage.projection.position import fingerprint
 
 _TS = pa.timestamp("us")
 _STR = pa.string()
@@ -46,6 +47,8 @@ class Batch:
         # (partition, offset, next_offset, reason, payload, key)
         self.quarantine: list[tuple[int, int, int, str, bytes | None, bytes | None]] = []
         self.positions: dict[int, int] = {}
+        # Per partition: the last record taken, as (offset, fingerprint) or its entry.
+        self._last: dict[int, LogEntry | tuple[int, int]] = {}
         self.size = 0
         self.seen: set[str] = set()
         self.repeats = 0
@@ -61,6 +64,7 @@ class Batch:
     ) -> None:
         """Step 2 for one record: decode and check it, or set it aside."""
         self.positions[entry.partition] = entry.next_offset
+        self._last[entry.partition] = entry  # fingerprinted once, at the commit
         self.size += 1
         value = entry.value
         if value is None:
@@ -108,15 +112,28 @@ class Batch:
         repeats: int,
         quarantine: list[tuple[int, int, int, str, bytes | None, bytes | None]],
         positions: dict[int, int],
+        last: dict[int, tuple[int, int]],
     ) -> None:
-        """Add a chunk decoded elsewhere; ``positions`` cover every record before it."""
+        """Add a chunk decoded elsewhere; ``positions`` cover every record before it, and
+        ``last`` fingerprints the record before each (see ``last_records``)."""
         self.merged = True
+        self._last.update(last)
         if chunk is not None and chunk.num_rows:
             self.chunks.append(chunk)
         self.size += size
         self.repeats += repeats
         self.quarantine.extend(quarantine)
         self.positions.update(positions)
+
+    def last_records(self) -> dict[int, tuple[int, int]]:
+        """Per partition, (offset, fingerprint) of the last record: stored beside the
+        position so that a later run can check the log still holds it there."""
+        out = {}
+        for partition, last in self._last.items():
+            if isinstance(last, LogEntry):
+                last = (last.offset, fingerprint(last.value))
+            out[partition] = last
+        return out
 
     def _unique(self, table: pa.Table) -> pa.Table:
         ids = pc.struct_field(table.column("envelope"), "event_id")

@@ -25,6 +25,7 @@ positions cover every record before them, so the protocol is the same.
 from __future__ import annotations
 
 import gc
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -37,10 +38,13 @@ from lineage.codec.arrow import batch_row_type
 from lineage.errors import ProjectionMismatchError
 from lineage.events.taxonomy import Taxonomy, default_taxonomy
 from lineage.events.validate import RecordValidator
-from lineage.log.base import DeadLetter, DeadLetterLog, Log, LogEntry, pending
+from lineage.log.base import DeadLetter, DeadLetterLog, Log, LogEntry, RewrittenLog, pending
 from lineage.projection.batch import DEFAULT_BATCH_SIZE, Batch
+from lineage.projection.position import check_positions
 from lineage.projection.queries import statements
 from lineage.projection.store import Store
+
+logger = logging.getLogger("lineage.projection")
 
 # Below this many records to read, worker processes cost more to start than they save.
 PARALLEL_MIN_RECORDS = 100_000
@@ -67,8 +71,12 @@ class Projector:
         max_latency: float | None = None,
         taxonomy: Taxonomy | None = None,
         workers: int = 0,
+        verify: bool = True,
     ) -> None:
         self.store = store
+        # Check that the stored positions are still this log's records before resuming
+        # (a follower does it in its first round only).
+        self.verify = verify
         self.log = log
         self.codec = codec
         self.batch_size = batch_size
@@ -87,6 +95,8 @@ class Projector:
                 self.store.set_meta("log_id", self.log.log_id)
                 self.store.set_meta("log_kind", self.log.kind)
                 self.store.set_meta("partitions", owned_text)
+        elif known != self.log.log_id and self._rewritten_from(known):
+            self._start_over()
         elif known != self.log.log_id:
             raise ProjectionMismatchError(
                 f"projection {self.store.path} was built from another log ({known}); "
@@ -98,16 +108,27 @@ class Projector:
                 f"{self.store.meta('partitions') or 'all'}, not {owned_text}: give the same "
                 "--shard/--partitions as when it was built, or rebuild it"
             )
+        if self.verify:
+            check_positions(self.log, self.store.marks(), self.store.path)
         positions = self.store.positions()
-        ends = self.log.end_offsets()
-        for partition, offset in positions.items():
-            if offset > ends.get(partition, 0):
-                raise ProjectionMismatchError(
-                    f"projection has read partition {partition} up to {offset} but the log "
-                    f"ends at {ends.get(partition, 0)} (the log lost records): run "
-                    "`lineage rebuild`"
-                )
         return positions
+
+    def _rewritten_from(self, known: str) -> bool:
+        log = self.log
+        return isinstance(log, RewrittenLog) and log.rewritten_from == known
+
+    def _start_over(self) -> None:
+        """The log was compacted under this projection (``lineage log compact``, perhaps
+        killed before it rebuilt): project the new log from its start. One transaction, so
+        a crash leaves either the old state (and this runs again) or the new one."""
+        logger.warning(
+            "projection %s: the log was compacted; projecting it again from its start",
+            self.store.path,
+        )
+        with self.store.transaction():
+            for stmt in statements("start_over"):
+                self.store.con.execute(stmt)
+            self.store.set_meta("log_id", self.log.log_id)
 
     def run(
         self,
@@ -249,9 +270,11 @@ class Projector:
                 con.register("quarantined", quarantine)
                 con.execute("INSERT INTO quarantine SELECT * FROM quarantined")
                 con.unregister("quarantined")
+            last = batch.last_records()
             for partition, offset in batch.positions.items():
                 con.execute(
-                    "INSERT OR REPLACE INTO log_positions VALUES (?, ?)", [partition, offset]
+                    "INSERT OR REPLACE INTO log_positions VALUES (?, ?, ?, ?)",
+                    [partition, offset, *last[partition]],
                 )
         # Step 6 done: counters only after the commit.
         result.applied += applied

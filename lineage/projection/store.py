@@ -6,6 +6,8 @@ then no other process may open it at all), so commands open the store briefly an
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,32 +18,52 @@ from typing import Any
 
 import duckdb
 
-from lineage.errors import ProjectionError
+from lineage.errors import (
+    LineageError,
+    NoSpaceError,
+    ProjectionBusyError,
+    ProjectionError,
+    is_no_space,
+)
 from lineage.projection.queries import sql, statements
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 # How an existing projection reaches each later version: queries/<name>.sql, applied in order.
-# 2: indexes for per-subject lookups; 3: forgotten_subjects (forgetting after erasure).
-MIGRATIONS = {"2": "migrate_2", "3": "migrate_3"}
+# 2: indexes for per-subject lookups; 3: forgotten_subjects (forgetting after erasure);
+# 4: a fingerprint of the last applied record beside each position.
+MIGRATIONS = {"2": "migrate_2", "3": "migrate_3", "4": "migrate_4"}
 
 
 class Store:
     def __init__(self, path: Path | str = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
         self.read_only = read_only
+        file = None if self.path == ":memory:" else Path(self.path)
+        if file is not None and not read_only:
+            _create(file)
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
-        except duckdb.IOException as exc:
-            msg = str(exc).splitlines()[0]
-            if "lock" in msg.lower():
-                raise ProjectionError(
-                    f"projection {self.path} is in use by another process "
-                    "(a running `lineage project --follow`?)"
-                ) from None
-            raise ProjectionError(f"cannot open projection {self.path}: {msg}") from None
+        except duckdb.Error as exc:
+            raise _open_error(self.path, exc) from None
+        # Which file this is: a file deleted or replaced under a writer loses its work.
+        self._identity = _identity(file) if file is not None else None
         self.con.execute("SET TimeZone = 'UTC'")
         if not read_only:
             self._migrate()
+
+    def check_file(self) -> None:
+        """Fail if the file at this path is no longer the one this store wrote to."""
+        if self._identity is None:
+            return
+        try:
+            same = _identity(Path(self.path)) == self._identity
+        except OSError:
+            same = False
+        if not same:
+            raise ProjectionError(
+                f"projection {self.path} was deleted or replaced while this command wrote "
+                "to it: that work is lost; run the command again"
+            )
 
     @classmethod
     def over(cls, con: duckdb.DuckDBPyConnection, label: str) -> Store:
@@ -83,17 +105,30 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        self.con.execute("BEGIN TRANSACTION")
         try:
-            yield
-        except BaseException:
-            self.con.execute("ROLLBACK")
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):  # a failed write may have ended it
+                    self.con.execute("ROLLBACK")
+                raise
+            self.con.execute("COMMIT")
+        except duckdb.Error as exc:
+            if is_no_space(exc):
+                raise NoSpaceError(self.path) from None
             raise
-        self.con.execute("COMMIT")
 
     def positions(self) -> dict[int, int]:
         rows = self.con.execute("SELECT log_partition, next_offset FROM log_positions").fetchall()
         return {int(p): int(o) for p, o in rows}
+
+    def marks(self) -> dict[int, tuple[int, int | None, int | None]]:
+        """Per partition: (next_offset, offset of the last applied record, its fingerprint)."""
+        rows = self.con.execute(
+            "SELECT log_partition, next_offset, last_offset, last_crc FROM log_positions"
+        ).fetchall()
+        return {int(p): (int(o), last, crc) for p, o, last, crc in rows}
 
     def fetch(
         self, name: str, params: Sequence[Any] | dict[str, Any] = ()
@@ -138,7 +173,12 @@ class Store:
                 yield make(_aware(row, stamps) if stamps else row)
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()  # may checkpoint: it writes
+        except duckdb.Error as exc:
+            if is_no_space(exc):
+                raise NoSpaceError(self.path) from None
+            raise
 
     def __enter__(self) -> Store:
         return self
@@ -174,3 +214,52 @@ def _aware(row: tuple[Any, ...], stamps: tuple[int, ...]) -> tuple[Any, ...]:
 @cache
 def _row_type(columns: tuple[str, ...]) -> Any:
     return namedtuple("Row", columns)
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def _open_error(path: str, exc: duckdb.Error) -> LineageError:
+    msg = str(exc).splitlines()[0]
+    if is_no_space(exc):
+        return NoSpaceError(path)
+    if "lock" in msg.lower():
+        return ProjectionBusyError(path, 0)
+    if "not a valid DuckDB database" in msg or "orrupt" in msg:
+        return ProjectionError(f"projection {path} is damaged ({msg}): run `lineage rebuild`")
+    return ProjectionError(f"cannot open projection {path}: {msg}")
+
+
+def _create(target: Path) -> None:
+    """Create a missing projection whole: built under a temporary name and linked into
+    place, so a failure (a full disk) leaves no empty file that later opens would take for
+    a damaged projection."""
+    if target.exists():
+        if target.stat().st_size:
+            return
+        target.unlink()  # empty: a creation that failed before this version; nothing in it
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.new")
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            for stmt in statements("schema"):
+                con.execute(stmt)
+            con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        # A WAL left by a deleted projection must not be replayed into the new one.
+        Path(f"{target}.wal").unlink(missing_ok=True)
+        with contextlib.suppress(FileExistsError):  # another process was first: use theirs
+            os.link(tmp, target)
+    except duckdb.Error as exc:
+        raise _open_error(str(target), exc) from None
+    except OSError as exc:
+        if is_no_space(exc):
+            raise NoSpaceError(target) from None
+        raise ProjectionError(f"cannot create projection {target}: {exc.strerror}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)

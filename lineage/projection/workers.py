@@ -106,9 +106,9 @@ class Workers:
                         f"(exit code {proc.exitcode}); nothing after the last commit is kept"
                     ) from None
                 if message[0] == "chunk":
-                    _, size, repeats, quarantine, advanced, rows = message
+                    _, size, repeats, quarantine, advanced, last, rows = message
                     chunk = pa.ipc.open_stream(pa.py_buffer(data)).read_all() if rows else None
-                    batch.merge(chunk, size, repeats, quarantine, advanced)
+                    batch.merge(chunk, size, repeats, quarantine, advanced, last)
                 elif message[0] == "done":
                     del live[conn]
                 else:
@@ -180,6 +180,7 @@ def _send(conn: Connection, batch: Batch) -> None:
             batch.repeats,
             batch.quarantine,
             batch.positions,
+            batch.last_records(),
             table.num_rows,
         )
     )

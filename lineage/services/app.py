@@ -10,7 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from lineage.config import Settings, init_home
 from lineage.edge.identity import Pseudonymizer, is_subject_ref
-from lineage.errors import ConfigError, InputError
+from lineage.errors import (
+    ConfigError,
+    InputError,
+    NoSpaceError,
+    ProjectionBusyError,
+    ProjectionError,
+    is_no_space,
+)
 from lineage.log.base import AppendResult, Log, LogRecord, pending
 from lineage.log.factory import open_log
 from lineage.projection.store import Store
@@ -109,8 +116,13 @@ class App:
     # -- the projection -------------------------------------------------------------------
     @contextmanager
     def store(self) -> Iterator[Store]:
+        """The projection, writable. Another process using it is waited for (at most the
+        lock timeout, then exit 3 "busy")."""
+        from lineage.projection.access import open_store
+
         self.require_home()
-        store = Store(self.settings.projection_path)
+        path = self.settings.projection_path
+        store = open_store(path, read_only=False, timeout=self.settings.lock_timeout)
         try:
             yield store
         finally:
@@ -119,24 +131,47 @@ class App:
     @contextmanager
     def query_store(self) -> Iterator[Store]:
         """The projection for answering. With a live follower: read-only, between its batches
-        (``store.read_only``; the follower keeps it current). Otherwise writable, so the
-        caller can catch up first."""
+        (``store.read_only``; the follower keeps it current). In a read-only home (a mounted
+        backup): read-only, and only when it is current. Otherwise writable, so the caller
+        can catch up first."""
         from lineage.projection.access import follower_pid, open_store, reader_turn
 
         self.require_home()
         path = self.settings.projection_path
-        if follower_pid(path) is None:
+        if follower_pid(path) is not None:
+            with reader_turn(path):
+                store = open_store(path, read_only=True, timeout=self.settings.lock_timeout)
+                try:
+                    yield store
+                finally:
+                    store.close()
+            return
+        if self._writable():
             with self.store() as store:
                 yield store
             return
-        with reader_turn(path):
-            store = open_store(path, read_only=True, timeout=self.settings.lock_timeout)
-            try:
-                yield store
-            finally:
-                store.close()
+        home = self.settings.home
+        if not path.exists():
+            raise ProjectionError(f"no projection at {path} and the home {home} is read-only")
+        store = open_store(path, read_only=True, timeout=self.settings.lock_timeout)
+        try:
+            if store.meta("log_id") != self.log.log_id or self.pending(store):
+                raise ProjectionError(
+                    f"projection {path} is behind the log and the home {home} is read-only: "
+                    "run `lineage project` where the home is writable"
+                )
+            self._check_positions(store)
+            yield store
+        finally:
+            store.close()
 
-    def projector(self, store: Store, *, follow: bool = False) -> Projector:
+    def _writable(self) -> bool:
+        path = self.settings.projection_path
+        return os.access(self.settings.home, os.W_OK) and (
+            not path.exists() or os.access(path, os.W_OK)
+        )
+
+    def projector(self, store: Store, *, follow: bool = False, verify: bool = True) -> Projector:
         from lineage.codec import default_codec
         from lineage.projection.projector import Projector
 
@@ -149,6 +184,7 @@ class App:
             # A latency bound matters to a follower; a catch-up wants full batches.
             max_latency=self.settings.max_latency if follow else None,
             workers=self.settings.project_workers,
+            verify=verify,
         )
 
     def pending(self, store: Store) -> int:
@@ -160,26 +196,53 @@ class App:
     ) -> ProjectionResult | None:
         """Project what the log has beyond the projection; None when it was current."""
         if store.meta("log_id") == self.log.log_id and not self.pending(store):
+            self._check_positions(store)  # never "current" by mistake
             return None
-        return self.projector(store).run(on_batch=on_batch)
+        result = self.projector(store).run(on_batch=on_batch)
+        store.check_file()  # never report work written to a deleted file
+        return result
+
+    def _check_positions(self, store: Store) -> None:
+        from lineage.projection.position import check_positions
+
+        check_positions(self.log, store.marks(), store.path)
 
     def rebuild(
         self, on_batch: Callable[[ProjectionResult], None] | None = None
     ) -> ProjectionResult:
-        """Build a new projection beside the old one and swap it in only when complete."""
+        """Build a new projection beside the old one and swap it in only when complete.
+        One rebuild at a time: another waits (the lock timeout), then exit 3 "busy"."""
+        from filelock import FileLock, Timeout
+
         self.require_home()
         target = self.settings.projection_path
         tmp = target.with_name(target.name + ".rebuild")
-        for stale in (tmp, Path(str(tmp) + ".wal")):
-            stale.unlink(missing_ok=True)
-        store = Store(tmp)
+        timeout = self.settings.lock_timeout
+        lock = FileLock(f"{tmp}.lock", mode=0o600)
         try:
-            result = self.projector(store).run(on_batch=on_batch)
-            store.con.execute("CHECKPOINT")
+            lock.acquire(timeout=timeout)
+        except Timeout:
+            raise ProjectionBusyError(str(target), timeout, "another rebuild is running") from None
+        try:
+            for stale in (tmp, Path(f"{tmp}.wal")):
+                stale.unlink(missing_ok=True)
+            try:
+                store = Store(tmp)
+                try:
+                    result = self.projector(store).run(on_batch=on_batch)
+                    store.con.execute("CHECKPOINT")
+                finally:
+                    store.close()
+                os.replace(tmp, target)
+            except BaseException as exc:
+                for partial in (tmp, Path(f"{tmp}.wal")):  # nothing half-written stays
+                    partial.unlink(missing_ok=True)
+                if is_no_space(exc) and not isinstance(exc, NoSpaceError):
+                    raise NoSpaceError(target) from None
+                raise
+            Path(f"{target}.wal").unlink(missing_ok=True)
         finally:
-            store.close()
-        os.replace(tmp, target)
-        Path(str(target) + ".wal").unlink(missing_ok=True)
+            lock.release()
         return result
 
     def dead_letters(self) -> list[dict[str, Any]]:

@@ -2,8 +2,9 @@
 
 The projection already forgets them (``queries/forget.sql``); compaction makes the log agree
 physically. Kept: every other event, and the forgotten subjects' erasure events and identity
-links (the accountability record). The rewritten log has a new ``log_id``, so the projection
-is rebuilt from it at once (any other projection of the old log must be rebuilt too).
+links (the accountability record). The rewritten log has a new ``log_id`` and names the
+old one, so a projection of the old log starts over on it by itself: here at once, or in
+the next command after a crash.
 """
 
 from __future__ import annotations
@@ -64,5 +65,8 @@ def compact(app: Any) -> CompactResult:
 
     old_id = log.log_id
     kept, dropped = log.compact(keep)
-    app.rebuild()
+    # The projection starts over on the new log (the same step the next command takes
+    # when a kill lands between the swap and here).
+    with app.store() as store:
+        app.catch_up(store)
     return CompactResult(kept, dropped, len(cutoffs), old_id, log.log_id)

@@ -40,6 +40,7 @@ def follow(
     idle = min(max(settings.max_latency, 0.05), 1.0)
     totals = FollowTotals()
     backoff = 0.5
+    verify = True  # the stored positions are checked against the log once, in round one
     with following(path):
         while not stop.is_set():
             wait_for_readers(path, settings.lock_timeout, stop)
@@ -50,7 +51,10 @@ def follow(
                 stop.wait(idle)
                 continue
             try:
-                result = app.projector(store, follow=True).run(limit=settings.batch_size)
+                result = app.projector(store, follow=True, verify=verify).run(
+                    limit=settings.batch_size
+                )
+                verify = False
             except LogUnavailableError as exc:
                 totals.outages += 1
                 log.warning("%s; retrying in %.1fs", exc, backoff)
