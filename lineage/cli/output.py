@@ -37,7 +37,10 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
 
 
 def warn(message: str) -> None:
-    click.secho(f"warning: {message}", fg="yellow", err=True)
+    """One warning line on stderr, scrubbed: warnings quote records and vendors' answers."""
+    from lineage.edge.scrub import scrub
+
+    click.secho(f"warning: {scrub(message, limit=1000)}", fg="yellow", err=True)
 
 
 class Progress:

@@ -385,12 +385,14 @@ class KafkaLog:
         """Write to ``<topic>.dlq``; returns only when the broker acknowledged every one."""
         if not letters:
             return
+        from lineage.edge.scrub import scrub
+
         messages = [
             (
                 d.key,
                 d.value,
                 [
-                    (H_REASON, d.reason.encode()),
+                    (H_REASON, scrub(d.reason).encode()),
                     (H_TOPIC, self.topic.encode()),
                     (H_PARTITION, str(d.partition).encode()),
                     (H_OFFSET, str(d.offset).encode()),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ class App:
         self.catalog_file = catalog_file
         self._log: Log | None = None
         self._catalogs: dict[bool, Catalog | None] = {}
+        self._pseudo: Pseudonymizer | None = None
 
     def close(self) -> None:
         if self._log is not None:
@@ -86,7 +87,9 @@ class App:
         return catalog.taxonomy if catalog else None
 
     def pseudonymizer(self) -> Pseudonymizer:
-        return Pseudonymizer(self.settings.pseudonym_key())
+        if self._pseudo is None:
+            self._pseudo = Pseudonymizer(self.settings.pseudonym_key())
+        return self._pseudo
 
     def refs_for(self, identifiers: Iterable[tuple[str, str]]) -> list[str]:
         pseudo: Pseudonymizer | None = None
@@ -100,11 +103,18 @@ class App:
         return refs
 
     # -- writing --------------------------------------------------------------------------
-    def append(self, events: Iterable[Event]) -> AppendResult:
+    def append(
+        self, events: Iterable[Event], known: Mapping[str, str] | None = None
+    ) -> AppendResult:
+        """Append durably. Every producer comes through here, so the free text of events
+        (reasons, notes, evidence) is scrubbed here; ``known`` are raw identifiers of the
+        subject at hand (an erasure's), replaced by their references wherever they appear."""
         from lineage.codec import default_codec
+        from lineage.edge.scrub import Scrubber
 
         codec = default_codec()
-        return self.log.append(LogRecord(codec.encode(e), e.subject_ref.encode()) for e in events)
+        clean = Scrubber(self.pseudonymizer(), known).events(events)
+        return self.log.append(LogRecord(codec.encode(e), e.subject_ref.encode()) for e in clean)
 
     # -- the projection -------------------------------------------------------------------
     @contextmanager
