@@ -130,7 +130,8 @@ def init(ctx: click.Context, fmt: str) -> None:
     "--file",
     "-f",
     "file",
-    type=click.File("r", encoding="utf-8"),
+    # Bytes: each line is decoded on its own, so bad UTF-8 is reported with its line.
+    type=click.File("rb"),
     help="JSON Lines file of events ('-' for standard input).",
 )
 @click.option(
@@ -182,7 +183,9 @@ def emit(
         app.pseudonymizer(), default_source=source or "emit", taxonomy=app.taxonomy()
     )
     if file is not None:
-        name = "<stdin>" if file.name == "<stdin>" else file.name
+        # Binary standard input may have no name (or the descriptor number) for one.
+        name = getattr(file, "name", None)
+        name = name if isinstance(name, str) and name != "-" else "<stdin>"
         counter = _Counter()
         with progress(_size(file), "recording") as bar:
             lines = counter.lines(file, bar)

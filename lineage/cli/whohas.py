@@ -57,7 +57,7 @@ def who_has(
     from lineage.timeutil import now, parse_time
 
     pairs = identifier_pairs(identifier, ids)
-    when = parse_time(as_of, assume_utc=True) if as_of else now()
+    when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
     app = make_app(ctx, shards=shards)
     refs = app.refs_for(pairs)
     # Taxonomy keys are checked by `catalog validate` and on emit; not on this read path.
