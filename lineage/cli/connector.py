@@ -193,18 +193,55 @@ def run_connector(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--connector", "names", multiple=True, help="Only these connectors' routes.")
+@click.option(
+    "--max-body",
+    type=click.IntRange(min=1),
+    default=1024 * 1024,
+    show_default=True,
+    help="Largest body (bytes); larger ones get 413.",
+)
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds a connection may take to send a request's headers.",
+)
+@click.option(
+    "--body-timeout",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    help="Seconds a request may take to send its body (then 408).",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="Open connections beyond which requests get 503.",
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, names: tuple[str, ...]) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    names: tuple[str, ...],
+    max_body: int,
+    header_timeout: float,
+    body_timeout: float,
+    max_connections: int,
+) -> None:
     """Receive webhooks at /hooks/NAME (Mailchimp, Stripe, QuickPay).
 
     Signatures are checked (401 when wrong or stale), events are durable in the log
     before the 2xx, and a delivery seen before is acknowledged without recording it again.
+    Unreadable deliveries get 400, bodies over --max-body 413, slow ones 408.
     """
-    import uvicorn
-
     from connectors.registry import available
     from connectors.runner import open_connector
-    from connectors.server import Receiver
+    from connectors.server import Limits, Receiver
+    from connectors.server import serve as run_server
     from lineage.errors import LineageError
 
     app = _app(ctx)
@@ -232,4 +269,10 @@ def serve(ctx: click.Context, host: str, port: int, names: tuple[str, ...]) -> N
         raise InputError("no configured connector has a webhook route")
     for route in sorted(receiver.routes):
         click.echo(f"http://{host}:{port}/hooks/{route}", err=True)
-    uvicorn.run(receiver.app(), host=host, port=port, log_level="warning")
+    limits = Limits(
+        max_body=max_body,
+        header_timeout=header_timeout,
+        body_timeout=body_timeout,
+        max_connections=max_connections,
+    )
+    run_server(receiver, host, port, limits)
