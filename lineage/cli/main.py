@@ -10,7 +10,7 @@ import click
 from lineage import __version__
 from lineage.cli.catalog import catalog_option
 from lineage.cli.output import emit_json, format_option, progress, table, warn
-from lineage.errors import InputError, LineageError
+from lineage.errors import InputError, LineageError, LogDeliveryError
 
 
 class _WarningHandler(logging.Handler):
@@ -189,7 +189,10 @@ def emit(
         counter = _Counter()
         with progress(_size(file), "recording") as bar:
             lines = counter.lines(file, bar)
-            result = app.append(counter.count(parser.parse_lines(lines, name)))
+            try:
+                result = app.append(counter.count(parser.parse_lines(lines, name)))
+            except LogDeliveryError as exc:
+                raise exc.naming(lambda i: f"{name}:{counter.lines_of[i]}") from None
         count, links = result.count, counter.links
     else:
         obj = _event_from_options(fields, ids, occurred_at, source)
@@ -214,11 +217,17 @@ def _size(file: Any) -> int:
 
 class _Counter:
     def __init__(self) -> None:
+        from array import array
+
         self.links = 0
         self.bytes = 0
+        self.line = 0
+        # The input line of every event, to name those a broker did not acknowledge.
+        self.lines_of = array("I")
 
     def lines(self, file: Any, bar: Any) -> Any:
         for n, line in enumerate(file, 1):
+            self.line = n
             self.bytes += len(line)
             if n % 10_000 == 0:
                 bar.to(self.bytes)
@@ -226,6 +235,7 @@ class _Counter:
 
     def count(self, events: Any) -> Any:
         for e in events:
+            self.lines_of.append(self.line)
             if e.event_type == "IdentityLinked":
                 self.links += 1
             yield e
