@@ -186,7 +186,7 @@ def emit(
         # Binary standard input may have no name (or the descriptor number) for one.
         name = getattr(file, "name", None)
         name = name if isinstance(name, str) and name != "-" else "<stdin>"
-        counter = _Counter()
+        counter = _Counter(app.future_horizon())
         with progress(_size(file), "recording") as bar:
             lines = counter.lines(file, bar)
             try:
@@ -194,11 +194,20 @@ def emit(
             except LogDeliveryError as exc:
                 raise exc.naming(lambda i: f"{name}:{counter.lines_of[i]}") from None
         count, links = result.count, counter.links
+        future, first = counter.future, f"{name}:{counter.first_future}"
     else:
         obj = _event_from_options(fields, ids, occurred_at, source)
         events = parser.parse_object(obj, "command line")
         result = app.append(events)
         count, links = result.count, sum(e.event_type == "IdentityLinked" for e in events)
+        future = sum(e.occurred_at > app.future_horizon() for e in events)
+        first = "--at"
+    if future:
+        tolerance = app.settings.future_tolerance
+        warn(
+            f"{future} events are dated more than {tolerance:g}s ahead of this clock (first at "
+            f"{first}): who-has leaves them out until then; is a producer's clock ahead?"
+        )
     if fmt == "json":
         emit_json({"appended": count, "identity_links": links, "end": result.end})
     else:
@@ -216,9 +225,13 @@ def _size(file: Any) -> int:
 
 
 class _Counter:
-    def __init__(self) -> None:
+    def __init__(self, horizon: Any) -> None:
         from array import array
 
+        # Events dated after the horizon are counted, and the line of the first remembered.
+        self.horizon = horizon
+        self.future = 0
+        self.first_future = 0
         self.links = 0
         self.bytes = 0
         self.line = 0
@@ -236,6 +249,9 @@ class _Counter:
     def count(self, events: Any) -> Any:
         for e in events:
             self.lines_of.append(self.line)
+            if e.occurred_at > self.horizon:
+                self.future += 1
+                self.first_future = self.first_future or self.line
             if e.event_type == "IdentityLinked":
                 self.links += 1
             yield e
@@ -400,9 +416,15 @@ def status(ctx: click.Context, fmt: str) -> None:
         ("subject references", f"{proj.get('subject_refs', 0):,}"),
         ("holders", f"{proj.get('holders', 0):,}"),
         ("set aside", f"{proj.get('quarantined', 0):,}"),
+        ("future-dated events", _future(proj)),
         ("dead letters", f"{log['dead_letters']:,}"),
     ]
     click.echo(table(rows, ["", ""]))
+
+
+def _future(proj: dict[str, Any]) -> str:
+    count = proj.get("future_events", 0)
+    return f"{count:,} (first {proj['first_future_event_at']})" if count else "0"
 
 
 def _positions(positions: dict[int, int]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,7 @@ from lineage.errors import ConfigError, InputError
 from lineage.log.base import AppendResult, Log, LogRecord, pending
 from lineage.log.factory import open_log
 from lineage.projection.store import Store
+from lineage.timeutil import iso, now
 
 if TYPE_CHECKING:  # the projector pulls in pyarrow and fastavro: only when there is work
     from lineage.catalog.catalog import Catalog
@@ -209,6 +211,7 @@ class App:
         log = self.log
         rows = store.fetch_dicts("status")
         counts = rows[0] if rows else {}
+        future = self.future_events(store)
         dead = len(log.dead_letters()) if isinstance(log, DeadLetterLog) else None
         return {
             "home": str(self.settings.home),
@@ -224,5 +227,24 @@ class App:
                 "position": store.positions(),
                 "pending": self.pending(store),
                 **counts,
+                "future_events": future["events"],
+                "first_future_event_at": iso(future["first_at"]),
             },
+        }
+
+    def future_horizon(self) -> datetime:
+        """Events dated after this are further ahead of our clock than the tolerance."""
+        return now() + timedelta(seconds=self.settings.future_tolerance)
+
+    def future_events(
+        self, store: Store, after: datetime | None = None, refs: list[str] | None = None
+    ) -> dict[str, Any]:
+        """How many events (of ``refs``, or of everyone) are dated after ``after`` (default:
+        the future horizon), and the first such date."""
+        moment = (after or self.future_horizon()).astimezone(UTC).replace(tzinfo=None)
+        rows = store.fetch_dicts("future_events", {"after": moment, "refs": refs})
+        first = rows[0]["first_at"]
+        return {
+            "events": rows[0]["events"],
+            "first_at": first.replace(tzinfo=UTC) if first else None,
         }
