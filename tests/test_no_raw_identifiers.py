@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import re
-import subprocess
 import time
 from collections.abc import Iterator
 from importlib import resources
@@ -29,7 +28,7 @@ from connectors.webhooks import hmac_hex, stripe_signature_header
 from lineage.demo.webshop import app_events
 from tests.conftest import Lineage
 from tests.erasure_api import HolderAPI
-from tests.kafka_broker import free_port
+from tests.webhook_server import serve_webhooks
 
 SUBJECTS = 40
 STRIPE_SECRET = "whsec_scan_0000"
@@ -106,9 +105,7 @@ def _dump(path: Path) -> bytes:
 
 
 def _serve_webhooks(lineage: Lineage) -> None:
-    port = free_port()
     env = {
-        **lineage.process_env(),
         "LINEAGE_STRIPE_API_KEY": "sk_test_scan",
         "LINEAGE_STRIPE_WEBHOOK_SECRET": STRIPE_SECRET,
         "LINEAGE_QUICKPAY_API_KEY": "scan",
@@ -117,23 +114,9 @@ def _serve_webhooks(lineage: Lineage) -> None:
         "LINEAGE_MAILCHIMP_LIST_ID": "l1",
         "LINEAGE_MAILCHIMP_WEBHOOK_SECRET": MAILCHIMP_SECRET,
     }
-    command = lineage.command(
-        "connector", "serve", "--port", str(port),
-        "--connector", "stripe", "--connector", "quickpay", "--connector", "mailchimp",
-    )  # fmt: skip
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and process.poll() is None
-                time.sleep(0.1)
+    names = ("--connector", "stripe", "--connector", "quickpay", "--connector", "mailchimp")
+    with serve_webhooks(lineage, env, *names) as served:
+        url = served.url
         now = int(time.time())
         customer = {
             "id": "cus_ScanHook01",
@@ -195,9 +178,6 @@ def _serve_webhooks(lineage: Lineage) -> None:
             headers={"QuickPay-Checksum-Sha256": hmac_hex(QUICKPAY_KEY, body)},
         )
         assert answer.status_code in (200, 400), answer.text
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def _erase_with_failing_holders(lineage: Lineage) -> dict[str, Any]:

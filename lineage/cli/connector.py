@@ -193,33 +193,18 @@ def run_connector(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--connector", "names", multiple=True, help="Only these connectors' routes.")
-@click.option(
-    "--max-body",
-    type=click.IntRange(min=1),
-    default=1024 * 1024,
-    show_default=True,
-    help="Largest body (bytes); larger ones get 413.",
-)
+# Defaults live in connectors.server.Limits (imported only when serving: it is heavy).
+@click.option("--max-body", type=click.IntRange(min=1), help="Largest body in bytes (1 MiB); 413.")
 @click.option(
     "--header-timeout",
     type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Seconds a connection may take to send a request's headers.",
+    help="Seconds to send a request's headers (10).",
 )
 @click.option(
-    "--body-timeout",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    help="Seconds a request may take to send its body (then 408).",
+    "--body-timeout", type=click.FloatRange(min=0.1), help="Seconds to send a body (10); 408."
 )
 @click.option(
-    "--max-connections",
-    type=click.IntRange(min=1),
-    default=256,
-    show_default=True,
-    help="Open connections beyond which requests get 503.",
+    "--max-connections", type=click.IntRange(min=1), help="Open connections before 503 (256)."
 )
 @click.pass_context
 def serve(
@@ -227,10 +212,10 @@ def serve(
     host: str,
     port: int,
     names: tuple[str, ...],
-    max_body: int,
-    header_timeout: float,
-    body_timeout: float,
-    max_connections: int,
+    max_body: int | None,
+    header_timeout: float | None,
+    body_timeout: float | None,
+    max_connections: int | None,
 ) -> None:
     """Receive webhooks at /hooks/NAME (Mailchimp, Stripe, QuickPay).
 
@@ -269,10 +254,10 @@ def serve(
         raise InputError("no configured connector has a webhook route")
     for route in sorted(receiver.routes):
         click.echo(f"http://{host}:{port}/hooks/{route}", err=True)
-    limits = Limits(
-        max_body=max_body,
-        header_timeout=header_timeout,
-        body_timeout=body_timeout,
-        max_connections=max_connections,
-    )
-    run_server(receiver, host, port, limits)
+    given: dict[str, Any] = {
+        "max_body": max_body,
+        "header_timeout": header_timeout,
+        "body_timeout": body_timeout,
+        "max_connections": max_connections,
+    }
+    run_server(receiver, host, port, Limits(**{k: v for k, v in given.items() if v is not None}))

@@ -6,64 +6,28 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import httpx
 import pytest
 
 from connectors.webhooks import stripe_signature_header
 from tests.conftest import Lineage
-from tests.kafka_broker import free_port
+from tests.webhook_server import Served, serve_webhooks
 
 SECRET = "whsec_limits_0000"
 MAX_BODY = 128 * 1024
 
 
-@dataclass
-class Server:
-    url: str
-    port: int
-    process: subprocess.Popen[bytes]
-
-
 @pytest.fixture
-def server(lineage: Lineage) -> Iterator[Server]:
-    port = free_port()
-    env = {
-        **lineage.process_env(),
-        "LINEAGE_STRIPE_API_KEY": "sk_test_limits",
-        "LINEAGE_STRIPE_WEBHOOK_SECRET": SECRET,
-    }
-    command = lineage.command(
-        "connector", "serve", "--connector", "stripe", "--port", str(port),
-        "--max-body", str(MAX_BODY), "--header-timeout", "1", "--body-timeout", "1",
-    )  # fmt: skip
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{url}/health", timeout=1)
-            break
-        except httpx.TransportError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError("the webhook receiver did not start") from None
-            time.sleep(0.1)
-    try:
-        yield Server(url, port, process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+def server(lineage: Lineage) -> Iterator[Served]:
+    env = {"LINEAGE_STRIPE_API_KEY": "sk_test_limits", "LINEAGE_STRIPE_WEBHOOK_SECRET": SECRET}
+    with serve_webhooks(
+        lineage, env, "--connector", "stripe", "--max-body", str(MAX_BODY),
+        "--header-timeout", "1", "--body-timeout", "1",
+    ) as served:  # fmt: skip
+        yield served
 
 
 def _event(created: object = None) -> dict[str, object]:
@@ -76,7 +40,7 @@ def _event(created: object = None) -> dict[str, object]:
     }
 
 
-def _post(server: Server, body: bytes, header: str | None = None) -> httpx.Response:
+def _post(server: Served, body: bytes, header: str | None = None) -> httpx.Response:
     header = header or stripe_signature_header(SECRET, body, int(time.time()))
     return httpx.post(
         f"{server.url}/hooks/stripe",
@@ -86,7 +50,7 @@ def _post(server: Server, body: bytes, header: str | None = None) -> httpx.Respo
     )
 
 
-def test_unreadable_deliveries_are_400_not_500(server: Server) -> None:
+def test_unreadable_deliveries_are_400_not_500(server: Served) -> None:
     body = json.dumps(_event()).encode()
     long_t = f"t={'9' * 5000},v1=" + "0" * 64
     assert _post(server, body, long_t).status_code == 400
@@ -96,7 +60,7 @@ def test_unreadable_deliveries_are_400_not_500(server: Server) -> None:
     assert _post(server, json.dumps(_event()).encode()).status_code == 200  # still serving
 
 
-def test_bodies_over_the_limit_are_413_while_streaming(server: Server) -> None:
+def test_bodies_over_the_limit_are_413_while_streaming(server: Served) -> None:
     big = b"x" * (MAX_BODY + 1)
     assert _post(server, big).status_code == 413
 
@@ -115,20 +79,20 @@ def test_bodies_over_the_limit_are_413_while_streaming(server: Server) -> None:
     assert declared.startswith(b"HTTP/1.1 4"), declared[:40]
 
 
-def _raw(server: Server, headers: bytes, body: bytes, wait: float = 5) -> bytes:
+def _raw(server: Served, headers: bytes, body: bytes, wait: float = 5) -> bytes:
     with socket.create_connection(("127.0.0.1", server.port), timeout=wait) as sock:
         sock.sendall(b"POST /hooks/stripe HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n" + body)
         return sock.recv(200)
 
 
-def test_a_body_that_never_completes_is_408(server: Server) -> None:
+def test_a_body_that_never_completes_is_408(server: Served) -> None:
     started = time.monotonic()
     answer = _raw(server, b"Content-Length: 100\r\n", b"{" * 10)
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert time.monotonic() - started < 4
 
 
-def test_half_open_connections_are_closed(server: Server) -> None:
+def test_half_open_connections_are_closed(server: Served) -> None:
     sockets = []
     try:
         for i in range(1000):
