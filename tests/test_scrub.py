@@ -127,3 +127,24 @@ def test_evidence_and_extension_reasons_are_scrubbed(lineage: Lineage) -> None:
     lineage.ok("project")
     data = _home_bytes(lineage.home)
     assert JANE.encode() not in data and b"4520112233" not in data
+
+
+def test_a_stored_field_may_combine_several_answers() -> None:
+    from datetime import UTC, datetime
+
+    from lineage.events.model import ErasureTaskUpdated
+
+    reason = "e-conomic reports: " + "kept; " * 80 + "restricted (Art. 18) until 2030-12-31"
+    event = ErasureTaskUpdated(
+        subject_ref="0" * 64,
+        occurred_at=datetime(2025, 1, 1, tzinfo=UTC),
+        source="test",
+        request_id="r1",
+        holder="e-conomic",
+        status="retained",
+        reason=reason + f" for {JANE}",
+    )
+    clean = Scrubber(PSEUDO).event(event)
+    assert isinstance(clean, ErasureTaskUpdated) and clean.reason is not None
+    assert clean.reason.startswith(reason) and JANE not in clean.reason
+    assert Scrubber(PSEUDO).event(clean) is clean  # nothing left to change: the same object

@@ -16,7 +16,8 @@ dead letter's reason. Whatever shape of identifier such text carries is replaced
   e-mail, such as Mailchimp's member id) become ``[redacted]``.
 
 Timestamps, UUIDs and earlier replacements are left as they are, so scrubbing twice changes
-nothing. Text is bounded: at most ``limit`` characters (default 300) survive, then ``…``.
+nothing. Text is bounded: at most ``limit`` characters (default 300: one quoted answer)
+survive, then ``…``; a stored field, which may combine several, at most 1000.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from lineage.events.model import Event
 
 LIMIT = 300
+FIELD_LIMIT = 1000
 REDACTED = "[redacted]"
 
 # Left alone: earlier replacements, UUIDs (request ids), ISO dates and times.
@@ -108,9 +110,10 @@ class Scrubber:
     def __call__(self, text: str | None) -> str | None:
         return None if text is None else self.text(text)
 
-    def text(self, text: str) -> str:
+    def text(self, text: str, limit: int | None = None) -> str:
+        limit = limit or self.limit
         # Cut before scanning (a 17 MB body must not cost a regex pass), then after.
-        text = text[: 4 * self.limit] if len(text) > 4 * self.limit else text
+        text = text[: 4 * limit] if len(text) > 4 * limit else text
         parts = _split(text, _KEEP)
         for pattern, ref in self._known:
             parts = _replace(parts, pattern, _constant(ref))
@@ -125,7 +128,7 @@ class Scrubber:
         parts = _replace(parts, _HEX, lambda _m: REDACTED)
         out = "".join(text for text, _ in parts)
         out = " ".join(out.split()) if "\n" in out or "\r" in out else out
-        return out if len(out) <= self.limit else out[: self.limit - 1] + "…"
+        return out if len(out) <= limit else out[: limit - 1] + "…"
 
     def _phone(self, match: re.Match[str]) -> str | None:
         text = match.group()
@@ -149,11 +152,14 @@ class Scrubber:
             if value is None:
                 continue
             if isinstance(value, str):
-                clean = self.text(value)
+                clean = self.text(value, FIELD_LIMIT)
                 if clean != value:
                     changes[name] = clean
             elif isinstance(value, Evidence):
-                version, channel = self(value.text_version), self(value.channel)
+                version, channel = (
+                    None if v is None else self.text(v, FIELD_LIMIT)
+                    for v in (value.text_version, value.channel)
+                )
                 if (version, channel) != (value.text_version, value.channel):
                     changes[name] = Evidence(text_version=version, channel=channel)
         return dataclasses.replace(event, **changes) if changes else event  # type: ignore[arg-type]
@@ -165,7 +171,7 @@ class Scrubber:
 
 def scrub(text: str, *, limit: int = LIMIT) -> str:
     """Scrub text where no key is at hand (warnings, connector errors): ``[redacted]``."""
-    return _KEYLESS.text(text) if limit == LIMIT else Scrubber(limit=limit).text(text)
+    return _KEYLESS.text(text, limit)
 
 
 _KEYLESS = Scrubber()

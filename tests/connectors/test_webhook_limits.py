@@ -18,6 +18,7 @@ from tests.webhook_server import Served, serve_webhooks
 
 SECRET = "whsec_limits_0000"
 MAX_BODY = 128 * 1024
+MAX_CONNECTIONS = 50
 
 
 @pytest.fixture
@@ -25,7 +26,7 @@ def server(lineage: Lineage) -> Iterator[Served]:
     env = {"LINEAGE_STRIPE_API_KEY": "sk_test_limits", "LINEAGE_STRIPE_WEBHOOK_SECRET": SECRET}
     with serve_webhooks(
         lineage, env, "--connector", "stripe", "--max-body", str(MAX_BODY),
-        "--header-timeout", "1", "--body-timeout", "1",
+        "--header-timeout", "1", "--body-timeout", "1", "--max-connections", str(MAX_CONNECTIONS),
     ) as served:  # fmt: skip
         yield served
 
@@ -120,3 +121,16 @@ def test_half_open_connections_are_closed(server: Served) -> None:
         for sock in sockets:
             sock.close()
     assert _post(server, json.dumps(_event()).encode()).status_code == 200
+
+
+def test_past_the_connection_limit_requests_get_503(server: Served) -> None:
+    idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(MAX_CONNECTIONS)]
+    try:
+        assert _post(server, json.dumps(_event()).encode()).status_code == 503
+    finally:
+        for sock in idle:
+            sock.close()
+    deadline = time.monotonic() + 10
+    while _post(server, json.dumps(_event()).encode()).status_code == 503:
+        assert time.monotonic() < deadline, "the receiver stayed at its connection limit"
+        time.sleep(0.1)
