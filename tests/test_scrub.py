@@ -148,3 +148,34 @@ def test_a_stored_field_may_combine_several_answers() -> None:
     assert isinstance(clean, ErasureTaskUpdated) and clean.reason is not None
     assert clean.reason.startswith(reason) and JANE not in clean.reason
     assert Scrubber(PSEUDO).event(clean) is clean  # nothing left to change: the same object
+
+
+def test_a_record_that_does_not_decode_is_set_aside_without_quoting_it(lineage: Lineage) -> None:
+    from datetime import UTC, datetime
+
+    from lineage.codec import default_codec
+    from lineage.config import resolve
+    from lineage.events.model import ConsentGiven, Evidence
+    from lineage.log.base import LogRecord
+    from lineage.log.factory import open_log
+
+    # A foreign producer's record: the consent channel quotes the person and is not UTF-8.
+    event = ConsentGiven(
+        subject_ref="0" * 64,
+        occurred_at=datetime(2024, 1, 1, tzinfo=UTC),
+        source="foreign",
+        purpose="marketing.communications.email",
+        evidence=Evidence(channel=f"form of {JANE}"),
+    )
+    data = default_codec().encode(event).replace(JANE.encode(), JANE.encode()[:-1] + b"\xff")
+    log = open_log(resolve(lineage.home))
+    try:
+        log.append([LogRecord(data, b"0" * 64)])
+    finally:
+        log.close()
+    result = lineage("project")
+    assert result.exit_code == 1 and "set aside log record" in result.stderr
+    letters = lineage.json("dlq", "list")
+    assert len(letters) == 1
+    shown = result.stderr + json.dumps(letters)
+    assert JANE[:-1] not in shown and "jane.doe" not in shown

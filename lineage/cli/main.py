@@ -15,7 +15,7 @@ from lineage.errors import InputError, LineageError, LogDeliveryError
 
 class _WarningHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        warn(record.getMessage())
+        warn(record.getMessage(), quoting=True)
 
 
 class LineageGroup(click.Group):
@@ -367,7 +367,7 @@ def _catch_up(app: Any, store: Any) -> Any:
         result = app.catch_up(store, on_batch=lambda r: bar.to(sum(r.positions.values()) - start))
     if result is not None:
         for problem in result.problems:
-            warn(f"set aside log record at {problem}")
+            warn(f"set aside log record at {problem}", quoting=True)
     return result
 
 
@@ -386,7 +386,7 @@ def rebuild(ctx: click.Context, workers: int | None, fmt: str) -> None:
     with progress(total, "rebuilding") as bar:
         result = app.rebuild(on_batch=lambda r: bar.to(sum(r.positions.values())))
     for problem in result.problems:
-        warn(f"set aside log record at {problem}")
+        warn(f"set aside log record at {problem}", quoting=True)
     if fmt == "json":
         emit_json({"applied": result.applied, "set_aside": result.problems})
     else:

@@ -36,11 +36,14 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
-def warn(message: str) -> None:
-    """One warning line on stderr, scrubbed: warnings quote records and vendors' answers."""
-    from lineage.edge.scrub import scrub
+def warn(message: str, *, quoting: bool = False) -> None:
+    """One warning line on stderr. ``quoting``: the message quotes what others wrote (log
+    records, decoders' complaints), so it is scrubbed first."""
+    if quoting:
+        from lineage.edge.scrub import scrub
 
-    click.secho(f"warning: {scrub(message, limit=1000)}", fg="yellow", err=True)
+        message = scrub(message, limit=1000)
+    click.secho(f"warning: {message}", fg="yellow", err=True)
 
 
 class Progress:
