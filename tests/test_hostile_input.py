@@ -67,11 +67,24 @@ def test_hostile_bytes_on_stdin_name_the_line(lineage: Lineage) -> None:
 @pytest.mark.parametrize(
     "as_of", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "soon", "2024-02-30"]
 )
-def test_bad_as_of_is_a_one_line_usage_error(lineage: Lineage, as_of: str) -> None:
-    result = lineage("who-has", "jane@example.com", "--as-of", as_of)
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("who-has", "jane@example.com", "--as-of"),
+        ("exposed", "--holder", "crm", "--at"),
+        ("map", "--format", "dot", "-o", "-", "--as-of"),
+        ("erase", "jane@example.com", "--received-at"),
+    ],
+)
+def test_bad_time_option_is_a_one_line_usage_error(
+    lineage: Lineage, command: tuple[str, ...], as_of: str
+) -> None:
+    state = log_state(lineage.home)
+    result = lineage(*command, as_of)
     assert result.exit_code == 2, result.output
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: --as-of: "), lines
+    assert len(lines) == 1 and lines[0].startswith(f"error: {command[-1]}: "), lines
+    assert log_state(lineage.home) == state
 
 
 def test_times_at_the_ends_of_the_calendar_still_answer(lineage: Lineage) -> None:

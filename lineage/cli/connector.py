@@ -170,7 +170,7 @@ def run_connector(
         lambda events: app.append(events),
         StateStore(state_root(home)),
         resources=resources,
-        since=parse_time(since) if since else None,
+        since=parse_time(since, where="--since") if since else None,
         dry_run=dry_run,
         on_page=on_page,
         catalog=_catalog_entry(app, conn),

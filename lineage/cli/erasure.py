@@ -152,7 +152,9 @@ def erase(
 
     pairs = identifier_pairs(identifier, ids)
     categories = _categories(scope, "--scope")
-    received = parse_time(received_at, assume_utc=True) if received_at else None
+    received = (
+        parse_time(received_at, assume_utc=True, where="--received-at") if received_at else None
+    )
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
     req = service.open_request(pairs, scope=categories, received_at=received, dry_run=dry_run)
     if not dry_run and not no_run:

@@ -30,7 +30,7 @@ def exposed(ctx: click.Context, holder: str, at: str, references: bool, fmt: str
     from lineage.services.exposure import exposed as answer
     from lineage.timeutil import parse_time
 
-    when = parse_time(at, assume_utc=True)
+    when = parse_time(at, assume_utc=True, where="--at")
     app = make_app(ctx)
     with app.store() as store:
         _catch_up(app, store)
