@@ -51,6 +51,9 @@ _PHONE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d ().-]{5,}\d(?![\w-])")
 _DIGITS = re.compile(r"\d{9,}")
 _HEX = re.compile(r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{64}|[0-9a-fA-F]{40}|[0-9a-fA-F]{32})(?![\w])")
 
+_SUSPECT = re.compile(r"[@\d\r\n]")
+_MEMO = 4096
+
 # Free-text fields of events (everything else is a key, a name from the catalog or a time).
 TEXT_FIELDS = frozenset({"reason", "note", "summary", "mechanism_ref"})
 
@@ -90,6 +93,8 @@ class Scrubber:
     ) -> None:
         self._pseudo = pseudo
         self.limit = limit
+        # Input repeats its texts (a consent form's channel on every event): each once.
+        self._memo: dict[tuple[str, int], str] = {}
         self._known: list[tuple[re.Pattern[str], str]] = []
         values = sorted(((v, k) for k, v in (known or {}).items() if v), key=lambda p: -len(p[0]))
         for value, kind in values:
@@ -112,6 +117,17 @@ class Scrubber:
 
     def text(self, text: str, limit: int | None = None) -> str:
         limit = limit or self.limit
+        if len(text) <= limit and not self._known and not _SUSPECT.search(text):
+            return text  # every shape needs a digit or an @ (a digest of letters only: no)
+        key = (text, limit)
+        done = self._memo.get(key)
+        if done is None:
+            if len(self._memo) >= _MEMO:
+                self._memo.clear()
+            done = self._memo[key] = self._scrub(text, limit)
+        return done
+
+    def _scrub(self, text: str, limit: int) -> str:
         # Cut before scanning (a 17 MB body must not cost a regex pass), then after.
         text = text[: 4 * limit] if len(text) > 4 * limit else text
         parts = _split(text, _KEEP)
