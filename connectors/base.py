@@ -89,14 +89,19 @@ class MappingContext:
     def ref(self, kind: str, value: str) -> str:
         return self.pseudo.ref(kind, value)
 
-    def event_id(self, resource: str, key: str, version: object, tag: str) -> uuid.UUID:
+    def record_ref(self, resource: str, key: str) -> str:
+        """The keyed reference of a vendor record's id: what event ids and sync state use,
+        so neither holds an id that may be an identifier or an unkeyed hash of one."""
         name = f"{self.source}:{resource}:{key}"
         # A record's events ask for its keyed reference several times in a row.
         if self._keyed[0] == name:
-            keyed = self._keyed[1]
-        else:
-            keyed = self.pseudo.ref("record", name)
-            self._keyed = (name, keyed)
+            return self._keyed[1]
+        keyed = self.pseudo.ref("record", name)
+        self._keyed = (name, keyed)
+        return keyed
+
+    def event_id(self, resource: str, key: str, version: object, tag: str) -> uuid.UUID:
+        keyed = self.record_ref(resource, key)
         return uuid.uuid5(EVENT_NAMESPACE, f"{keyed}:{version}:{tag}")
 
     def subject(

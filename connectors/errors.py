@@ -12,14 +12,18 @@ LineageError
 
 from __future__ import annotations
 
+from lineage.edge.scrub import scrub
 from lineage.errors import LineageError
 
 
 class ConnectorError(LineageError):
+    """Its message quotes vendors' answers and records: scrubbed, since it is printed,
+    logged and may become an erasure task's reason."""
+
     transient = False
 
     def __init__(self, connector: str, message: str) -> None:
-        super().__init__(f"{connector}: {message}")
+        super().__init__(f"{connector}: {scrub(message)}")
         self.connector = connector
 
 
@@ -56,7 +60,7 @@ class PayloadError(ConnectorError):
         where = f"{record}: " if record else ""
         super().__init__(connector, f"{where}{problem}")
         self.record = record
-        self.problem = problem
+        self.problem = scrub(problem)
 
 
 class SignatureError(ConnectorError):

@@ -72,7 +72,10 @@ def when(value: Any) -> datetime | None:
     if value is None or value == "":
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
+        try:
+            return datetime.fromtimestamp(value, UTC)
+        except (OverflowError, OSError, ValueError):
+            raise ValueError(f"timestamp {value!r} is out of range") from None
     if isinstance(value, str) and len(value) == 19 and value[10] == " ":
         value = value.replace(" ", "T") + "Z"
     return parse_time(value, assume_utc=True)

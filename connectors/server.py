@@ -20,10 +20,19 @@ the projector keeps one of each. The id is never remembered before the events ar
 so a delivery is never acknowledged without its events. One writer at a time: the log has one
 writer, and the seen check and the append must not interleave between two copies of the same
 delivery.
+
+Hostile clients (``Limits``): a body is read as a stream and refused with 413 past
+``max_body`` (before any signature check), 408 when it is not complete within
+``body_timeout``; request headers must be complete within ``header_timeout`` and
+``max_header_bytes``; idle keep-alive connections close after ``keep_alive``; past
+``max_connections`` open connections uvicorn answers 503. A delivery that cannot be read
+(nesting, numbers or times out of range) is a 400: a 500 would make the vendor retry it for
+days.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -46,9 +55,24 @@ from lineage.events.model import Event
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
 
 Sink = Callable[[Sequence[Event]], Any]
 Answer = tuple[int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one client may cost the receiver. Vendors' deliveries are small (Stripe's
+    largest events are a few hundred kilobytes) and sent at once."""
+
+    max_body: int = 1024 * 1024
+    body_timeout: float = 10.0
+    header_timeout: float = 10.0
+    max_header_bytes: int = 16 * 1024
+    keep_alive: float = 5.0
+    max_connections: int = 256
 
 
 @dataclass(eq=False)
@@ -99,6 +123,11 @@ class Receiver:
         except PayloadError as exc:
             self.counts["rejected"] += 1
             return 400, {"error": exc.problem}
+        except (RecursionError, OverflowError, ValueError) as exc:
+            # A body no handler anticipated (nesting, huge numbers): the sender's fault, and a
+            # 500 would make the vendor send it again for days.
+            self.counts["rejected"] += 1
+            return 400, {"error": f"unreadable delivery ({type(exc).__name__})"}
         if delivery.delivery_id is None:
             return 200, {"recorded": 0}
         if delivery.delivery_id in seen:  # the common retry, answered without queueing
@@ -163,16 +192,20 @@ class Receiver:
             p.answer = (200, {"recorded": len(p.delivery.events)})
             self.counts["accepted"] += 1
 
-    def app(self) -> Starlette:
+    def app(self, limits: Limits | None = None) -> Starlette:
         from starlette.applications import Starlette
-        from starlette.requests import Request
         from starlette.responses import JSONResponse
         from starlette.routing import Route
+
+        bounds = limits or Limits()
 
         async def hook(request: Request) -> JSONResponse:
             from starlette.concurrency import run_in_threadpool
 
-            body = await request.body()
+            body = await _read_body(request, bounds)
+            if isinstance(body, JSONResponse):
+                self.counts["rejected"] += 1
+                return body
             incoming = WebhookRequest(
                 method=request.method,
                 path=request.url.path,
@@ -195,3 +228,87 @@ class Receiver:
                 Route("/health", health, methods=["GET"]),
             ]
         )
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request, limits: Limits) -> bytes | JSONResponse:
+    """The body, streamed and capped; or the 4xx answer (the connection is then closed)."""
+    from starlette.responses import JSONResponse
+
+    close = {"Connection": "close"}
+    declared = request.headers.get("content-length", "")
+    if len(declared) > 12 or (declared.isdigit() and int(declared) > limits.max_body):
+        return JSONResponse(
+            {"error": f"body larger than {limits.max_body} bytes"}, 413, headers=close
+        )
+    chunks: list[bytes] = []
+
+    async def gather() -> None:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limits.max_body:
+                raise _TooLarge
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(gather(), limits.body_timeout)
+    except _TooLarge:
+        return JSONResponse(
+            {"error": f"body larger than {limits.max_body} bytes"}, 413, headers=close
+        )
+    except TimeoutError:
+        return JSONResponse(
+            {"error": f"body not received within {limits.body_timeout:g}s"}, 408, headers=close
+        )
+    return b"".join(chunks)
+
+
+def serve(receiver: Receiver, host: str, port: int, limits: Limits | None = None) -> None:
+    """Run the receiver under uvicorn with ``limits`` (see the module docstring)."""
+    import uvicorn
+
+    bounds = limits or Limits()
+    config = uvicorn.Config(
+        receiver.app(bounds),
+        host=host,
+        port=port,
+        log_level="warning",
+        http=_protocol(bounds.header_timeout),
+        timeout_keep_alive=max(1, round(bounds.keep_alive)),
+        limit_concurrency=bounds.max_connections,
+        h11_max_incomplete_event_size=bounds.max_header_bytes,
+    )
+    uvicorn.Server(config).run()
+
+
+def _protocol(header_timeout: float) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol with a deadline for each request's headers.
+
+    uvicorn arms its idle timer only after a response: a client that connects and never
+    finishes its headers (or sends them a byte at a time) holds its connection forever.
+    Here every connection, and every keep-alive cycle, must start its next request within
+    ``header_timeout`` seconds or is closed."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class GuardedH11Protocol(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def _arm(self) -> None:
+            self.loop.call_later(header_timeout, self._expire, self.cycle)
+
+        def _expire(self, cycle: object) -> None:
+            # No new request began since the deadline was set: its headers never came.
+            if self.cycle is cycle and not self.transport.is_closing():
+                self.transport.close()
+
+    return GuardedH11Protocol

@@ -22,7 +22,7 @@ from the record's id and version), and the projector keeps one of each.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -32,6 +32,7 @@ from connectors.errors import ConnectorError, PayloadError
 from connectors.http import Api
 from connectors.paginate import Page
 from connectors.state import StateStore
+from lineage.edge.identity import is_subject_ref
 from lineage.errors import LineageError
 from lineage.events.model import Event, utcnow
 from lineage.events.taxonomy import default_taxonomy
@@ -107,12 +108,13 @@ def sync_resource(
         result.resumed = True
         run = state.run
         start = load_cursor(resource, run.get("since"))
-        boundary = set(run.get("boundary") or [])
+        boundary = _keyed(ctx, resource, run.get("boundary") or [])
         resume = run.get("resume")
-        high, high_keys = load_cursor(resource, run.get("high")), set(run.get("high_keys") or [])
+        high = load_cursor(resource, run.get("high"))
+        high_keys = _keyed(ctx, resource, run.get("high_keys") or [])
     else:
         start = load_cursor(resource, state.watermark)
-        boundary = set(state.boundary)
+        boundary = _keyed(ctx, resource, state.boundary)
         high, high_keys = None, set()
 
     http_before = api.seconds
@@ -131,6 +133,9 @@ def sync_resource(
                 label = f"{resource.name} record {key}"
                 value = resource.cursor(record) if resource.cursor else None
                 result.records += 1
+                # State keeps the keyed reference: a vendor id may be an identifier (a
+                # customer number) or an unkeyed hash of one (Mailchimp's member id).
+                key = ctx.record_ref(resource.name, key)
                 if _already_seen(value, key, start, boundary):
                     result.skipped += 1
                     continue
@@ -177,10 +182,13 @@ def sync_resource(
             on_page(result, page)
     # Step 4: the new watermark.
     previous = load_cursor(resource, state.watermark)
+    kept = _keyed(ctx, resource, state.boundary)
     if high is not None and (previous is None or high > previous):
         state.watermark, state.boundary = dump_cursor(high), sorted(high_keys)
     elif high is not None and high == previous:
-        state.boundary = sorted(set(state.boundary) | high_keys)
+        state.boundary = sorted(kept | high_keys)
+    else:
+        state.boundary = sorted(kept)
     state.run = None
     result.watermark = state.watermark
     if not dry_run:
@@ -190,6 +198,11 @@ def sync_resource(
     result.http_seconds = api.seconds - http_before
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _keyed(ctx: MappingContext, resource: Resource, keys: Iterable[str]) -> set[str]:
+    """Record keys as state keeps them; state written before keys were keyed is converted."""
+    return {k if is_subject_ref(k) else ctx.record_ref(resource.name, k) for k in keys}
 
 
 def _already_seen(value: Any, key: str, start: Any, boundary: set[str]) -> bool:

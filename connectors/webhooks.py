@@ -18,7 +18,7 @@ from pathlib import Path
 
 from connectors.base import WebhookRequest
 from connectors.config import Secret
-from connectors.errors import SignatureError
+from connectors.errors import PayloadError, SignatureError
 
 DAY = 86400.0
 # Vendors retry for days (Stripe up to 3); an id is remembered a day longer than that.
@@ -52,8 +52,11 @@ class StripeSignature(Verifier):
                 stamp = value
             elif name == "v1":
                 candidates.append(value)
-        if stamp is None or not stamp.isdigit() or not candidates:
+        if stamp is None or not candidates:
             raise SignatureError(self.connector, "Stripe-Signature lacks t= or v1=")
+        if not stamp.isdigit() or len(stamp) > 12:
+            # Malformed rather than forged: a Unix time has ten digits until the year 2286.
+            raise PayloadError(self.connector, "Stripe-Signature t= is not a Unix time", "header")
         if abs(now - int(stamp)) > self.tolerance:
             raise SignatureError(
                 self.connector,

@@ -53,6 +53,9 @@ class Settings:
     partitions: str = ""
     # Where the shards' projections are, for queries that span them ("n" shards in the home).
     shards: int = 0
+    # Seconds an event may be dated ahead of this clock before emit and status flag it (a
+    # producer clock running ahead hides its events from who-has until then).
+    future_tolerance: float = 300.0
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -120,6 +123,7 @@ _ENV = {
     "shard": "LINEAGE_SHARD",
     "partitions": "LINEAGE_PARTITIONS",
     "shards": "LINEAGE_SHARDS",
+    "future_tolerance": "LINEAGE_FUTURE_TOLERANCE",
 }
 
 
@@ -159,6 +163,8 @@ def resolve(home: str | Path | None = None, **flags: Any) -> Settings:
             raise ConfigError(f"setting {name} = {value!r} is not a valid {kind}") from None
     if converted.get("log", "file") not in ("file", "kafka"):
         raise ConfigError(f"unknown log backend {converted['log']!r}: expected file or kafka")
+    if converted.get("future_tolerance", 0) < 0:
+        raise ConfigError("setting future_tolerance must be 0 or more (seconds)")
     if converted.get("project_workers", 0) < 0:
         raise ConfigError("setting project_workers must be 0 or more")
     if converted.get("shard"):

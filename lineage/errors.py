@@ -32,6 +32,7 @@ Each error is one readable sentence; the CLI prints it as one line and exits wit
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 
 
 class LineageError(Exception):
@@ -137,18 +138,41 @@ class LogUnavailableError(LogError):
 
 
 class LogDeliveryError(LogError):
-    """Some records were not acknowledged. ``failed`` holds their 0-based input positions."""
+    """Some records were not acknowledged. ``failed`` holds their 0-based input positions;
+    ``places`` names the first of them where the caller knows more (``events.jsonl:17``)."""
 
     exit_code = 3
 
-    def __init__(self, failed: list[int], total: int, reason: str, what: str = "events") -> None:
+    def __init__(
+        self,
+        failed: list[int],
+        total: int,
+        reason: str,
+        what: str = "events",
+        places: list[str] | None = None,
+    ) -> None:
+        which = (
+            f"first at {', '.join(places[:_SHOWN])}{', ...' if len(failed) > _SHOWN else ''}"
+            if places
+            else f"{what} {_ranges(failed)}, counting from 1"
+        )
         super().__init__(
             f"{len(failed)} of {total} {what} were not acknowledged by the broker and may not "
-            f"be written ({what} {_ranges(failed)}, counting from 1): {reason}"
+            f"be written ({which}): {reason}"
         )
         self.failed = failed
         self.total = total
         self.reason = reason
+        self.what = what
+        self.places = places
+
+    def naming(self, place: Callable[[int], str]) -> LogDeliveryError:
+        """The same error naming its first failed records by ``place(position)``."""
+        places = list(dict.fromkeys(place(i) for i in sorted(self.failed)[: _SHOWN * 4]))
+        return LogDeliveryError(self.failed, self.total, self.reason, self.what, places)
+
+
+_SHOWN = 5
 
 
 def _ranges(indices: list[int], limit: int = 5) -> str:

@@ -1,8 +1,9 @@
 """A small holder API on 127.0.0.1 for eraser tests: answers like a real deletion endpoint.
 
 Each holder (``POST /erase/<holder>``) erases the subject the first time (200) and has
-nothing left afterwards (404). Tests script other answers per holder (``script``), make a
-holder hang (``hang``) or hold a request open until released (``block``).
+nothing left afterwards (404). Tests script other answers per holder (``script``) and the
+body of its error answers (``reply``), make a holder hang (``hang``) or hold a request open
+until released (``block``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class HolderAPI:
         self.bodies: list[dict[str, Any]] = []
         self.script: dict[str, list[int]] = defaultdict(list)
         self.hang: dict[str, float] = {}
+        self.reply: dict[str, bytes] = {}
         self.block: dict[str, threading.Event] = {}
         self.entered: dict[str, threading.Event] = defaultdict(threading.Event)
         self._held: set[tuple[str, str]] = set()
@@ -33,7 +35,7 @@ class HolderAPI:
                 holder = self.path.rsplit("/", 1)[-1]
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 status = api.answer(holder, body)
-                payload = b'{"error": "busy"}' if status >= 400 else b"{}"
+                payload = api.reply.get(holder, b'{"error": "busy"}') if status >= 400 else b"{}"
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))

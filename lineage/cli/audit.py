@@ -40,7 +40,7 @@ def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str) -> None
     from lineage.services.audit import audit as run
     from lineage.timeutil import iso, now, parse_time
 
-    when = parse_time(as_of, assume_utc=True) if as_of else now()
+    when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
     app = make_app(ctx)
     catalog = app.catalog()
     skipped = [] if catalog is not None else list(CATALOG_RULES)

@@ -170,7 +170,7 @@ def run_connector(
         lambda events: app.append(events),
         StateStore(state_root(home)),
         resources=resources,
-        since=parse_time(since) if since else None,
+        since=parse_time(since, where="--since") if since else None,
         dry_run=dry_run,
         on_page=on_page,
         catalog=_catalog_entry(app, conn),
@@ -193,18 +193,40 @@ def run_connector(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--connector", "names", multiple=True, help="Only these connectors' routes.")
+# Defaults live in connectors.server.Limits (imported only when serving: it is heavy).
+@click.option("--max-body", type=click.IntRange(min=1), help="Largest body in bytes (1 MiB); 413.")
+@click.option(
+    "--header-timeout",
+    type=click.FloatRange(min=0.1),
+    help="Seconds to send a request's headers (10).",
+)
+@click.option(
+    "--body-timeout", type=click.FloatRange(min=0.1), help="Seconds to send a body (10); 408."
+)
+@click.option(
+    "--max-connections", type=click.IntRange(min=1), help="Open connections before 503 (256)."
+)
 @click.pass_context
-def serve(ctx: click.Context, host: str, port: int, names: tuple[str, ...]) -> None:
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    names: tuple[str, ...],
+    max_body: int | None,
+    header_timeout: float | None,
+    body_timeout: float | None,
+    max_connections: int | None,
+) -> None:
     """Receive webhooks at /hooks/NAME (Mailchimp, Stripe, QuickPay).
 
     Signatures are checked (401 when wrong or stale), events are durable in the log
     before the 2xx, and a delivery seen before is acknowledged without recording it again.
+    Unreadable deliveries get 400, bodies over --max-body 413, slow ones 408.
     """
-    import uvicorn
-
     from connectors.registry import available
     from connectors.runner import open_connector
-    from connectors.server import Receiver
+    from connectors.server import Limits, Receiver
+    from connectors.server import serve as run_server
     from lineage.errors import LineageError
 
     app = _app(ctx)
@@ -232,4 +254,10 @@ def serve(ctx: click.Context, host: str, port: int, names: tuple[str, ...]) -> N
         raise InputError("no configured connector has a webhook route")
     for route in sorted(receiver.routes):
         click.echo(f"http://{host}:{port}/hooks/{route}", err=True)
-    uvicorn.run(receiver.app(), host=host, port=port, log_level="warning")
+    given: dict[str, Any] = {
+        "max_body": max_body,
+        "header_timeout": header_timeout,
+        "body_timeout": body_timeout,
+        "max_connections": max_connections,
+    }
+    run_server(receiver, host, port, Limits(**{k: v for k, v in given.items() if v is not None}))

@@ -160,7 +160,9 @@ def erase(
     from lineage.timeutil import parse_time
 
     pairs = identifier_pairs(identifier, ids)
-    received = parse_time(received_at, assume_utc=True) if received_at else None
+    received = (
+        parse_time(received_at, assume_utc=True, where="--received-at") if received_at else None
+    )
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
     categories = _categories(scope, "--scope", service)
     req = service.open_request(pairs, scope=categories, received_at=received, dry_run=dry_run)
@@ -301,7 +303,7 @@ def status(
     from lineage.timeutil import parse_time
 
     service = make_service(ctx)
-    at = parse_time(as_of, assume_utc=True) if as_of else service.clock()
+    at = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else service.clock()
     requests = service.requests(request_id, as_of=at if as_of else None)
     if overdue:
         requests = [q for q in requests if q.overdue(at)]

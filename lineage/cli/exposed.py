@@ -34,7 +34,7 @@ def exposed(ctx: click.Context, holder: str, at: str, references: bool, fmt: str
     from lineage.services.names import known_holders, require_known
     from lineage.timeutil import parse_time
 
-    when = parse_time(at, assume_utc=True)
+    when = parse_time(at, assume_utc=True, where="--at")
     app = make_app(ctx)
     catalog = app.catalog(check_taxonomy=False)
     with app.store() as store:

@@ -13,12 +13,12 @@ import click
 from lineage import __version__
 from lineage.cli.catalog import catalog_option
 from lineage.cli.output import emit_json, format_option, progress, table, warn
-from lineage.errors import InputError, LineageError, NoSpaceError, is_no_space
+from lineage.errors import InputError, LineageError, LogDeliveryError, NoSpaceError, is_no_space
 
 
 class _WarningHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
-        warn(record.getMessage())
+        warn(record.getMessage(), quoting=True)
 
 
 class LineageGroup(click.Group):
@@ -162,7 +162,8 @@ def init(ctx: click.Context, fmt: str) -> None:
     "--file",
     "-f",
     "file",
-    type=click.File("r", encoding="utf-8"),
+    # Bytes: each line is decoded on its own, so bad UTF-8 is reported with its line.
+    type=click.File("rb"),
     help="JSON Lines file of events ('-' for standard input).",
 )
 @click.option(
@@ -214,17 +215,31 @@ def emit(
         app.pseudonymizer(), default_source=source or "emit", taxonomy=app.taxonomy()
     )
     if file is not None:
-        name = "<stdin>" if file.name == "<stdin>" else file.name
-        counter = _Counter()
+        # Binary standard input may have no name (or the descriptor number) for one.
+        name = getattr(file, "name", None)
+        name = name if isinstance(name, str) and name != "-" else "<stdin>"
+        counter = _Counter(app.future_horizon())
         with progress(_size(file), "recording") as bar:
             lines = counter.lines(file, bar)
-            result = app.append(counter.count(parser.parse_lines(lines, name)))
+            try:
+                result = app.append(counter.count(parser.parse_lines(lines, name)))
+            except LogDeliveryError as exc:
+                raise exc.naming(lambda i: f"{name}:{counter.lines_of[i]}") from None
         count, links = result.count, counter.links
+        future, first = counter.future, f"{name}:{counter.first_future}"
     else:
         obj = _event_from_options(fields, ids, occurred_at, source)
         events = parser.parse_object(obj, "command line")
         result = app.append(events)
         count, links = result.count, sum(e.event_type == "IdentityLinked" for e in events)
+        future = sum(e.occurred_at > app.future_horizon() for e in events)
+        first = "--at"
+    if future:
+        tolerance = app.settings.future_tolerance
+        warn(
+            f"{future} events are dated more than {tolerance:g}s ahead of this clock (first at "
+            f"{first}): who-has leaves them out until then; is a producer's clock ahead?"
+        )
     if fmt == "json":
         emit_json({"appended": count, "identity_links": links, "end": result.end})
     else:
@@ -240,12 +255,22 @@ def _size(file: Any) -> int:
 
 
 class _Counter:
-    def __init__(self) -> None:
+    def __init__(self, horizon: Any) -> None:
+        from array import array
+
+        # Events dated after the horizon are counted, and the line of the first remembered.
+        self.horizon = horizon
+        self.future = 0
+        self.first_future = 0
         self.links = 0
         self.bytes = 0
+        self.line = 0
+        # The input line of every event, to name those a broker did not acknowledge.
+        self.lines_of = array("I")
 
     def lines(self, file: Any, bar: Any) -> Any:
         for n, line in enumerate(file, 1):
+            self.line = n
             self.bytes += len(line)
             if n % 10_000 == 0:
                 bar.to(self.bytes)
@@ -253,6 +278,10 @@ class _Counter:
 
     def count(self, events: Any) -> Any:
         for e in events:
+            self.lines_of.append(self.line)
+            if e.occurred_at > self.horizon:
+                self.future += 1
+                self.first_future = self.first_future or self.line
             if e.event_type == "IdentityLinked":
                 self.links += 1
             yield e
@@ -378,7 +407,7 @@ def _catch_up(app: Any, store: Any) -> Any:
         result = app.catch_up(store, on_batch=lambda r: bar.to(sum(r.positions.values()) - start))
     if result is not None:
         for problem in result.problems:
-            warn(f"set aside log record at {problem}")
+            warn(f"set aside log record at {problem}", quoting=True)
     return result
 
 
@@ -397,7 +426,7 @@ def rebuild(ctx: click.Context, workers: int | None, fmt: str) -> None:
     with progress(total, "rebuilding") as bar:
         result = app.rebuild(on_batch=lambda r: bar.to(sum(r.positions.values())))
     for problem in result.problems:
-        warn(f"set aside log record at {problem}")
+        warn(f"set aside log record at {problem}", quoting=True)
     if fmt == "json":
         emit_json({"applied": result.applied, "set_aside": result.problems})
     else:
@@ -427,9 +456,15 @@ def status(ctx: click.Context, fmt: str) -> None:
         ("subject references", f"{proj.get('subject_refs', 0):,}"),
         ("holders", f"{proj.get('holders', 0):,}"),
         ("set aside", f"{proj.get('quarantined', 0):,}"),
+        ("future-dated events", _future(proj)),
         ("dead letters", f"{log['dead_letters']:,}"),
     ]
     click.echo(table(rows, ["", ""]))
+
+
+def _future(proj: dict[str, Any]) -> str:
+    count = proj.get("future_events", 0)
+    return f"{count:,} (first {proj['first_future_event_at']})" if count else "0"
 
 
 def _positions(positions: dict[int, int]) -> str:

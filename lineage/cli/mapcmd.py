@@ -92,7 +92,7 @@ def map_command(
         if not sep:
             raise InputError(f"{text!r} must be KIND=VALUE", "--id")
         pairs.append((kind, value))
-    when = parse_time(as_of, assume_utc=True) if as_of else now()
+    when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
     app = make_app(ctx)
     catalog = app.catalog(check_taxonomy=False)
     with current_store(app) as store:

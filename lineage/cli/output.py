@@ -36,7 +36,13 @@ def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
 
 
-def warn(message: str) -> None:
+def warn(message: str, *, quoting: bool = False) -> None:
+    """One warning line on stderr. ``quoting``: the message quotes what others wrote (log
+    records, decoders' complaints), so it is scrubbed first."""
+    if quoting:
+        from lineage.edge.scrub import scrub
+
+        message = scrub(message, limit=1000)
     click.secho(f"warning: {message}", fg="yellow", err=True)
 
 

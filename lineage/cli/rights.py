@@ -158,7 +158,7 @@ def access(
     from lineage.services.access import access_report, to_html, to_markdown
     from lineage.timeutil import now, parse_time
 
-    when = parse_time(as_of, assume_utc=True) if as_of else now()
+    when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
     app, refs = _subject(ctx, identifier, ids)
     # Taxonomy keys are checked by `catalog validate` and on emit; not on this read path.
     catalog = app.catalog(check_taxonomy=False)

@@ -49,7 +49,7 @@ def ropa(ctx: click.Context, fmt: str, output: str | None, lang: str, as_of: str
 
     if fmt == "xlsx" and not output:
         raise InputError("xlsx needs --output FILE", "--format")
-    when = parse_time(as_of, assume_utc=True) if as_of else now()
+    when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
     app = make_app(ctx)
     catalog = app.require_catalog()
     with app.store() as store:

@@ -183,7 +183,9 @@ class Codec:
         try:
             record = fastavro.schemaless_reader(buf, schema, reader)
         except Exception as exc:
-            raise CodecError(f"{writer.event_type} body is malformed: {exc!r}") from exc
+            raise CodecError(
+                f"{writer.event_type} body is malformed: {type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(record, dict):
             raise CodecError(f"{writer.event_type} body is not a record")
         if buf.tell() != len(data):

@@ -12,6 +12,7 @@ identifiers: that would publish an unkeyed hash of an e-mail address.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import fields
@@ -29,6 +30,10 @@ EVENT_NAMESPACE = uuid.UUID("6f1c2b1e-4c55-5a8e-9d1f-0b7a3c2e5d10")
 _PENDING_ID = uuid.UUID(int=0)  # replaced by the content-derived id before the event leaves
 _ENVELOPE_INPUT = {"event_type", "event_id", "occurred_at", "source", "subject", "subject_ref"}
 _TIME_FIELDS = {"received_at", "retain_until", "deadline"}
+# The longest event line accepted. Real events are a few hundred bytes; this keeps one line
+# well inside every log's record limit (Kafka's default message size is 1 MB).
+MAX_LINE = 256 * 1024
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _field_names(cls: type[Event]) -> frozenset[str]:
@@ -67,8 +72,14 @@ class EventParser:
         self._validator = RecordValidator(self._taxonomy)
         self._linked: set[tuple[str, str]] = set()
 
-    def parse_object(self, obj: Any, where: str | None = None) -> list[Event]:
+    def parse_object(
+        self, obj: Any, where: str | None = None, *, check_text: bool = True
+    ) -> list[Event]:
+        """Events of one input object. ``check_text=False`` skips the search for lone
+        surrogates when the caller knows there can be none."""
         try:
+            if check_text:
+                _check_text(obj)
             return self._parse(obj)
         except LineageError as exc:
             problem = getattr(exc, "problem", exc.message)
@@ -171,12 +182,27 @@ class EventParser:
             raise InputError("subject_ref must be 64 hex digits")
         raise InputError('missing subject (e.g. "subject": {"email": "jane@example.com"})')
 
-    def parse_lines(self, lines: Iterable[str], name: str) -> Iterator[Event]:
-        """Parse a JSON Lines stream; errors name ``name:line``. Blank lines are skipped."""
-        for lineno, line in enumerate(lines, start=1):
+    def parse_lines(self, lines: Iterable[str | bytes], name: str) -> Iterator[Event]:
+        """Parse a JSON Lines stream (text, or bytes decoded here as UTF-8); errors name
+        ``name:line``. Blank lines are skipped."""
+        for lineno, raw in enumerate(lines, start=1):
+            where = f"{name}:{lineno}"
+            if len(raw) > MAX_LINE:
+                raise InputError(
+                    f"line of {len(raw):,} bytes: an event line may have at most {MAX_LINE:,}",
+                    where,
+                )
+            if isinstance(raw, bytes):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InputError(
+                        f"not UTF-8: byte 0x{raw[exc.start]:02x} at column {exc.start + 1}", where
+                    ) from None
+            else:
+                line = raw
             if not line.strip():
                 continue
-            where = f"{name}:{lineno}"
             try:
                 # Without its line end, an error at the end of the line reports its real
                 # column rather than column 1 of a next line.
@@ -185,7 +211,22 @@ class EventParser:
                 raise InputError(
                     f"malformed JSON: {exc.msg} at column {exc.colno}", where
                 ) from None
-            yield from self.parse_object(obj, where)
+            except RecursionError:
+                raise InputError("malformed JSON: nested too deeply", where) from None
+            # A lone surrogate can only come from a \uD800-\uDFFF escape in the line.
+            yield from self.parse_object(obj, where, check_text=bool(_SURROGATE.search(line)))
+
+
+def _check_text(obj: Any) -> None:
+    """Text must be valid Unicode: a lone surrogate (``"\\ud800"``) cannot be stored."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"text holds a lone surrogate {exc.object[exc.start]!r}, which is not valid Unicode"
+        ) from None
+    except (RecursionError, ValueError):
+        raise InputError("input nested too deeply") from None
 
 
 def _required(obj: Mapping[str, Any], name: str) -> Any:

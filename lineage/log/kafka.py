@@ -96,6 +96,8 @@ class KafkaLog:
         self._prober: Any = None
         self._admin: Any = None
         self._log_id: str | None = None
+        # A delivery failed: the broker is not answering, so closing must not wait for it.
+        self._stalled = False
         try:
             if create:
                 self.create_topics(partitions, replication)
@@ -253,7 +255,11 @@ class KafkaLog:
             return AppendResult(0, {})
         producer = self.producer()
         futures = self._send(producer, self.topic, [(r.key, r.value, []) for r in staged])
-        return AppendResult(len(staged), _check(futures, len(staged), self.timeout))
+        try:
+            return AppendResult(len(staged), _check(futures, len(staged), self.timeout))
+        except LogDeliveryError:
+            self._stalled = True
+            raise
 
     def _send(
         self,
@@ -270,6 +276,7 @@ class KafkaLog:
             producer.flush(timeout=self.timeout)  # Step 2
         except KafkaError as exc:
             # Sends already handed over may still be delivered: count only what is proven.
+            self._stalled = True
             _check(futures, len(messages), self.timeout, cause=exc)
         return futures
 
@@ -385,12 +392,14 @@ class KafkaLog:
         """Write to ``<topic>.dlq``; returns only when the broker acknowledged every one."""
         if not letters:
             return
+        from lineage.edge.scrub import scrub
+
         messages = [
             (
                 d.key,
                 d.value,
                 [
-                    (H_REASON, d.reason.encode()),
+                    (H_REASON, scrub(d.reason).encode()),
                     (H_TOPIC, self.topic.encode()),
                     (H_PARTITION, str(d.partition).encode()),
                     (H_OFFSET, str(d.offset).encode()),
@@ -446,12 +455,12 @@ class KafkaLog:
             consumer.close()
 
     def close(self) -> None:
-        for client in (self._producer, self._reader, self._prober, self._admin):
+        if self._producer is not None:
+            _close_producer(self._producer, 0 if self._stalled else self.timeout)
+        for client in (self._reader, self._prober, self._admin):
             if client is not None:
                 try:
-                    client.close(
-                        timeout=self.timeout
-                    ) if client is self._producer else client.close()
+                    client.close()
                 except Exception as exc:  # closing must not hide the error that led here
                     log.debug("closing a Kafka client: %s", exc)
         self._producer = self._reader = self._prober = self._admin = None
@@ -485,6 +494,25 @@ def _check(
     if failed:
         raise LogDeliveryError(failed, total, reason, what)
     return ends
+
+
+def _close_producer(producer: Any, timeout: float) -> None:
+    """Close, failing what the broker never acknowledged.
+
+    kafka-python's ``close`` flushes first and gives up with KafkaTimeoutError while records
+    are pending, leaving the producer open; its ``__del__`` then tries again at exit and
+    prints a traceback. Pending records were already reported as not acknowledged, so they
+    are failed here (as kafka-python's own forced close does) and the producer closed."""
+    try:
+        producer.close(timeout=timeout)
+        return
+    except Exception as exc:  # closing must not hide the error that led here
+        log.debug("closing the Kafka producer: %s", exc)
+    try:
+        producer._accumulator.abort_incomplete_batches()
+        producer.close(timeout=0)
+    except Exception as exc:
+        log.debug("closing the Kafka producer: %s", exc)
 
 
 def _stop_orphans(before: set[threading.Thread]) -> None:

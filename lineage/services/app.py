@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from lineage.errors import (
 from lineage.log.base import AppendResult, Log, LogRecord, pending
 from lineage.log.factory import open_log
 from lineage.projection.store import Store
+from lineage.timeutil import iso, now
 
 if TYPE_CHECKING:  # the projector pulls in pyarrow and fastavro: only when there is work
     from lineage.catalog.catalog import Catalog
@@ -35,6 +37,7 @@ class App:
         self.catalog_file = catalog_file
         self._log: Log | None = None
         self._catalogs: dict[bool, Catalog | None] = {}
+        self._pseudo: Pseudonymizer | None = None
 
     def close(self) -> None:
         if self._log is not None:
@@ -93,7 +96,9 @@ class App:
         return catalog.taxonomy if catalog else None
 
     def pseudonymizer(self) -> Pseudonymizer:
-        return Pseudonymizer(self.settings.pseudonym_key())
+        if self._pseudo is None:
+            self._pseudo = Pseudonymizer(self.settings.pseudonym_key())
+        return self._pseudo
 
     def refs_for(self, identifiers: Iterable[tuple[str, str]]) -> list[str]:
         pseudo: Pseudonymizer | None = None
@@ -107,11 +112,18 @@ class App:
         return refs
 
     # -- writing --------------------------------------------------------------------------
-    def append(self, events: Iterable[Event]) -> AppendResult:
+    def append(
+        self, events: Iterable[Event], known: Mapping[str, str] | None = None
+    ) -> AppendResult:
+        """Append durably. Every producer comes through here, so the free text of events
+        (reasons, notes, evidence) is scrubbed here; ``known`` are raw identifiers of the
+        subject at hand (an erasure's), replaced by their references wherever they appear."""
         from lineage.codec import default_codec
+        from lineage.edge.scrub import Scrubber
 
         codec = default_codec()
-        return self.log.append(LogRecord(codec.encode(e), e.subject_ref.encode()) for e in events)
+        clean = Scrubber(self.pseudonymizer(), known).events(events)
+        return self.log.append(LogRecord(codec.encode(e), e.subject_ref.encode()) for e in clean)
 
     # -- the projection -------------------------------------------------------------------
     @contextmanager
@@ -262,6 +274,7 @@ class App:
         log = self.log
         rows = store.fetch_dicts("status")
         counts = rows[0] if rows else {}
+        future = self.future_events(store)
         dead = len(log.dead_letters()) if isinstance(log, DeadLetterLog) else None
         return {
             "home": str(self.settings.home),
@@ -277,5 +290,24 @@ class App:
                 "position": store.positions(),
                 "pending": self.pending(store),
                 **counts,
+                "future_events": future["events"],
+                "first_future_event_at": iso(future["first_at"]),
             },
+        }
+
+    def future_horizon(self) -> datetime:
+        """Events dated after this are further ahead of our clock than the tolerance."""
+        return now() + timedelta(seconds=self.settings.future_tolerance)
+
+    def future_events(
+        self, store: Store, after: datetime | None = None, refs: list[str] | None = None
+    ) -> dict[str, Any]:
+        """How many events (of ``refs``, or of everyone) are dated after ``after`` (default:
+        the future horizon), and the first such date."""
+        moment = (after or self.future_horizon()).astimezone(UTC).replace(tzinfo=None)
+        rows = store.fetch_dicts("future_events", {"after": moment, "refs": refs})
+        first = rows[0]["first_at"]
+        return {
+            "events": rows[0]["events"],
+            "first_at": first.replace(tzinfo=UTC) if first else None,
         }

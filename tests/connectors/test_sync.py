@@ -3,6 +3,7 @@ rate limits, server errors, credentials and malformed payloads."""
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -221,3 +222,38 @@ def test_throttled_checkpoint_resumes_from_an_earlier_page_without_duplicates(
     assert len(harness.sink.events) == 24
     assert len({e.event_id for e in harness.sink.events}) == 18
     assert harness.store.load("mailchimp", "members").watermark == "2024-02-01T00:00:05Z"
+
+
+def test_state_keeps_no_vendor_id_that_is_or_hashes_an_identifier(
+    harness: Harness, vendors: fakes.Vendors
+) -> None:
+    for name in ("mailchimp", "e-conomic", "stripe", "quickpay", "files"):
+        harness.run(name)
+    state = b"".join(p.read_bytes() for p in sorted(harness.store.root.rglob("*.json")))
+    keys = [m["id"] for m in vendors.mailchimp.members]  # MD5 of the e-mail
+    keys += [str(c["customerNumber"]) for c in vendors.economic.customers]
+    keys += [c["id"] for c in vendors.stripe.customers]
+    keys += [str(p["id"]) for p in vendors.quickpay.payments]
+    for key in keys:
+        assert f'"{key}'.encode() not in state, key
+    assert b"@" not in state
+    # The keyed boundary still does its work: a re-run records nothing new.
+    before = len(harness.sink.events)
+    assert sum(r.events for r in harness.run("mailchimp")) == 0
+    assert len(harness.sink.events) == before
+
+
+def test_state_written_with_raw_keys_is_read_as_keyed(
+    harness: Harness, vendors: fakes.Vendors
+) -> None:
+    harness.run("mailchimp")
+    before = len(harness.sink.events)
+    # A state file from before keys were keyed: the raw member ids at the watermark.
+    path = harness.store.path("mailchimp", "members")
+    data = json.loads(path.read_text())
+    newest = max(vendors.mailchimp.members, key=lambda m: m["last_changed"])
+    data["boundary"] = [newest["id"]]
+    path.write_text(json.dumps(data))
+    [again] = harness.run("mailchimp")
+    assert again.events == 0 and len(harness.sink.events) == before
+    assert newest["id"] not in path.read_text()

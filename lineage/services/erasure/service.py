@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -70,6 +71,8 @@ class RequestService:
         self.timeout = timeout
         self.sleep = sleep
         self.clock = clock
+        # Raw identifiers of the request being executed: holders quote them in their answers.
+        self._known: dict[str, str] = {}
 
     # -- reading --------------------------------------------------------------------------
     def _requests(
@@ -156,7 +159,13 @@ class RequestService:
     def _append(self, events: Iterable[Event]) -> None:
         events = list(events)
         if events:
-            self.app.append(events)
+            self.app.append(events, known=self._known)
+
+    def _scrub(self, text: str | None) -> str | None:
+        """A holder's words, without the identifiers they quote (also for what is shown)."""
+        from lineage.edge.scrub import Scrubber
+
+        return Scrubber(self.app.pseudonymizer(), self._known)(text)
 
     # -- requests -------------------------------------------------------------------------
     def open_request(
@@ -254,6 +263,7 @@ class RequestService:
 
     def execute(self, req: Request, identifiers: dict[str, str]) -> None:
         at = self.clock()
+        self._known = identifiers
         for task in list(req.tasks.values()):
             if task.done or req.completed or task.action == "notify" or task.status == "refused":
                 continue  # notify tasks and refusals need a person
@@ -291,6 +301,7 @@ class RequestService:
             except Exception as exc:  # an eraser's own bug: the task stays open
                 error, transient = f"{type(exc).__name__}: {exc}", False
             else:
+                outcome = replace(outcome, note=self._scrub(outcome.note))
                 if outcome.status == "retained":
                     self._append(self._retained(req, task, outcome, eraser.name, attempt))
                     return
@@ -307,7 +318,9 @@ class RequestService:
                 return
             kind = "transient" if transient else "terminal"
             self._append(
-                self._update(req, task, "failed", reason=f"{kind}: {error}", attempt=attempt)
+                self._update(
+                    req, task, "failed", reason=f"{kind}: {self._scrub(error)}", attempt=attempt
+                )
             )
             if not transient or n + 1 == self.retries:
                 return
