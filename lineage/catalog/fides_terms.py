@@ -64,6 +64,12 @@ DECLARATION_MAPPED = {
     "egress", "ingress", "data_shared_with_third_parties", "third_parties",
     "shared_categories", "impact_assessment_location",
 }  # fmt: skip
+# Keys of older fideslang versions that the import still reads (or lists): not unknown.
+LEGACY_SYSTEM = {
+    "data_responsibility_title", "third_country_transfers", "data_protection_impact_assessment",
+    "joint_controller", "system_dependencies", "cookies",
+}  # fmt: skip
+LEGACY_DECLARATION = {"cookies", "data_qualifier"}
 TAXONOMY_SECTIONS = {"data_category": "categories", "data_use": "uses", "data_subject": "subjects"}
 
 

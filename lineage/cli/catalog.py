@@ -1,4 +1,4 @@
-"""``lineage catalog validate|import-fides`` and the shared ``--catalog`` option."""
+"""``lineage catalog validate|import-fides|export-fides`` and the shared ``--catalog`` option."""
 
 from __future__ import annotations
 
@@ -166,6 +166,43 @@ def import_fides(
     if output:
         write_atomic(output, text.encode())
         click.echo(f"wrote {output} ({len(result.notes)} notes to review at its top)", err=True)
+    if fmt == "json":
+        emit_json({**result.as_json(), "output": output})
+    elif not output:
+        click.echo(text, nl=False)
+
+
+@catalog.command("export-fides")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    help="Write the manifest here (default: standard output).",
+)
+@format_option("yaml", "json")
+@catalog_option
+@click.pass_context
+def export_fides(ctx: click.Context, output: str | None, fmt: str) -> None:
+    """Write the catalog as a Fides manifest (fideslang YAML: an organization with controller,
+    representative and DPO; systems with privacy declarations; custom taxonomy keys), checked
+    with fideslang's own models, so the map can move to Fides and back with `import-fides`.
+
+    What Fides has no field for (DPA dates, DPF certification, erasers, a purpose's
+    description...) is listed at the top of the manifest and under `notes` in --format json.
+
+    \b
+      lineage catalog export-fides -o fides/lineage.yml
+      lineage catalog export-fides --catalog examples/webshop/lineage.yaml --format json
+    """
+    from lineage.catalog.fides_export import export_manifest
+    from lineage.cli.main import make_app
+    from lineage.cli.output import write_atomic
+
+    result = export_manifest(make_app(ctx).require_catalog())
+    text = result.yaml()
+    if output:
+        write_atomic(output, text.encode())
+        click.echo(f"wrote {output} ({len(result.notes)} notes at its top)", err=True)
     if fmt == "json":
         emit_json({**result.as_json(), "output": output})
     elif not output:
