@@ -49,7 +49,7 @@ from lineage.catalog.fides_terms import (
     STRUCTURAL,
     SYSTEM_MAPPED,
     TAXONOMY_SECTIONS,
-    FidesImport,
+    FidesDocument,
     Note,
     address_country,
     alpha2,
@@ -102,7 +102,7 @@ class _Importer:
             self.note(where, key, "unmapped", f"{shortened(raw[key])} has no place in the catalog")
 
     # -- the manifest ---------------------------------------------------------------------
-    def run(self, manifest: dict[str, Any]) -> FidesImport:
+    def run(self, manifest: dict[str, Any]) -> FidesDocument:
         from fideslang.models import Organization
 
         raw_systems = manifest.get("system")
@@ -156,7 +156,7 @@ class _Importer:
             catalog["taxonomy"] = taxonomy
         catalog["holders"] = holders
         catalog["purposes"] = purposes
-        return FidesImport(self.path.name, catalog, self.notes)
+        return FidesDocument(self.path.name, "catalog", catalog, self.notes)
 
     def _organization(self, orgs: Any, systems: list[Any]) -> dict[str, Any]:
         if not isinstance(orgs, list) or not orgs:
@@ -644,7 +644,7 @@ def import_manifest(
     controller: str | None = None,
     country: str = "DK",
     countries: dict[str, str] | None = None,
-) -> FidesImport:
+) -> FidesDocument:
     """The catalog a Fides manifest says, with its notes. ``country`` is where the own
     systems are; ``countries`` gives recipients' countries by system key."""
     try:

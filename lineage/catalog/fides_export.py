@@ -19,14 +19,11 @@ What Fides has no field for is listed as a note, and at the top of the YAML.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-import yaml
-
 from lineage.catalog.catalog import OWN, Catalog
-from lineage.catalog.fides_terms import ART9, LEGAL_BASES, Note
+from lineage.catalog.fides_terms import ART9, LEGAL_BASES, FidesDocument, Note
 from lineage.catalog.model import Party
 from lineage.catalog.retention import UNTIL_WITHDRAWN
 from lineage.rules.transfers import in_eea
@@ -53,28 +50,6 @@ _TOOLS = {
 }
 _BASES = {lineage: fides for fides, lineage in LEGAL_BASES.items()}
 _ART9 = {lineage: fides for fides, lineage in ART9.items()}
-
-
-@dataclass
-class FidesExport:
-    source: str
-    manifest: dict[str, Any]
-    notes: list[Note] = field(default_factory=list)
-
-    def yaml(self) -> str:
-        head = [f"# Fides manifest exported from the lineage catalog {self.source}."]
-        if self.notes:
-            head.append(f"# Not expressible in fideslang ({len(self.notes)}):")
-            head += [f"#   {note}" for note in self.notes]
-        body = yaml.safe_dump(self.manifest, sort_keys=False, allow_unicode=True, width=96)
-        return "\n".join(head) + "\n" + body
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "notes": [vars(n) for n in self.notes],
-            "manifest": self.manifest,
-        }
 
 
 def _contact(p: Party | None) -> dict[str, str] | None:
@@ -299,7 +274,7 @@ class _Exporter:
             self.note(where, "retention.note", f"{rule.note!r}: no Fides field")
 
 
-def export_manifest(catalog: Catalog) -> FidesExport:
+def export_manifest(catalog: Catalog) -> FidesDocument:
     """The Fides manifest the catalog says, validated with fideslang's own models."""
     from fideslang.models import Taxonomy
     from pydantic import ValidationError
@@ -314,4 +289,4 @@ def export_manifest(catalog: Catalog) -> FidesExport:
         err = exc.errors()[0]
         loc = ".".join(str(p) for p in err["loc"])
         raise InputError(f"the exported manifest does not validate: {loc}: {err['msg']}") from None
-    return FidesExport(catalog.path, manifest, exporter.notes)
+    return FidesDocument(catalog.path, "manifest", manifest, exporter.notes)
