@@ -21,9 +21,10 @@
     ├── RequestError            a rights request (erasure, rectification, restriction)
     │   ├── UnknownRequestError      no request with that id (exit 2)
     │   └── OpenRequestError         the subject already has an open request (carries its id)
-    └── EraserError             an eraser could not erase at a holder (carries ``holder``)
-        ├── TransientEraserError     worth retrying (timeout, HTTP 429/5xx)
-        └── TerminalEraserError      retrying will not help (bad credentials, missing id)
+    ├── EraserError             an eraser could not erase at a holder (carries ``holder``)
+    │   ├── TransientEraserError     worth retrying (timeout, HTTP 429/5xx)
+    │   └── TerminalEraserError      retrying will not help (bad credentials, missing id)
+    └── ExportError             an export's destination refused it or could not be reached
 
 Each error is one readable sentence; the CLI prints it as one line and exits with
 ``exit_code``. Attributes keep the inputs so callers and tests need not parse messages.
@@ -263,3 +264,14 @@ class TransientEraserError(EraserError):
 
 class TerminalEraserError(EraserError):
     pass
+
+
+class ExportError(LineageError):
+    """An export's destination (an OpenLineage endpoint) refused it or could not be reached:
+    exit 3, like an unreachable log, unless the destination itself was given wrong."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, exit_code: int = 3) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

@@ -38,6 +38,8 @@ import yaml
 from lineage.catalog.fides_terms import (
     ART9,
     DECLARATION_MAPPED,
+    LEGACY_DECLARATION,
+    LEGACY_SYSTEM,
     LEGAL_BASES,
     PLACEHOLDER_BASIS,
     PLACEHOLDER_CATEGORY,
@@ -47,7 +49,7 @@ from lineage.catalog.fides_terms import (
     STRUCTURAL,
     SYSTEM_MAPPED,
     TAXONOMY_SECTIONS,
-    FidesImport,
+    FidesDocument,
     Note,
     address_country,
     alpha2,
@@ -100,7 +102,7 @@ class _Importer:
             self.note(where, key, "unmapped", f"{shortened(raw[key])} has no place in the catalog")
 
     # -- the manifest ---------------------------------------------------------------------
-    def run(self, manifest: dict[str, Any]) -> FidesImport:
+    def run(self, manifest: dict[str, Any]) -> FidesDocument:
         from fideslang.models import Organization
 
         raw_systems = manifest.get("system")
@@ -154,7 +156,7 @@ class _Importer:
             catalog["taxonomy"] = taxonomy
         catalog["holders"] = holders
         catalog["purposes"] = purposes
-        return FidesImport(self.path.name, catalog, self.notes)
+        return FidesDocument(self.path.name, "catalog", catalog, self.notes)
 
     def _organization(self, orgs: Any, systems: list[Any]) -> dict[str, Any]:
         if not isinstance(orgs, list) or not orgs:
@@ -327,7 +329,8 @@ class _Importer:
         about = [m.description] if m.description else []
         if name != m.name and m.name:
             about.insert(0, f"system {m.name}")
-        if m.legal_address:
+        # An address that is only a country (as export-fides writes it) says nothing more.
+        if m.legal_address and alpha2(m.legal_address) is None:
             about.append(f"address: {m.legal_address}")
         if m.administrating_department and m.administrating_department != "Not defined":
             about.append(f"administered by {m.administrating_department}")
@@ -641,11 +644,12 @@ def import_manifest(
     controller: str | None = None,
     country: str = "DK",
     countries: dict[str, str] | None = None,
-) -> FidesImport:
+) -> FidesDocument:
     """The catalog a Fides manifest says, with its notes. ``country`` is where the own
     systems are; ``countries`` gives recipients' countries by system key."""
     try:
-        manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        manifest = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -654,4 +658,47 @@ def import_manifest(
         raise InputError(f"cannot read the manifest: {exc}", str(path)) from None
     if not isinstance(manifest, dict):
         raise InputError("not a Fides manifest: no 'system' list", f"{path}:1:1")
+    _unknown_keys(path, yaml.compose(text))
     return _Importer(path, controller, country, countries or {}).run(manifest)
+
+
+def _unknown_keys(path: Path, root: Any) -> None:
+    """A key neither fideslang nor its older versions know is a typo (``privacy_declaration``)
+    that would silently drop what it holds: an error at its line, with the closest key."""
+    from fideslang.models import Organization, PrivacyDeclaration, System
+
+    from lineage.events.taxonomy import suggest
+
+    def check(node: Any, known: set[str], where: str) -> dict[str, Any]:
+        if not isinstance(node, yaml.MappingNode):
+            return {}
+        children = {}
+        for key, value in node.value:
+            name = str(key.value)
+            children[name] = value
+            if name not in known:
+                hint = suggest(name, known)
+                extra = f"; did you mean {hint[0]!r}?" if hint else ""
+                mark = key.start_mark
+                raise InputError(
+                    f"{where}: unknown key {name!r}{extra}",
+                    f"{path}:{mark.line + 1}:{mark.column + 1}",
+                )
+        return children
+
+    def items(name: str) -> list[Any]:
+        for key, value in root.value if isinstance(root, yaml.MappingNode) else ():
+            if key.value == name and isinstance(value, yaml.SequenceNode):
+                return list(value.value)
+        return []
+
+    for org in items("organization"):
+        check(org, set(Organization.model_fields), "organization")
+    for i, node in enumerate(items("system")):
+        fields = check(node, set(System.model_fields) | LEGACY_SYSTEM, f"system[{i}]")
+        label = getattr(fields.get("fides_key"), "value", None)
+        where = f"system {label}" if label else f"system[{i}]"
+        decls = fields.get("privacy_declarations")
+        for j, decl in enumerate(decls.value if isinstance(decls, yaml.SequenceNode) else ()):
+            known = set(PrivacyDeclaration.model_fields) | LEGACY_DECLARATION
+            check(decl, known, f"{where}, privacy_declarations[{j}]")

@@ -64,6 +64,12 @@ DECLARATION_MAPPED = {
     "egress", "ingress", "data_shared_with_third_parties", "third_parties",
     "shared_categories", "impact_assessment_location",
 }  # fmt: skip
+# Keys of older fideslang versions that the import still reads (or lists): not unknown.
+LEGACY_SYSTEM = {
+    "data_responsibility_title", "third_country_transfers", "data_protection_impact_assessment",
+    "joint_controller", "system_dependencies", "cookies",
+}  # fmt: skip
+LEGACY_DECLARATION = {"cookies", "data_qualifier"}
 TAXONOMY_SECTIONS = {"data_category": "categories", "data_use": "uses", "data_subject": "subjects"}
 
 
@@ -82,27 +88,39 @@ class Note:
 
 
 @dataclass
-class FidesImport:
+class FidesDocument:
+    """What a Fides import (``kind`` ``catalog``) or export (``manifest``) produced, with the
+    notes a person reviews before using it."""
+
     source: str
-    catalog: dict[str, Any]
+    kind: str
+    document: dict[str, Any]
     notes: list[Note] = field(default_factory=list)
 
     def yaml(self) -> str:
-        head = [f"# Imported from the Fides manifest {self.source}."]
-        if self.notes:
-            head.append(f"# Review ({len(self.notes)}): what could not be mapped, and placeholders")
-            head += [f"#   {note}" for note in self.notes]
+        if self.kind == "catalog":
+            head = [f"Imported from the Fides manifest {self.source}."]
+            title = "Review ({}): what could not be mapped, and placeholders"
         else:
-            head.append("# Everything in the manifest was mapped.")
-        body = yaml.safe_dump(self.catalog, sort_keys=False, allow_unicode=True, width=96)
-        return "\n".join(head) + "\n" + body
+            head = [f"Fides manifest exported from the lineage catalog {self.source}."]
+            title = "Not expressible in fideslang ({}):"
+        if self.notes:
+            head.append(title.format(len(self.notes)))
+            head += [f"  {note}" for note in self.notes]
+        elif self.kind == "catalog":
+            head.append("Everything in the manifest was mapped.")
+        return commented_yaml(head, self.document)
 
     def as_json(self) -> dict[str, Any]:
-        return {
-            "source": self.source,
-            "notes": [vars(n) for n in self.notes],
-            "catalog": self.catalog,
-        }
+        return {"source": self.source, "notes": [vars(n) for n in self.notes],
+                self.kind: self.document}  # fmt: skip
+
+
+def commented_yaml(head: list[str], data: dict[str, Any]) -> str:
+    """``data`` as YAML in its written order, after ``head`` as comment lines: what a person
+    reviews before using the document."""
+    body = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=96) if data else ""
+    return "".join(f"# {line}\n" for line in head) + body
 
 
 def slug(text: str) -> str:

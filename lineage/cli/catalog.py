@@ -1,4 +1,4 @@
-"""``lineage catalog validate|import-fides`` and the shared ``--catalog`` option."""
+"""``lineage catalog validate|import-fides|export-fides`` and the shared ``--catalog`` option."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-from lineage.cli.output import emit_json, format_option
+from lineage.cli.output import deliver, emit_json, format_option, output_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -86,12 +86,7 @@ def validate(ctx: click.Context, file: str | None, fmt: str) -> None:
 
 @catalog.command("import-fides")
 @click.argument("manifest", type=click.Path(dir_okay=False, exists=True))
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False),
-    help="Write the catalog here (default: standard output).",
-)
+@output_option("the catalog")
 @click.option("--controller", "controller", help="Controller name when the manifest has none.")
 @click.option(
     "--country",
@@ -136,7 +131,6 @@ def import_fides(
 
     from lineage.catalog.fides import import_manifest
     from lineage.catalog.loader import parse_catalog
-    from lineage.cli.output import write_atomic
     from lineage.errors import InputError
     from lineage.events.validate import check_country
 
@@ -163,10 +157,28 @@ def import_fides(
     _, problems = parse_catalog(text, output or "<imported catalog>")
     if problems:  # the mapping must never write a catalog lineage cannot load
         raise InputError(f"the imported catalog does not validate: {problems[0]}", manifest)
-    if output:
-        write_atomic(output, text.encode())
-        click.echo(f"wrote {output} ({len(result.notes)} notes to review at its top)", err=True)
-    if fmt == "json":
-        emit_json({**result.as_json(), "output": output})
-    elif not output:
-        click.echo(text, nl=False)
+    deliver(text, result.as_json(), output, fmt, f"{len(result.notes)} notes to review at its top")
+
+
+@catalog.command("export-fides")
+@output_option("the manifest")
+@format_option("yaml", "json")
+@catalog_option
+@click.pass_context
+def export_fides(ctx: click.Context, output: str | None, fmt: str) -> None:
+    """Write the catalog as a Fides manifest (fideslang YAML: an organization with controller,
+    representative and DPO; systems with privacy declarations; custom taxonomy keys), checked
+    with fideslang's own models, so the map can move to Fides and back with `import-fides`.
+
+    What Fides has no field for (DPA dates, DPF certification, erasers, a purpose's
+    description...) is listed at the top of the manifest and under `notes` in --format json.
+
+    \b
+      lineage catalog export-fides -o fides/lineage.yml
+      lineage catalog export-fides --catalog examples/webshop/lineage.yaml --format json
+    """
+    from lineage.catalog.fides_export import export_manifest
+    from lineage.cli.main import make_app
+
+    result = export_manifest(make_app(ctx).require_catalog())
+    deliver(result.yaml(), result.as_json(), output, fmt, f"{len(result.notes)} notes at its top")

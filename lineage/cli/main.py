@@ -480,6 +480,7 @@ def _register() -> None:
         dlq,
         erasure,
         exposed,
+        interop,
         logcmd,
         mapcmd,
         rights,
@@ -501,6 +502,8 @@ def _register() -> None:
     cli.add_command(mapcmd.map_command)
     cli.add_command(connector.connector)
     cli.add_command(dlq.dlq)
+    cli.add_command(interop.export_group)
+    cli.add_command(interop.import_group)
 
 
 _register()

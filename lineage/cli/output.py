@@ -93,3 +93,26 @@ def write_atomic(output: str, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def output_option(what: str) -> Callable[[F], F]:
+    """``--output/-o FILE`` for a command that writes one document."""
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False),
+        help=f"Write {what} here (default: standard output).",
+    )
+
+
+def deliver(text: str, data: dict[str, Any], output: str | None, fmt: str, note: str) -> None:
+    """A document for people (``text``, YAML with its review notes) and for machines
+    (``data``): ``--output`` gets the text, written atomically; ``--format json`` prints the
+    data (naming the file written); otherwise the text goes to standard output."""
+    if output:
+        write_atomic(output, text.encode())
+        click.echo(f"wrote {output} ({note})", err=True)
+    if fmt == "json":
+        emit_json({**data, "output": output})
+    elif not output:
+        click.echo(text, nl=False)
