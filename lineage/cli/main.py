@@ -172,32 +172,26 @@ def emit(
           categories=user.name,user.contact.email system=webshop-db \\
           purpose=essential.service legal_basis=contract data_subject=customer
     """
-    from lineage.edge.jsonl import EventParser
+    from lineage.services.record import from_lines, parser_for, record
 
     app = make_app(ctx)
     app.require_home()
     if file is not None and (fields or ids):
         raise InputError("give either --file or an event on the command line, not both")
-    parser = EventParser(
-        app.pseudonymizer(), default_source=source or "emit", taxonomy=app.taxonomy()
-    )
+    parser = parser_for(app, source)
     if file is not None:
         name = "<stdin>" if file.name == "<stdin>" else file.name
-        counter = _Counter()
         with progress(_size(file), "recording") as bar:
-            lines = counter.lines(file, bar)
-            result = app.append(counter.count(parser.parse_lines(lines, name)))
-        count, links = result.count, counter.links
+            result = record(app, from_lines(parser, _read(file, bar), name))
     else:
         obj = _event_from_options(fields, ids, occurred_at, source)
-        events = parser.parse_object(obj, "command line")
-        result = app.append(events)
-        count, links = result.count, sum(e.event_type == "IdentityLinked" for e in events)
+        result = record(app, parser.parse_object(obj, "command line"))
     if fmt == "json":
-        emit_json({"appended": count, "identity_links": links, "end": result.end})
+        emit_json(result.to_json())
     else:
+        links = result.identity_links
         extra = f" (including {links} identity links)" if links else ""
-        click.echo(f"appended {count} events{extra}")
+        click.echo(f"appended {result.appended} events{extra}")
 
 
 def _size(file: Any) -> int:
@@ -209,23 +203,14 @@ def _size(file: Any) -> int:
         return 0
 
 
-class _Counter:
-    def __init__(self) -> None:
-        self.links = 0
-        self.bytes = 0
-
-    def lines(self, file: Any, bar: Any) -> Any:
-        for n, line in enumerate(file, 1):
-            self.bytes += len(line)
-            if n % 10_000 == 0:
-                bar.to(self.bytes)
-            yield line
-
-    def count(self, events: Any) -> Any:
-        for e in events:
-            if e.event_type == "IdentityLinked":
-                self.links += 1
-            yield e
+def _read(file: Any, bar: Any) -> Any:
+    """The file's lines, moving the progress bar every 10,000."""
+    done = 0
+    for n, line in enumerate(file, 1):
+        done += len(line)
+        if n % 10_000 == 0:
+            bar.to(done)
+        yield line
 
 
 _LIST_FIELDS = {"categories", "scope"}
