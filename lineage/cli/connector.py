@@ -202,12 +202,25 @@ def serve(ctx: click.Context, host: str, port: int, names: tuple[str, ...]) -> N
     """
     import uvicorn
 
+    app = _app(ctx)
+    receiver = build_receiver(app, names, lambda events: app.append(events))
+    if not receiver.routes:
+        from lineage.errors import InputError
+
+        raise InputError("no configured connector has a webhook route")
+    for route in sorted(receiver.routes):
+        click.echo(f"http://{host}:{port}/hooks/{route}", err=True)
+    uvicorn.run(receiver.app(), host=host, port=port, log_level="warning")
+
+
+def build_receiver(app: Any, names: tuple[str, ...], sink: Any, quiet: bool = False) -> Any:
+    """The webhook receiver for the named connectors (default: every installed one that is
+    configured), recording through ``sink``; also mounted by ``lineage serve``."""
     from connectors.registry import available
     from connectors.runner import open_connector
     from connectors.server import Receiver
     from lineage.errors import LineageError
 
-    app = _app(ctx)
     home = app.settings.home
     chosen = names or tuple(sorted(available()))
     conns = []
@@ -217,19 +230,13 @@ def serve(ctx: click.Context, host: str, port: int, names: tuple[str, ...]) -> N
         except LineageError as exc:
             if names:
                 raise
-            click.echo(f"skipping {name}: {exc}", err=True)
+            if not quiet:
+                click.echo(f"skipping {name}: {exc}", err=True)
     entries = {c.name: _catalog_entry(app, c) for c in conns}
-    receiver = Receiver(
+    return Receiver(
         conns,
         app.pseudonymizer(),
-        lambda events: app.append(events),
+        sink,
         home / "connectors" / "webhooks",
         catalog={name: entry for name, entry in entries.items() if entry},
     )
-    if not receiver.routes:
-        from lineage.errors import InputError
-
-        raise InputError("no configured connector has a webhook route")
-    for route in sorted(receiver.routes):
-        click.echo(f"http://{host}:{port}/hooks/{route}", err=True)
-    uvicorn.run(receiver.app(), host=host, port=port, log_level="warning")

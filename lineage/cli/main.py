@@ -394,6 +394,7 @@ def _register() -> None:
         mapcmd,
         rights,
         ropa,
+        serve,
         whohas,
     )
 
@@ -411,6 +412,8 @@ def _register() -> None:
     cli.add_command(mapcmd.map_command)
     cli.add_command(connector.connector)
     cli.add_command(dlq.dlq)
+    cli.add_command(serve.serve)
+    cli.add_command(serve.token)
 
 
 _register()
