@@ -223,31 +223,11 @@ def serve(
     before the 2xx, and a delivery seen before is acknowledged without recording it again.
     Unreadable deliveries get 400, bodies over --max-body 413, slow ones 408.
     """
-    from connectors.registry import available
-    from connectors.runner import open_connector
-    from connectors.server import Limits, Receiver
+    from connectors.server import Limits
     from connectors.server import serve as run_server
-    from lineage.errors import LineageError
 
     app = _app(ctx)
-    home = app.settings.home
-    chosen = names or tuple(sorted(available()))
-    conns = []
-    for name in chosen:
-        try:
-            conns.append(open_connector(name, home))
-        except LineageError as exc:
-            if names:
-                raise
-            click.echo(f"skipping {name}: {exc}", err=True)
-    entries = {c.name: _catalog_entry(app, c) for c in conns}
-    receiver = Receiver(
-        conns,
-        app.pseudonymizer(),
-        lambda events: app.append(events),
-        home / "connectors" / "webhooks",
-        catalog={name: entry for name, entry in entries.items() if entry},
-    )
+    receiver = build_receiver(app, names, lambda events: app.append(events))
     if not receiver.routes:
         from lineage.errors import InputError
 
@@ -261,3 +241,32 @@ def serve(
         "max_connections": max_connections,
     }
     run_server(receiver, host, port, Limits(**{k: v for k, v in given.items() if v is not None}))
+
+
+def build_receiver(app: Any, names: tuple[str, ...], sink: Any, quiet: bool = False) -> Any:
+    """The webhook receiver for the named connectors (default: every installed one that is
+    configured), recording through ``sink``; also mounted by ``lineage serve``."""
+    from connectors.registry import available
+    from connectors.runner import open_connector
+    from connectors.server import Receiver
+    from lineage.errors import LineageError
+
+    home = app.settings.home
+    chosen = names or tuple(sorted(available()))
+    conns = []
+    for name in chosen:
+        try:
+            conns.append(open_connector(name, home))
+        except LineageError as exc:
+            if names:
+                raise
+            if not quiet:
+                click.echo(f"skipping {name}: {exc}", err=True)
+    entries = {c.name: _catalog_entry(app, c) for c in conns}
+    return Receiver(
+        conns,
+        app.pseudonymizer(),
+        sink,
+        home / "connectors" / "webhooks",
+        catalog={name: entry for name, entry in entries.items() if entry},
+    )

@@ -43,17 +43,23 @@ def executor_options(f: F) -> F:
 
 def make_service(ctx: click.Context, **options: Any) -> Any:
     from lineage.cli.main import make_app
-    from lineage.erasers import load_registry
-    from lineage.services.erasure.service import RequestService
 
     app = make_app(ctx)
     app.require_home()
+    return service_for(app, **options)
+
+
+def service_for(app: Any, **options: Any) -> Any:
+    """The rights-request service over ``app``, with the erasers configured for its home."""
+    from lineage.erasers import load_registry
+    from lineage.services.erasure.service import RequestService
+
     catalog = app.catalog(check_taxonomy=False)
     declared = {n: h.eraser for n, h in catalog.holders.items() if h.eraser} if catalog else {}
     return RequestService(app, load_registry(app.settings.home, declared), **options)
 
 
-def _categories(values: tuple[str, ...], option: str, service: Any) -> tuple[str, ...]:
+def categories_of(values: tuple[str, ...], option: str, service: Any) -> tuple[str, ...]:
     """The categories named, checked against fideslang and the catalog's own keys."""
     from lineage.errors import InputError, TaxonomyError
     from lineage.events.taxonomy import default_taxonomy
@@ -164,7 +170,7 @@ def erase(
         parse_time(received_at, assume_utc=True, where="--received-at") if received_at else None
     )
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
-    categories = _categories(scope, "--scope", service)
+    categories = categories_of(scope, "--scope", service)
     req = service.open_request(pairs, scope=categories, received_at=received, dry_run=dry_run)
     if not dry_run and not no_run:
         from lineage.services.erasure.service import raw_identifiers

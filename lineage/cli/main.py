@@ -13,7 +13,7 @@ import click
 from lineage import __version__
 from lineage.cli.catalog import catalog_option
 from lineage.cli.output import emit_json, format_option, progress, table, warn
-from lineage.errors import InputError, LineageError, LogDeliveryError, NoSpaceError, is_no_space
+from lineage.errors import InputError, LineageError, NoSpaceError, is_no_space
 
 
 class _WarningHandler(logging.Handler):
@@ -205,46 +205,34 @@ def emit(
           categories=user.name,user.contact.email system=webshop-db \\
           purpose=essential.service legal_basis=contract data_subject=customer
     """
-    from lineage.edge.jsonl import EventParser
+    from lineage.services.record import from_lines, from_object, parser_for, record
 
     app = make_app(ctx)
     app.require_home()
     if file is not None and (fields or ids):
         raise InputError("give either --file or an event on the command line, not both")
-    parser = EventParser(
-        app.pseudonymizer(), default_source=source or "emit", taxonomy=app.taxonomy()
-    )
+    parser = parser_for(app, source)
     if file is not None:
         # Binary standard input may have no name (or the descriptor number) for one.
         name = getattr(file, "name", None)
         name = name if isinstance(name, str) and name != "-" else "<stdin>"
-        counter = _Counter(app.future_horizon())
         with progress(_size(file), "recording") as bar:
-            lines = counter.lines(file, bar)
-            try:
-                result = app.append(counter.count(parser.parse_lines(lines, name)))
-            except LogDeliveryError as exc:
-                raise exc.naming(lambda i: f"{name}:{counter.lines_of[i]}") from None
-        count, links = result.count, counter.links
-        future, first = counter.future, f"{name}:{counter.first_future}"
+            result = record(app, from_lines(parser, _read(file, bar), name))
     else:
         obj = _event_from_options(fields, ids, occurred_at, source)
-        events = parser.parse_object(obj, "command line")
-        result = app.append(events)
-        count, links = result.count, sum(e.event_type == "IdentityLinked" for e in events)
-        future = sum(e.occurred_at > app.future_horizon() for e in events)
-        first = "--at"
-    if future:
-        tolerance = app.settings.future_tolerance
+        result = record(app, from_object(parser, obj, "command line", place="--at"))
+    if result.future:
         warn(
-            f"{future} events are dated more than {tolerance:g}s ahead of this clock (first at "
-            f"{first}): who-has leaves them out until then; is a producer's clock ahead?"
+            f"{result.future} events are dated more than {app.settings.future_tolerance:g}s "
+            f"ahead of this clock (first at {result.first_future}): who-has leaves them out "
+            "until then; is a producer's clock ahead?"
         )
     if fmt == "json":
-        emit_json({"appended": count, "identity_links": links, "end": result.end})
+        emit_json(result.to_json())
     else:
+        links = result.identity_links
         extra = f" (including {links} identity links)" if links else ""
-        click.echo(f"appended {count} events{extra}")
+        click.echo(f"appended {result.appended} events{extra}")
 
 
 def _size(file: Any) -> int:
@@ -254,37 +242,14 @@ def _size(file: Any) -> int:
         return 0
 
 
-class _Counter:
-    def __init__(self, horizon: Any) -> None:
-        from array import array
-
-        # Events dated after the horizon are counted, and the line of the first remembered.
-        self.horizon = horizon
-        self.future = 0
-        self.first_future = 0
-        self.links = 0
-        self.bytes = 0
-        self.line = 0
-        # The input line of every event, to name those a broker did not acknowledge.
-        self.lines_of = array("I")
-
-    def lines(self, file: Any, bar: Any) -> Any:
-        for n, line in enumerate(file, 1):
-            self.line = n
-            self.bytes += len(line)
-            if n % 10_000 == 0:
-                bar.to(self.bytes)
-            yield line
-
-    def count(self, events: Any) -> Any:
-        for e in events:
-            self.lines_of.append(self.line)
-            if e.occurred_at > self.horizon:
-                self.future += 1
-                self.first_future = self.first_future or self.line
-            if e.event_type == "IdentityLinked":
-                self.links += 1
-            yield e
+def _read(file: Any, bar: Any) -> Any:
+    """The file's lines, moving the progress bar every 10,000."""
+    done = 0
+    for n, line in enumerate(file, 1):
+        done += len(line)
+        if n % 10_000 == 0:
+            bar.to(done)
+        yield line
 
 
 _LIST_FIELDS = {"categories", "scope"}
@@ -485,6 +450,7 @@ def _register() -> None:
         mapcmd,
         rights,
         ropa,
+        serve,
         whohas,
     )
 
@@ -504,6 +470,8 @@ def _register() -> None:
     cli.add_command(dlq.dlq)
     cli.add_command(interop.export_group)
     cli.add_command(interop.import_group)
+    cli.add_command(serve.serve)
+    cli.add_command(serve.token)
 
 
 _register()

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from lineage.cli.catalog import catalog_option
-from lineage.cli.erasure import _categories, make_service, plan_json, render_request
+from lineage.cli.erasure import categories_of, make_service, plan_json, render_request
 from lineage.cli.options import id_option, identifier_pairs, lang_option
 from lineage.cli.output import emit_json, format_option, table
 
@@ -22,7 +22,7 @@ def _open(
     fmt: str,
 ) -> None:
     service = make_service(ctx)
-    cats = _categories(categories, "--categories", service)
+    cats = categories_of(categories, "--categories", service)
     req = service.open_request(pairs, kind=kind, scope=cats, dry_run=dry_run)
     data = plan_json(req)
     if fmt == "json":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -55,7 +54,7 @@ def who_has(
     """
     from lineage.cli.main import current_store, make_app
     from lineage.services.whohas import who_has as answer
-    from lineage.timeutil import iso, now, parse_time
+    from lineage.timeutil import now, parse_time
 
     pairs = identifier_pairs(identifier, ids)
     when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
@@ -76,13 +75,11 @@ def who_has(
     else:
         with current_store(app) as store:
             result = answer(store, refs, when, catalog)
-            future = omitted_future(app, store, refs, when)
-        result["omitted_future_events"] = future["events"]
-        if future["events"] and fmt != "json":
+        if result["omitted_future_events"] and fmt != "json":
             click.secho(
-                f"note: {future['events']} events of this subject are dated in the future "
-                f"(first {iso(future['first_at'])}) and not shown: is a producer's clock "
-                "ahead? (--as-of a later time includes them)",
+                f"note: {result['omitted_future_events']} events of this subject are dated in "
+                f"the future (first {result['omitted_future_first_at']}) and not shown: is a "
+                "producer's clock ahead? (--as-of a later time includes them)",
                 fg="yellow",
                 err=True,
             )
@@ -90,17 +87,6 @@ def who_has(
         emit_json(result)
     else:
         click.echo(render(result))
-
-
-def omitted_future(app: Any, store: Any, refs: list[str], when: datetime) -> dict[str, Any]:
-    """Events of the subject (any linked reference) that the answer leaves out because they
-    are dated after both its moment and now: future-dated, by a clock running ahead."""
-    from lineage.services.whohas import identity_component
-    from lineage.timeutil import now
-
-    component = identity_component(store, refs, datetime.max.replace(tzinfo=UTC))
-    counted: dict[str, Any] = app.future_events(store, max(when, now()), component)
-    return counted
 
 
 def render(result: dict[str, Any]) -> str:

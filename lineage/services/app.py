@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,11 +119,18 @@ class App:
         (reasons, notes, evidence) is scrubbed here; ``known`` are raw identifiers of the
         subject at hand (an erasure's), replaced by their references wherever they appear."""
         from lineage.codec import default_codec
-        from lineage.edge.scrub import Scrubber
 
         codec = default_codec()
-        clean = Scrubber(self.pseudonymizer(), known).events(events)
+        clean = self.scrubbed(events, known)
         return self.log.append(LogRecord(codec.encode(e), e.subject_ref.encode()) for e in clean)
+
+    def scrubbed(
+        self, events: Iterable[Event], known: Mapping[str, str] | None = None
+    ) -> Iterator[Event]:
+        """``events`` with their free text scrubbed: what every append goes through."""
+        from lineage.edge.scrub import Scrubber
+
+        return Scrubber(self.pseudonymizer(), known).events(events)
 
     # -- the projection -------------------------------------------------------------------
     @contextmanager
@@ -304,10 +311,6 @@ class App:
     ) -> dict[str, Any]:
         """How many events (of ``refs``, or of everyone) are dated after ``after`` (default:
         the future horizon), and the first such date."""
-        moment = (after or self.future_horizon()).astimezone(UTC).replace(tzinfo=None)
-        rows = store.fetch_dicts("future_events", {"after": moment, "refs": refs})
-        first = rows[0]["first_at"]
-        return {
-            "events": rows[0]["events"],
-            "first_at": first.replace(tzinfo=UTC) if first else None,
-        }
+        from lineage.services.whohas import future_events
+
+        return future_events(store, after or self.future_horizon(), refs)

@@ -10,7 +10,7 @@ Access reports, erasure planning and the audit use the same fold and the same ju
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lineage.events import kinds
@@ -21,7 +21,7 @@ from lineage.rules.retention import HoldingRetention, describe, reckon
 from lineage.rules.subject import Holding, SubjectState, fold
 from lineage.rules.taxonomy import special_category
 from lineage.rules.transfers import judge
-from lineage.timeutil import iso
+from lineage.timeutil import iso, now
 
 if TYPE_CHECKING:
     from lineage.catalog.catalog import Catalog
@@ -99,8 +99,23 @@ def subject(
 def who_has(
     store: Store, refs: list[str], as_of: datetime, catalog: Catalog | None = None
 ) -> dict[str, Any]:
-    """The answer for the subject known by ``refs`` (its first is the one asked about)."""
-    return answer(subject(store, refs, as_of, catalog), refs[0])
+    """The answer for the subject known by ``refs`` (its first is the one asked about), and
+    how many of its events it leaves out because they are dated after both the moment asked
+    and now (a producer's clock running ahead)."""
+    s = subject(store, refs, as_of, catalog)
+    out = answer(s, refs[0])
+    linked = identity_component(store, refs, datetime.max.replace(tzinfo=UTC))
+    future = future_events(store, max(as_of, now()), linked)
+    out["omitted_future_events"] = future["events"]
+    out["omitted_future_first_at"] = iso(future["first_at"])
+    return out
+
+
+def future_events(store: Store, after: datetime, refs: list[str] | None = None) -> dict[str, Any]:
+    """How many events (of ``refs``, or of everyone) are dated after ``after``, and the
+    first such date."""
+    rows = store.fetch_dicts("future_events", {"after": after, "refs": refs})
+    return {"events": rows[0]["events"], "first_at": rows[0]["first_at"]}
 
 
 def answer(s: Subject, ref: str) -> dict[str, Any]:

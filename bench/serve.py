@@ -1,0 +1,258 @@
+"""``lineage serve`` under load: concurrent clients mixing ingest and who-has.
+
+1. Prepare (or reuse) a home with the generated events (``generate.py``), copy it, and start
+   ``lineage serve`` on it (its start-up catch-up is timed, not part of the result).
+2. ``--clients`` concurrent clients (asyncio + httpx in this process) for ``--duration``
+   seconds: ``--ingest-clients`` of them post batches of ``--batch`` JSON lines (new events
+   from the same generator, another seed) to ``POST /v1/events``; the others ask
+   ``POST /v1/who-has`` about random subjects. 429/503 answers are backpressure (counted,
+   retried after Retry-After); anything else that is not 200 is an error.
+3. who-has latency in the service: from the service's access log (middleware to response),
+   p50/p99; the clients' own view beside it.
+4. Baseline, same run: the lines the service ingested, as one file through
+   ``lineage emit --file`` into a copy of the same home (a process; start-up included).
+
+    python bench/serve.py --events 100000 --subjects 10000 --duration 20
+    python bench/serve.py --quick
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import (
+    child_env,
+    lineage_command,
+    measured,
+    percentile,
+    prepared_home,
+    save,
+    table,
+    workdir,
+)
+from generate import email_of, write_jsonl
+
+ACCESS = re.compile(r"POST /v1/who-has 200 ([0-9.]+)ms")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _copy_home(source: Path, target: Path) -> None:
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(
+        source, target, ignore=shutil.ignore_patterns("projection*", "*.follower", "*.readers")
+    )
+
+
+class Load:
+    def __init__(self, url: str, token: str, batches: list[str], subjects: int) -> None:
+        self.url, self.token, self.batches, self.subjects = url, token, batches, subjects
+        self.next_batch = 0
+        self.ingested: list[int] = []  # batch indexes acknowledged
+        self.appended = 0
+        self.who_has: list[float] = []
+        self.ingest_ms: list[float] = []
+        self.errors: list[str] = []
+        self.backpressure = 0
+
+    async def _post(self, client: httpx.AsyncClient, path: str, **kw: Any) -> httpx.Response:
+        while True:
+            answer = await client.post(path, **kw)
+            if answer.status_code not in (429, 503):
+                return answer
+            self.backpressure += 1
+            await asyncio.sleep(float(answer.headers.get("retry-after", "1")) / 10)
+
+    async def ingest(self, client: httpx.AsyncClient, until: float) -> None:
+        headers = {"Content-Type": "application/x-ndjson"}
+        while time.monotonic() < until and self.next_batch < len(self.batches):
+            index = self.next_batch
+            self.next_batch += 1
+            began = time.perf_counter()
+            answer = await self._post(
+                client, "/v1/events", content=self.batches[index], headers=headers
+            )
+            self.ingest_ms.append((time.perf_counter() - began) * 1000)
+            if answer.status_code == 200:
+                self.ingested.append(index)
+                self.appended += answer.json()["appended"]
+            else:
+                self.errors.append(f"ingest {answer.status_code}: {answer.text[:200]}")
+
+    async def ask(self, client: httpx.AsyncClient, until: float, seed: int) -> None:
+        rng = random.Random(seed)
+        while time.monotonic() < until:
+            body = {"identifier": email_of(rng.randrange(self.subjects))}
+            began = time.perf_counter()
+            answer = await self._post(client, "/v1/who-has", json=body)
+            self.who_has.append((time.perf_counter() - began) * 1000)
+            if answer.status_code != 200 or "holders" not in answer.json():
+                self.errors.append(f"who-has {answer.status_code}: {answer.text[:200]}")
+
+    async def run(self, clients: int, ingesters: int, duration: float) -> float:
+        limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(
+            base_url=self.url, headers=headers, limits=limits, timeout=60
+        ) as client:
+            began = time.monotonic()
+            until = began + duration
+            tasks = [self.ingest(client, until) for _ in range(ingesters)]
+            tasks += [self.ask(client, until, n) for n in range(clients - ingesters)]
+            await asyncio.gather(*tasks)
+            return time.monotonic() - began
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--subjects", type=int, default=10_000)
+    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--ingest-clients", type=int, default=4)
+    parser.add_argument("--batch", type=int, default=500, help="JSON lines per ingest request")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", type=Path, help="generated data (default: temp dir)")
+    parser.add_argument("--quick", action="store_true", help="20,000 events, 5 s")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.events, args.subjects, args.duration = 20_000, 2_000, 5.0
+
+    base = workdir(args.workdir)
+    source, _ = prepared_home(base, args.events, args.subjects, args.seed)
+    # New events for the same subjects (another seed): enough for the whole run.
+    lines_path = base / f"serve-ingest-{args.subjects}-{args.seed}.jsonl"
+    wanted = max(200_000, args.events)
+    lines = lines_path.read_text().splitlines(keepends=True) if lines_path.exists() else []
+    if len(lines) < wanted:
+        write_jsonl(lines_path, wanted, args.subjects, args.seed + 1)
+        lines = lines_path.read_text().splitlines(keepends=True)
+    batches = ["".join(lines[i : i + args.batch]) for i in range(0, len(lines), args.batch)]
+
+    home = base / "serve-home"
+    _copy_home(source, home)
+    env = child_env()
+    lineage = [*lineage_command(), "--home", str(home)]
+    made = subprocess.run(
+        [*lineage, "token", "create", "--scope", "admin", "--name", "bench"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    token = made.stdout.strip()
+    port = _free_port()
+    log_path = base / "serve-access.log"
+    started = time.perf_counter()
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [*lineage, "serve", "--port", str(port), "--max-ingests", str(args.clients)],
+            stderr=log,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if server.poll() is not None:
+                raise SystemExit(f"lineage serve exited:\n{log_path.read_text()}")
+            try:
+                if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        startup = time.perf_counter() - started
+        load = Load(url, token, batches, args.subjects)
+        seconds = asyncio.run(load.run(args.clients, args.ingest_clients, args.duration))
+    finally:
+        server.terminate()
+        server.wait(60)
+    in_service = [float(m) for m in ACCESS.findall(log_path.read_text())]
+
+    # Baseline: the same lines through `lineage emit --file` into a copy of the same home.
+    emitted_path = base / "serve-emit.jsonl"
+    emitted_path.write_text("".join(batches[i] for i in sorted(load.ingested)))
+    emit_home = base / "serve-emit-home"
+    _copy_home(source, emit_home)
+    emit_seconds, _ = measured(
+        [*lineage_command(), "--home", str(emit_home), "emit", "--file", str(emitted_path)],
+        env=env,
+    )
+    shutil.rmtree(emit_home, ignore_errors=True)
+
+    ingest_rate = load.appended / seconds
+    emit_rate = load.appended / emit_seconds
+    result = {
+        "events": args.events,
+        "subjects": args.subjects,
+        "clients": args.clients,
+        "ingest_clients": args.ingest_clients,
+        "batch_lines": args.batch,
+        "duration_s": seconds,
+        "startup_s": startup,
+        "errors": len(load.errors),
+        "error_samples": load.errors[:5],
+        "backpressure_answers": load.backpressure,
+        "who_has": {
+            "requests": len(load.who_has),
+            "per_s": len(load.who_has) / seconds,
+            "service_p50_ms": percentile(in_service, 50) if in_service else None,
+            "service_p99_ms": percentile(in_service, 99) if in_service else None,
+            "client_p50_ms": percentile(load.who_has, 50) if load.who_has else None,
+            "client_p99_ms": percentile(load.who_has, 99) if load.who_has else None,
+        },
+        "ingest": {
+            "requests": len(load.ingested),
+            "events": load.appended,
+            "events_per_s": ingest_rate,
+            "request_p50_ms": percentile(load.ingest_ms, 50) if load.ingest_ms else None,
+        },
+        "emit_file": {"events": load.appended, "seconds": emit_seconds, "events_per_s": emit_rate},
+        "ingest_vs_emit": ingest_rate / emit_rate if emit_rate else None,
+    }
+    who = result["who_has"]
+    print(
+        table(
+            [
+                ("errors", result["errors"]),
+                ("backpressure answers (429/503)", load.backpressure),
+                ("who-has requests", len(load.who_has)),
+                (
+                    "who-has in service p50 / p99 ms",
+                    f"{who['service_p50_ms']:.1f} / {who['service_p99_ms']:.1f}",
+                ),
+                (
+                    "who-has at the client p50 / p99 ms",
+                    f"{who['client_p50_ms']:.1f} / {who['client_p99_ms']:.1f}",
+                ),
+                ("ingest events/s", ingest_rate),
+                ("emit --file events/s (same events)", emit_rate),
+                ("ingest / emit", result["ingest_vs_emit"]),
+            ],
+            ["figure", "value"],
+        )
+    )
+    print(f"results: {save('serve', result)}")
+    print(json.dumps({"errors": load.errors[:3]}) if load.errors else "zero errors")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,617 @@
+"""The HTTP API of ``lineage serve`` (FastAPI; the OpenAPI document at ``/openapi.json``,
+browsable at ``/docs``).
+
+Every endpoint calls the service function its CLI command calls and answers with the same
+JSON as the command's ``--format json``. Identifiers never go into a URL or query string
+(proxies and access logs keep those): who they are about goes in a POST body, as an
+``identifier`` (e-mail, +phone, KIND=VALUE or a subject reference) and/or ``ids``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
+
+from lineage import __version__
+from lineage.errors import (
+    InputError,
+    LineageError,
+    LogError,
+    OpenRequestError,
+    RequestError,
+    UnknownRequestError,
+)
+from lineage.serve.runtime import Busy, Runtime, ServeApp
+from lineage.serve.tokens import Token, Verifier
+
+log = logging.getLogger("lineage.serve")
+
+JSON_TYPES = ("application/json",)
+JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
+ROPA_TYPES = {
+    "csv": ("csv", "text/csv; charset=utf-8"),
+    "xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    "json": ("json", "application/json"),
+    "markdown": ("md", "text/markdown; charset=utf-8"),
+    "html": ("html", "text/html; charset=utf-8"),
+}
+MAP_TYPES = {"svg": "image/svg+xml", "png": "image/png", "dot": "text/vnd.graphviz"}
+
+
+# Module level: FastAPI resolves the endpoints' annotations in this module's namespace.
+bearer = HTTPBearer(auto_error=False, description="A token from `lineage token create`.")
+
+
+class ApiError(HTTPException):
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        headers: dict[str, str] | None = None,
+        where: str | None = None,
+    ) -> None:
+        super().__init__(status, error, headers)
+        self.where = where
+
+
+def as_json(data: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """The CLI's JSON (``emit_json``: same encoder, same fallbacks), compact."""
+    body = json.dumps(data, ensure_ascii=False, default=str)
+    return Response(body, status, headers, media_type="application/json")
+
+
+# -- request bodies ---------------------------------------------------------------------
+class Subject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    identifier: str | None = Field(
+        None,
+        description="An e-mail, +phone, KIND=VALUE or a subject reference (64 hex digits).",
+        examples=["jane@example.com"],
+    )
+    ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="Further identifiers of the same person by kind.",
+        examples=[{"customer_number": "1042"}],
+    )
+
+
+class SubjectAsOf(Subject):
+    as_of: str | None = Field(None, description="Answer from events up to then (default now).")
+
+
+class AccessBody(SubjectAsOf):
+    lang: Literal["en", "da"] = "en"
+    format: Literal["json", "md", "html"] = "json"
+
+
+class EraseBody(Subject):
+    scope: list[str] = Field(default_factory=list, description="Categories (default all).")
+    dry_run: bool = False
+    no_run: bool = Field(False, description="Record and plan, call no eraser yet.")
+    received_at: str | None = None
+
+
+class RectifyBody(Subject):
+    categories: list[str] = Field(min_length=1)
+    dry_run: bool = False
+
+
+class RestrictBody(Subject):
+    dry_run: bool = False
+
+
+class MapBody(SubjectAsOf):
+    format: Literal["svg", "png", "dot"] = "svg"
+
+
+class ConfirmBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    holder: str
+    evidence: str | None = None
+    action: Literal["erase", "retain", "notify"] | None = None
+
+
+class ExtendBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = ""
+    months: int | None = Field(None, ge=1, le=2)
+
+
+class RunBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: dict[str, str] = Field(default_factory=dict)
+
+
+def _pairs(body: Subject) -> list[tuple[str, str]]:
+    from lineage.edge.identity import is_subject_ref, parse_identifier
+
+    pairs: list[tuple[str, str]] = []
+    if body.identifier:
+        text = body.identifier
+        pairs.append(("ref", text) if is_subject_ref(text) else parse_identifier(text))
+    pairs += list(body.ids.items())
+    if not pairs:
+        raise InputError("give identifier or ids", "identifier")
+    return pairs
+
+
+def _time(text: str | None, where: str) -> datetime:
+    from lineage.timeutil import now, parse_time
+
+    if not text:
+        return now()
+    try:
+        return parse_time(text, assume_utc=True)
+    except InputError as exc:
+        raise InputError(exc.problem, where) from None
+
+
+# -- errors -------------------------------------------------------------------------------
+def _status_of(exc: LineageError) -> int:
+    if isinstance(exc, Busy | LogError):
+        return 503
+    if isinstance(exc, UnknownRequestError):
+        return 404
+    if isinstance(exc, OpenRequestError):
+        return 409
+    if isinstance(exc, InputError | RequestError):
+        return 422
+    if exc.exit_code == 2:  # configuration the service's operator must fix
+        return 500
+    return 422
+
+
+def _install_errors(api: FastAPI) -> None:
+    async def lineage_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, LineageError)
+        status = _status_of(exc)
+        body: dict[str, Any] = {"error": str(exc)}
+        if isinstance(exc, InputError):
+            body["where"] = exc.where
+        if isinstance(exc, OpenRequestError):
+            body["request_id"] = exc.request_id
+        headers = {"Retry-After": "1"} if status == 503 else None
+        return as_json(body, status, headers)
+
+    async def invalid(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        status = 400 if first.get("type") == "json_invalid" else 422
+        problems = [
+            {"where": ".".join(str(p) for p in e.get("loc", ())), "problem": e.get("msg")}
+            for e in errors
+        ]
+        return as_json(
+            {"error": f"{where}: {first['msg']}", "where": where, "problems": problems}, status
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        body: dict[str, Any] = {"error": exc.detail}
+        if getattr(exc, "where", None):
+            body["where"] = exc.where  # type: ignore[attr-defined]
+        return as_json(body, exc.status_code, exc.headers)
+
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # The traceback stays in the server's log; the client learns nothing of the inside.
+        log.error("internal error on %s", request.scope.get("route"), exc_info=exc)
+        return as_json({"error": "internal error (see the service's log)"}, 500)
+
+    api.add_exception_handler(LineageError, lineage_error)
+    api.add_exception_handler(RequestValidationError, invalid)
+    api.add_exception_handler(HTTPException, http_error)
+    api.add_exception_handler(Exception, unexpected)
+
+
+# -- the application ----------------------------------------------------------------------
+def create_api(
+    runtime: Runtime,
+    verifier: Verifier,
+    *,
+    max_ingests: int = 8,
+    extra_routes: list[Any] | None = None,
+) -> FastAPI:
+    api = FastAPI(
+        title="lineage",
+        version=__version__,
+        summary="Who holds whose personal data, for which purpose, on which legal basis.",
+        description=(
+            "Every endpoint needs `Authorization: Bearer <token>` (`lineage token create`) "
+            "with its scope (`admin` covers all). Identifiers go in POST bodies, never in URLs."
+        ),
+    )
+    _install_errors(api)
+
+    def scope(needed: str) -> Any:
+        async def check(
+            request: Request,
+            # Declared for the OpenAPI document; the token was checked by ``Authenticate``.
+            cred: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+        ) -> Token:
+            token: Token = request.state.token_record
+            if not token.allows(needed):
+                raise ApiError(
+                    403, f"token {token.name!r} has scope {token.scope}; this needs {needed}"
+                )
+            return token
+
+        return Depends(check)
+
+    def app() -> ServeApp:
+        return runtime.app()
+
+    read = APIRouter(prefix="/v1", dependencies=[scope("read")], tags=["answers"])
+    rights = APIRouter(prefix="/v1", dependencies=[scope("rights")], tags=["rights"])
+    ingest = APIRouter(prefix="/v1", dependencies=[scope("ingest")], tags=["ingest"])
+
+    @api.get("/v1/health", tags=["service"])
+    def health() -> Response:
+        """Liveness (no token): is the follower projecting?"""
+        error = runtime.follower.error
+        return as_json({"status": "degraded" if error else "ok", "error": error})
+
+    # -- answers --------------------------------------------------------------------------
+    @read.post("/who-has")
+    def who_has(body: SubjectAsOf) -> Response:
+        """`lineage who-has`: every holder of one person's data."""
+        from lineage.services.whohas import who_has as answer
+
+        a = app()
+        refs = a.refs_for(_pairs(body))
+        when = _time(body.as_of, "as_of")
+        catalog = a.catalog(check_taxonomy=False)
+        with a.query_store() as store:
+            return as_json(answer(store, refs, when, catalog))
+
+    @read.post("/recipients")
+    def recipients(body: Subject) -> Response:
+        """`lineage recipients`: everyone the data was disclosed to (Art. 19)."""
+        from lineage.services.access import recipients as answer
+        from lineage.timeutil import now
+
+        a = app()
+        refs = a.refs_for(_pairs(body))
+        with a.query_store() as store:
+            return as_json(answer(store, refs, now()))
+
+    @read.post("/access")
+    def access(body: AccessBody) -> Response:
+        """`lineage access`: the Art. 15 report as json, md or html."""
+        from lineage.services.access import access_report, to_html, to_markdown
+
+        a = app()
+        refs = a.refs_for(_pairs(body))
+        when = _time(body.as_of, "as_of")
+        with a.query_store() as store:
+            report = access_report(store, refs, when, a.catalog(check_taxonomy=False), body.lang)
+        if body.format == "md":
+            return Response(to_markdown(report), media_type="text/markdown; charset=utf-8")
+        if body.format == "html":
+            return Response(to_html(report), media_type="text/html; charset=utf-8")
+        return as_json(report)
+
+    @read.get("/exposed")
+    def exposed(holder: str, at: str, references: bool = False) -> Response:
+        """`lineage exposed`: breach impact at a holder at a moment (Art. 33/34)."""
+        from lineage.services.exposure import exposed as answer
+        from lineage.services.names import known_holders, require_known
+
+        a = app()
+        when = _time(at, "at")
+        with a.query_store() as store:
+            require_known(
+                holder, known_holders(store, a.catalog(check_taxonomy=False)), "holder", "holder"
+            )
+            return as_json(answer(store, holder, when, references=references))
+
+    @read.get("/ropa")
+    def ropa(
+        format: Literal["csv", "xlsx", "json", "markdown", "html"] = "markdown",
+        lang: Literal["en", "da"] = "en",
+        as_of: str | None = None,
+    ) -> Response:
+        """`lineage ropa`: the Article 30 records, as a download."""
+        from lineage.services.ropa import build
+        from lineage.services.ropa_export import render
+
+        a = app()
+        when = _time(as_of, "as_of")
+        catalog = a.require_catalog()
+        with a.query_store() as store:
+            records = build(catalog, store, when, lang)
+        suffix, media = ROPA_TYPES[format]
+        return Response(
+            render(records, format, lang),
+            media_type=media,
+            headers={"Content-Disposition": f'attachment; filename="ropa.{suffix}"'},
+        )
+
+    @read.get("/audit")
+    def audit(as_of: str | None = None) -> Response:
+        """`lineage audit --format json`: findings of the catalog against the events."""
+        from lineage.services.audit import CATALOG_RULES
+        from lineage.services.audit import audit as run
+        from lineage.timeutil import iso
+
+        a = app()
+        when = _time(as_of, "as_of")
+        catalog = a.catalog()
+        with a.query_store() as store:
+            findings = run(catalog, store, when)
+        summary = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
+        return as_json(
+            {
+                "as_of": iso(when),
+                "catalog": catalog.path if catalog else None,
+                "skipped_rules": [] if catalog is not None else list(CATALOG_RULES),
+                "summary": summary,
+                "findings": [f.to_json() for f in findings],
+            }
+        )
+
+    def _draw(a: ServeApp, refs: list[str] | None, when: datetime, fmt: str) -> Response:
+        from lineage.graph.datamap import render, to_dot
+        from lineage.services.datamap import company_map, subject_map
+
+        catalog = a.catalog(check_taxonomy=False)
+        with a.query_store() as store:
+            if refs:
+                datamap = subject_map(store, refs, when, catalog)
+            else:
+                datamap = company_map(store, when, catalog)
+        if datamap.empty:
+            raise ApiError(404, "no data flows recorded: nothing to draw")
+        return Response(render(to_dot(datamap), fmt), media_type=MAP_TYPES[fmt])
+
+    @read.get("/map")
+    def company_map(
+        format: Literal["svg", "png", "dot"] = "svg", as_of: str | None = None
+    ) -> Response:
+        """`lineage map`: the whole company's data map."""
+        return _draw(app(), None, _time(as_of, "as_of"), format)
+
+    @read.post("/map")
+    def subject_map(body: MapBody) -> Response:
+        """`lineage map --subject`: one person's data map."""
+        a = app()
+        return _draw(a, a.refs_for(_pairs(body)), _time(body.as_of, "as_of"), body.format)
+
+    @read.get("/status")
+    def status() -> Response:
+        """`lineage status`: log, projection, counts."""
+        a = app()
+        with a.query_store() as store:
+            return as_json(a.status(store))
+
+    @read.get("/dead-letters")
+    def dead_letters() -> Response:
+        """`lineage dlq list`: records set aside."""
+        return as_json(app().dead_letters())
+
+    @read.get("/erasure/requests")
+    def erasure_status(overdue: bool = False, as_of: str | None = None) -> Response:
+        """`lineage erasure status`: every request with its tasks, deadline and status."""
+        return as_json({"requests": _requests(None, overdue, as_of)})
+
+    @read.get("/erasure/requests/{request_id}")
+    def erasure_request(request_id: str, as_of: str | None = None) -> Response:
+        """`lineage erasure status REQUEST`."""
+        return as_json({"requests": _requests(request_id, False, as_of)})
+
+    def _requests(request_id: str | None, overdue: bool, as_of: str | None) -> list[Any]:
+        from lineage.cli.erasure import service_for
+
+        service = service_for(app())
+        at = _time(as_of, "as_of") if as_of else service.clock()
+        found = service.requests(request_id, as_of=at if as_of else None)
+        if overdue:
+            found = [q for q in found if q.overdue(at)]
+        return [q.to_json(at) for q in found]
+
+    @read.get("/erasure/due")
+    def erasure_due() -> Response:
+        """`lineage erasure due`: deferred erasures whose retention has ended."""
+        from lineage.cli.erasure import service_for
+        from lineage.timeutil import iso
+
+        rows = [
+            {
+                "request_id": q.request_id,
+                "subject": q.subject_ref,
+                **t.to_json(),
+                "due_since": iso(t.retain_until),
+            }
+            for q, t in service_for(app()).due()
+        ]
+        return as_json({"due": rows})
+
+    # -- rights -------------------------------------------------------------------------
+    @rights.post("/erase")
+    def erase(body: EraseBody) -> Response:
+        """`lineage erase`: record, plan and execute an erasure request (Art. 17)."""
+        from lineage.cli.erasure import categories_of, plan_json, service_for
+        from lineage.services.erasure.service import raw_identifiers
+
+        pairs = _pairs(body)
+        received = _time(body.received_at, "received_at") if body.received_at else None
+        with runtime.rights:
+            service = service_for(app())
+            cats = categories_of(tuple(body.scope), "scope", service)
+            req = service.open_request(
+                pairs, scope=cats, received_at=received, dry_run=body.dry_run
+            )
+            if not body.dry_run and not body.no_run:
+                service.execute(req, raw_identifiers(pairs))
+        return as_json(plan_json(req))
+
+    def _notify(kind: str, body: Subject, categories: list[str], dry_run: bool) -> Response:
+        from lineage.cli.erasure import categories_of, plan_json, service_for
+
+        pairs = _pairs(body)
+        with runtime.rights:
+            service = service_for(app())
+            cats = categories_of(tuple(categories), "categories", service)
+            req = service.open_request(pairs, kind=kind, scope=cats, dry_run=dry_run)
+        return as_json(plan_json(req))
+
+    @rights.post("/rectify")
+    def rectify(body: RectifyBody) -> Response:
+        """`lineage rectify`: record a rectification, notify recipients (Art. 16, 19)."""
+        return _notify("rectification", body, body.categories, body.dry_run)
+
+    @rights.post("/restrict")
+    def restrict(body: RestrictBody) -> Response:
+        """`lineage restrict`: record a restriction, notify recipients (Art. 18, 19)."""
+        return _notify("restriction", body, [], body.dry_run)
+
+    @rights.post("/erasure/requests/{request_id}/confirm")
+    def confirm(request_id: str, body: ConfirmBody) -> Response:
+        """`lineage erasure confirm`: a manual confirmation by a holder."""
+        from lineage.cli.erasure import service_for
+
+        with runtime.rights:
+            service = service_for(app())
+            req = service.confirm(request_id, body.holder, body.evidence, body.action)
+            return as_json(req.to_json(service.clock()))
+
+    @rights.post("/erasure/requests/{request_id}/extend")
+    def extend(request_id: str, body: ExtendBody) -> Response:
+        """`lineage erasure extend`: up to two further months (Art. 12(3))."""
+        from lineage.cli.erasure import service_for
+
+        with runtime.rights:
+            service = service_for(app())
+            req = service.extend(request_id, body.reason, body.months)
+            return as_json(req.to_json(service.clock()))
+
+    @rights.post("/erasure/requests/{request_id}/run")
+    def run(request_id: str, body: RunBody) -> Response:
+        """`lineage erasure run`: execute or resume a request's tasks."""
+        from lineage.cli.erasure import service_for
+
+        with runtime.rights:
+            service = service_for(app())
+            req = service.run(request_id, list(body.ids.items()))
+            return as_json(req.to_json(service.clock()))
+
+    # -- ingest -------------------------------------------------------------------------
+    slots = {"free": max_ingests}
+
+    @ingest.post(
+        "/events",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+                    "application/x-ndjson": {"schema": {"type": "string"}},
+                },
+            }
+        },
+    )
+    async def events(
+        request: Request,
+        source: str = Query("api", description="Emitting tool, for events that name none."),
+    ) -> Response:
+        """`lineage emit --file`: a batch of events as a JSON array or JSON Lines
+        (`application/x-ndjson`). All are checked first; one bad event and nothing is
+        recorded (422, naming `body[index]` or `body:line`). 200 once durable in the log."""
+        kind = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        if kind not in JSON_TYPES + JSONL_TYPES:
+            raise ApiError(415, f"send {JSON_TYPES[0]} (an array) or {JSONL_TYPES[0]} (lines)")
+        if slots["free"] <= 0:
+            raise ApiError(429, "too many ingests in flight", {"Retry-After": "1"})
+        slots["free"] -= 1
+        try:
+            chunks = []
+            try:
+                async for chunk in request.stream():
+                    chunks.append(chunk)
+            except ClientDisconnect:
+                return Response(status_code=400)  # nobody is listening; nothing was recorded
+            try:
+                text = b"".join(chunks).decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"not UTF-8 at byte {exc.start}", "body") from None
+            result = await run_in_threadpool(_record, app(), text, kind in JSONL_TYPES, source)
+            return as_json(result)
+        finally:
+            slots["free"] += 1
+
+    for router in (read, rights, ingest):
+        api.include_router(router)
+    for route in extra_routes or []:
+        api.router.routes.append(route)
+    api.add_middleware(Authenticate, verifier=verifier)
+    return api
+
+
+# Open without a token: liveness, the API's description, and the webhooks (vendors sign
+# their deliveries instead; the receiver checks the signatures).
+OPEN_PATHS = frozenset({"/v1/health", "/docs", "/docs/oauth2-redirect", "/openapi.json"})
+
+
+class Authenticate:
+    """Every other request needs a valid bearer token, checked before anything else (the
+    body is not even read); the routes check the token's scope."""
+
+    def __init__(self, app: Any, verifier: Verifier) -> None:
+        self.app = app
+        self.verifier = verifier
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path in OPEN_PATHS or path.startswith("/hooks/"):
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        kind, _, presented = header.partition(" ")
+        if kind.lower() != "bearer" or not presented.strip():
+            error = "a bearer token is required"
+            token = None
+        else:
+            token = self.verifier.check(presented.strip())
+            error = "unknown or revoked token"
+        if token is None:
+            response = as_json({"error": error}, 401, {"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        state["token"] = token.name  # for the access log
+        state["token_record"] = token
+        await self.app(scope, receive, send)
+
+
+def _record(app: ServeApp, text: str, lines: bool, source: str) -> dict[str, Any]:
+    """Parse and check the whole batch, then append it in one go."""
+    from lineage.services.record import Input, from_json, from_lines, parser_for, record
+
+    parser = parser_for(app, source)
+    try:
+        parsed = (
+            from_lines(parser, text.split("\n"), "body")
+            if lines
+            else from_json(parser, text, "body")
+        )
+        events = list(parsed.events)
+    except InputError as exc:
+        if exc.problem.startswith("malformed JSON"):
+            raise ApiError(400, str(exc), where=exc.where) from None
+        raise
+    if not events:
+        raise InputError("no events in the body", "body")
+    return record(app, Input(events, parsed.place)).to_json()

@@ -1,0 +1,194 @@
+"""HTTP hygiene around the API: body limits and timeouts, the access log, a header timeout.
+
+- ``Limits`` (ASGI middleware): a body larger than its route allows gets 413 as soon as the
+  ``Content-Length`` says so or the streamed bytes pass the limit (never read whole first);
+  a body that stalls longer than ``body_timeout`` between chunks gets 408. The application
+  then sees the client as gone, so it records nothing.
+- ``AccessLog`` (ASGI middleware): method, route template, status, duration, token name.
+  Never the path as sent, query strings or bodies: they may hold identifiers.
+- ``HeaderTimeoutH11``: uvicorn's h11 protocol with a timer from the connection's start (and
+  after each response) until the request's headers are complete; a client that trickles
+  headers is disconnected (uvicorn has no such timeout of its own).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+access_log = logging.getLogger("lineage.access")
+
+
+async def _reply(send: Send, status: int, error: str, headers: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps({"error": error}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                # The rest of the body is never read: the connection cannot be reused.
+                (b"connection", b"close"),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class Limits:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int,
+        large_body_paths: frozenset[str],
+        max_large_body: int,
+        body_timeout: float,
+    ) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.large = large_body_paths
+        self.max_large = max_large_body
+        self.body_timeout = body_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_large if scope["path"] in self.large else self.max_body
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                if not value.isdigit():
+                    await _reply(send, 400, "Content-Length is not a number", [])
+                    return
+                if int(value) > limit:
+                    scope.setdefault("state", {})["status"] = 413
+                    await _reply(send, 413, f"body larger than {limit} bytes", [])
+                    return
+        received = 0
+        done = False
+        replied = False
+        started = False
+
+        async def answer(status: int, error: str) -> Message:
+            nonlocal replied
+            if not started and not replied:
+                await _reply(send, status, error, [])
+            replied = True
+            scope.setdefault("state", {})["status"] = status
+            return {"type": "http.disconnect"}
+
+        async def limited_receive() -> Message:
+            nonlocal received, done
+            if replied:
+                return {"type": "http.disconnect"}
+            if done:
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout)
+            except TimeoutError:
+                return await answer(408, f"no body data for {self.body_timeout:g}s")
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    return await answer(413, f"body larger than {limit} bytes")
+                done = not message.get("more_body", False)
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if replied:
+                return  # the application's answer to a body it never got
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 0
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            state = scope.get("state") or {}
+            route = scope.get("route")
+            template = getattr(route, "path", None) or (
+                "/hooks/{name}" if scope["path"].startswith("/hooks/") else "-"
+            )
+            access_log.info(
+                "%s %s %s %.1fms token=%s",
+                scope["method"],
+                template,
+                status or state.get("status", 0),
+                (time.perf_counter() - began) * 1000,
+                state.get("token", "-"),
+            )
+
+
+class HeaderTimeoutH11(H11Protocol):
+    header_timeout = 10.0
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._header_timer: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._waiting_cycle = self.cycle
+        self._header_timer = self.loop.call_later(self.header_timeout, self._expired)
+
+    def _disarm(self) -> None:
+        timer = getattr(self, "_header_timer", None)
+        if timer is not None:
+            timer.cancel()
+            self._header_timer = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.cycle is not self._waiting_cycle:  # a request's headers are complete
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        if not self.transport.is_closing():
+            self._arm()
+        super().on_response_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _expired(self) -> None:
+        self._header_timer = None
+        if self.cycle is self._waiting_cycle and not self.transport.is_closing():
+            self.transport.close()

@@ -1,0 +1,333 @@
+"""What ``lineage serve`` holds while it runs: the projection, its follower and the writer.
+
+One process owns the projection (DuckDB lets one process open the file). Inside it:
+
+- the **follower** thread projects the log into the projection on its own connection, a
+  batch per transaction (rows and positions together, see the projector), woken at once
+  after an ingest and polling otherwise;
+- every **request** reads through its own cursor (``con.cursor()``) inside one transaction:
+  DuckDB's snapshot isolation gives each answer the state of one committed batch, never a
+  half-applied one, and readers never block the follower;
+- **writes to the log** go through one ``Writer``: concurrent appends are grouped into one log
+  append (one fsync), and a caller that cannot get in within a short wait gets ``Busy``
+  (HTTP 503) instead of queueing without bound.
+
+Rights operations (erase, confirm, extend, ...) read what they just wrote: for them,
+``catch_up`` waits until the follower has projected everything the log held at the call.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from lineage.errors import LineageError, LogBusyError, LogUnavailableError
+from lineage.log.base import AppendResult
+from lineage.projection.store import Store
+from lineage.services.app import App
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lineage.config import Settings
+    from lineage.events.model import Event
+    from lineage.projection.projector import ProjectionResult
+
+log = logging.getLogger("lineage.serve")
+
+
+class Busy(LineageError):
+    """The log writer or the projection did not answer within the service's short wait."""
+
+    exit_code = 3
+
+    def __init__(self, what: str, waited: float) -> None:
+        super().__init__(f"{what} is busy (waited {waited:g}s): try again shortly")
+        self.waited = waited
+
+
+Encoded = tuple["Event", bytes]
+
+
+@dataclass(eq=False)
+class _Append:
+    events: list[Encoded]
+    result: AppendResult | None = None
+    error: BaseException | None = None
+    taken: bool = False
+
+
+@dataclass
+class Writer:
+    """Group commit of log appends (see the module docstring). Each caller's events are
+    appended all or nothing, together with those of the callers queued with it."""
+
+    append_all: Callable[[Iterable[Encoded]], AppendResult]
+    wait: float
+    on_appended: Callable[[], None] = lambda: None
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+    _queue: list[_Append] = field(default_factory=list)
+    _writing: bool = False
+
+    def append(self, events: Iterable[Encoded]) -> AppendResult:
+        mine = _Append(list(events))
+        deadline = time.monotonic() + self.wait
+        with self._cond:
+            self._queue.append(mine)
+            while self._writing and mine.result is None and mine.error is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 and not mine.taken:
+                    self._queue.remove(mine)
+                    raise Busy("the event log", self.wait)
+                # Once taken into a batch, wait for that batch's outcome, however long.
+                self._cond.wait(remaining if not mine.taken else None)
+            if mine.result is None and mine.error is None:
+                self._writing = True
+                batch, self._queue = self._queue, []
+                for item in batch:
+                    item.taken = True
+            else:
+                batch = []
+        if batch:
+            self._write(batch)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.result is not None
+        return mine.result
+
+    def _write(self, batch: list[_Append]) -> None:
+        try:
+            result = self.append_all(e for item in batch for e in item.events)
+        except BaseException as exc:
+            for item in batch:
+                item.error = exc
+        else:
+            for item in batch:
+                item.result = AppendResult(len(item.events), result.end)
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+        if any(item.result for item in batch):
+            self.on_appended()
+
+
+class Follower:
+    """Projects the log into the owned projection until stopped (a thread)."""
+
+    def __init__(self, app: App, store: Store) -> None:
+        self.app = app
+        self.store = store
+        settings = app.settings
+        self.idle = min(max(settings.max_latency, 0.05), 1.0)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._cond = threading.Condition()
+        self.positions: dict[int, int] = store.positions()
+        self.error: str | None = None
+        self.applied = 0
+        self._thread = threading.Thread(target=self._run, name="lineage-follower", daemon=True)
+
+    def catch_up(self, on_batch: Callable[[ProjectionResult], None] | None = None) -> None:
+        """Project everything there is, in this thread (before the service starts)."""
+        result = self.app.catch_up(self.store, on_batch=on_batch)
+        if result is not None:
+            self.positions = dict(result.positions)
+            self.applied += result.applied
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                result = self.app.projector(self.store, follow=True).run(
+                    limit=self.app.settings.batch_size
+                )
+            except LogUnavailableError as exc:
+                self.error = str(exc)
+                log.warning("%s; retrying in %.1fs", exc, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            except Exception as exc:  # a follower that dies silently would serve stale answers
+                self.error = str(exc)
+                log.exception("projection failed; retrying")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            backoff, self.error = 0.5, None
+            with self._cond:
+                self.positions = dict(result.positions)
+                self.applied += result.applied
+                self._cond.notify_all()
+            if not result.read:
+                self._wake.wait(self.idle)
+                self._wake.clear()
+
+    def wait_for(self, ends: dict[int, int], begins: dict[int, int], timeout: float) -> None:
+        """Return once the projection holds everything up to ``ends`` (log end offsets; a
+        partition never read counts from its beginning)."""
+        deadline = time.monotonic() + timeout
+
+        def reached() -> bool:
+            return all(self.positions.get(p, begins.get(p, 0)) >= end for p, end in ends.items())
+
+        with self._cond:
+            while not reached():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise Busy("the projection", timeout)
+                self._wake.set()
+                self._cond.wait(min(remaining, 0.05))
+
+
+class ServeApp(App):
+    """``App`` for request handlers: the projection is the service's own (snapshot reads
+    through a cursor each), appends go through the service's writer, catching up means
+    waiting for the follower."""
+
+    def __init__(self, settings: Settings, runtime: Runtime, catalog_file: Any = None) -> None:
+        super().__init__(settings, catalog_file)
+        self.runtime = runtime
+
+    def close(self) -> None:
+        """The log belongs to the runtime: one request's end does not close it."""
+
+    @property
+    def log(self) -> Any:
+        return self.runtime.log
+
+    def append(
+        self, events: Iterable[Event], known: Mapping[str, str] | None = None
+    ) -> AppendResult:
+        from lineage.codec import default_codec
+
+        codec = default_codec()
+        # Scrubbed and encoded here, on the request's thread: the writer's turn holds only
+        # the append.
+        clean = self.scrubbed(events, known)
+        return self.runtime.writer.append([(e, codec.encode(e)) for e in clean])
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        with self.runtime.snapshot() as store:
+            yield store
+
+    @contextmanager
+    def query_store(self) -> Iterator[Store]:
+        with self.runtime.snapshot() as store:
+            yield store
+
+    def catch_up(self, store: Store, on_batch: Any = None) -> None:
+        log = self.log
+        self.runtime.follower.wait_for(
+            log.end_offsets(), log.begin_offsets(), self.settings.lock_timeout
+        )
+        # A fresh snapshot that includes what the follower just committed.
+        store.con.execute("ROLLBACK")
+        store.con.execute("BEGIN TRANSACTION")
+
+
+class _Serialised:
+    """One log handle shared by request threads and the writer, one call at a time
+    (kafka-python's consumer is not thread-safe; the file log's calls are short)."""
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+        self._lock = threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._log, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kw: Any) -> Any:
+            with self._lock:
+                return attr(*args, **kw)
+
+        return call
+
+
+class Runtime:
+    """The service's state: owned projection, log, follower, writer, rights lock."""
+
+    def __init__(self, settings: Settings, catalog_file: Any = None, write_wait: float = 2.0):
+        from lineage.log.factory import open_log
+        from lineage.projection.access import following
+
+        self.settings = settings
+        self.catalog_file = catalog_file
+        base = App(settings, catalog_file)
+        base.require_home()
+        self._following = following(settings.projection_path)
+        self._following.__enter__()  # no `project --follow` may write it meanwhile
+        try:
+            self.store = Store(settings.projection_path)
+        except BaseException:
+            self._following.__exit__(None, None, None)
+            raise
+        # Another process holding the log's writer lock (a CLI emit) is waited for briefly,
+        # then the request gets 503 with Retry-After.
+        self.log: Any = _Serialised(open_log(replace(settings, lock_timeout=write_wait)))
+        # The follower reads through its own log handle: a reader and the writer never share
+        # one client (kafka-python's consumer is not thread-safe).
+        self.follower = Follower(base, self.store)
+        self.writer = Writer(self._append, write_wait, self.follower.kick)
+        # Rights requests read their own writes and check for open requests first: one at a
+        # time, so two erasures of one subject cannot both pass the check.
+        self.rights = threading.Lock()
+        # Request cursors come from a connection nobody runs queries on (the follower's is
+        # busy in another thread), one at a time.
+        self._cursors = self.store.con.cursor()
+        self._cursor_lock = threading.Lock()
+
+    def _append(self, items: Iterable[Encoded]) -> AppendResult:
+        from lineage.log.base import LogRecord
+
+        records = (LogRecord(data, event.subject_ref.encode()) for event, data in items)
+        try:
+            return self.log.append(records)
+        except LogBusyError as exc:  # another process holds the log's writer lock
+            raise Busy("the event log", exc.waited) from None
+
+    def app(self) -> ServeApp:
+        return ServeApp(self.settings, self, self.catalog_file)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Store]:
+        with self._cursor_lock:
+            cursor = self._cursors.cursor()
+        try:
+            store = Store.over(cursor, self.store.path)
+            cursor.execute("BEGIN TRANSACTION")
+            try:
+                yield store
+            finally:
+                cursor.execute("ROLLBACK")
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        try:
+            self.follower.stop()
+        finally:
+            self.log.close()
+            self.follower.app.close()
+            self._cursors.close()
+            self.store.close()
+            self._following.__exit__(None, None, None)

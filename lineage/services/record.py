@@ -1,0 +1,139 @@
+"""The emit pipeline, one function for every producer of JSON events: ``lineage emit`` and
+``POST /v1/events``.
+
+Input objects are normalised and pseudonymised by the edge (``EventParser``), each checked
+before anything is appended, and the events go to the log in one append, which is
+all-or-nothing: one bad event and nothing of the input is recorded, with the error naming
+the line (``file:12``) or the index (``body[3]``).
+"""
+
+from __future__ import annotations
+
+import json
+from array import array
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from lineage.errors import InputError, LogDeliveryError
+from lineage.events import kinds
+from lineage.log.base import AppendResult
+
+if TYPE_CHECKING:
+    from lineage.edge.jsonl import EventParser
+    from lineage.events.model import Event
+    from lineage.services.app import App
+
+Append = Callable[[Iterable["Event"]], AppendResult]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    appended: int
+    identity_links: int
+    end: dict[int, int]
+    # Events dated beyond the future tolerance, and where the first came from.
+    future: int = 0
+    first_future: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """What ``lineage emit --format json`` prints and the HTTP ingest answers."""
+        out: dict[str, Any] = {
+            "appended": self.appended,
+            "identity_links": self.identity_links,
+            "end": self.end,
+        }
+        if self.future:
+            out.update(future_events=self.future, first_future_event=self.first_future)
+        return out
+
+
+class Input:
+    """Parsed events of one input, remembering which place (``file:line``, ``body[i]``)
+    each came from: to name the events a broker did not acknowledge, or that are dated in
+    the future."""
+
+    def __init__(self, events: Iterable[Event], place: Callable[[int], str]) -> None:
+        self.events = events
+        self.place = place
+
+
+def parser_for(app: App, source: str | None = None) -> EventParser:
+    """A parser for one input (it remembers the identity links it has emitted)."""
+    from lineage.edge.jsonl import EventParser
+
+    return EventParser(
+        app.pseudonymizer(), default_source=source or "emit", taxonomy=app.taxonomy()
+    )
+
+
+def from_lines(parser: EventParser, lines: Iterable[str | bytes], name: str) -> Input:
+    """JSON Lines; errors name ``name:line``."""
+    line_of = array("I")
+    current = 0
+
+    def numbered() -> Iterator[str | bytes]:
+        nonlocal current
+        for current, line in enumerate(lines, 1):  # noqa: B007
+            yield line
+
+    def events() -> Iterator[Event]:
+        for event in parser.parse_lines(numbered(), name):
+            line_of.append(current)
+            yield event
+
+    return Input(events(), lambda i: f"{name}:{line_of[i]}")
+
+
+def from_json(parser: EventParser, text: str, name: str) -> Input:
+    """One JSON array of event objects (or a single object); errors name ``name[index]``."""
+    index_of = array("I")
+
+    def events() -> Iterator[Event]:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(
+                f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", name
+            ) from None
+        except RecursionError:
+            raise InputError("JSON nested too deeply", name) from None
+        items = data if isinstance(data, list) else [data]
+        for index, obj in enumerate(items):
+            for event in parser.parse_object(obj, f"{name}[{index}]"):
+                index_of.append(index)
+                yield event
+
+    return Input(events(), lambda i: f"{name}[{index_of[i]}]")
+
+
+def from_object(
+    parser: EventParser, obj: dict[str, Any], where: str, place: str | None = None
+) -> Input:
+    """One event object; errors name ``where``, its events are named ``place``."""
+    return Input(parser.parse_object(obj, where), lambda i: place or where)
+
+
+def record(app: App, source: Input, append: Append | None = None) -> Recorded:
+    """Append ``source``'s events in one durable, all-or-nothing append (``app.append``
+    unless another writer is given) and count what was recorded."""
+    links = future = 0
+    first_future: int | None = None
+    horizon = app.future_horizon()
+
+    def counted() -> Iterator[Event]:
+        nonlocal links, future, first_future
+        for i, event in enumerate(source.events):
+            if event.event_type == kinds.IDENTITY_LINKED:
+                links += 1
+            if event.occurred_at > horizon:
+                future += 1
+                first_future = i if first_future is None else first_future
+            yield event
+
+    try:
+        result = (append or app.append)(counted())
+    except LogDeliveryError as exc:
+        raise exc.naming(source.place) from None
+    where = source.place(first_future) if first_future is not None else None
+    return Recorded(result.count, links, result.end, future, where)

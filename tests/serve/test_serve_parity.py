@@ -1,0 +1,158 @@
+"""The service answers what the CLI answers: for each command, the CLI's ``--format json``
+(or document) and the API's answer are equal, on the sample webshop with its catalog."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.serve.conftest import Server, cli, started
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webshop"
+CATALOG = str(EXAMPLE / "lineage.yaml")
+JANE = "jane.doe@example.dk"
+AS_OF = "2025-06-01T00:00:00Z"
+RECEIVED = "2025-05-20T00:00:00Z"
+
+
+def run(home: Path, *args: str) -> str:
+    done = cli(home, *args)
+    assert done.returncode in (0, 1), done.stderr  # audit exits 1 on findings
+    return done.stdout
+
+
+def js(home: Path, *args: str) -> Any:
+    return json.loads(run(home, *args, "--format", "json"))
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("parity") / "home"
+    assert cli(home, "init").returncode == 0
+    done = cli(home, "emit", "--catalog", CATALOG, "--file", str(EXAMPLE / "events.jsonl"))
+    assert done.returncode == 0, done.stderr
+    return home
+
+
+@pytest.fixture(scope="module")
+def cli_answers(home: Path) -> dict[str, Any]:
+    """Everything the CLI answers, asked before the service takes the projection."""
+    c = ["--catalog", CATALOG]
+    return {
+        "who-has": js(home, "who-has", JANE, "--as-of", AS_OF, *c),
+        "who-has-id": js(home, "who-has", "--id", f"email={JANE}", "--as-of", AS_OF, *c),
+        "recipients": js(home, "recipients", JANE),
+        "access": js(home, "access", JANE, "--as-of", AS_OF, *c),
+        "access-md": run(
+            home, "access", JANE, "--as-of", AS_OF, "--format", "md", "--lang", "da", *c
+        ),
+        "access-html": run(home, "access", JANE, "--as-of", AS_OF, "--format", "html", *c),
+        "exposed": js(home, "exposed", "--holder", "mailchimp", "--at", AS_OF, "--references", *c),
+        "audit": js(home, "audit", "--as-of", AS_OF, *c),
+        "status": js(home, "status"),
+        "dlq": js(home, "dlq", "list"),
+        "erasure-status": js(home, "erasure", "status", "--as-of", AS_OF),
+        "erase-dry": js(home, "erase", JANE, "--dry-run", "--received-at", RECEIVED, *c),
+        "restrict-dry": js(home, "restrict", JANE, "--dry-run"),
+        "rectify-dry": js(home, "rectify", JANE, "--categories", "user.name", "--dry-run", *c),
+        "map": run(home, "map", "--format", "dot", "-o", "-", "--as-of", AS_OF, *c),
+        "map-jane": run(
+            home, "map", "--subject", JANE, "--format", "dot", "-o", "-", "--as-of", AS_OF, *c
+        ),
+        **{
+            f"ropa-{fmt}": run(home, "ropa", "--format", fmt, "--as-of", AS_OF, *c)
+            for fmt in ("json", "csv", "markdown", "html")
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def server(home: Path, cli_answers: dict[str, Any]) -> Iterator[Server]:
+    yield from started(home, "--catalog", CATALOG)
+
+
+def _without(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if k not in keys}
+
+
+def test_answers_equal_the_cli(server: Server, cli_answers: dict[str, Any]) -> None:
+    want = cli_answers
+    with server.client("admin") as c:
+        jane = {"identifier": JANE, "as_of": AS_OF}
+        assert c.post("/v1/who-has", json=jane).json() == want["who-has"]
+        by_id = {"ids": {"email": JANE}, "as_of": AS_OF}
+        assert c.post("/v1/who-has", json=by_id).json() == want["who-has-id"]
+        recipients = c.post("/v1/recipients", json={"identifier": JANE}).json()
+        assert _without(recipients, "as_of") == _without(want["recipients"], "as_of")
+        assert c.post("/v1/access", json=jane).json() == want["access"]
+        md = c.post("/v1/access", json={**jane, "format": "md", "lang": "da"})
+        assert md.headers["content-type"].startswith("text/markdown")
+        assert md.text == want["access-md"]
+        assert c.post("/v1/access", json={**jane, "format": "html"}).text == want["access-html"]
+        exposed = c.get(
+            "/v1/exposed", params={"holder": "mailchimp", "at": AS_OF, "references": True}
+        )
+        assert exposed.json() == want["exposed"]
+        assert c.get("/v1/audit", params={"as_of": AS_OF}).json() == want["audit"]
+        assert c.get("/v1/status").json() == want["status"]
+        assert c.get("/v1/dead-letters").json() == want["dlq"]
+        assert (
+            c.get("/v1/erasure/requests", params={"as_of": AS_OF}).json() == want["erasure-status"]
+        )
+        erase = {"identifier": JANE, "dry_run": True, "received_at": RECEIVED}
+        assert c.post("/v1/erase", json=erase).json() == want["erase-dry"]
+        restrict = c.post("/v1/restrict", json={"identifier": JANE, "dry_run": True}).json()
+        assert _without(restrict, "received_at", "deadline") == _without(
+            want["restrict-dry"], "received_at", "deadline"
+        )
+        rectify = {"identifier": JANE, "categories": ["user.name"], "dry_run": True}
+        assert _without(c.post("/v1/rectify", json=rectify).json(), "received_at", "deadline") == (
+            _without(want["rectify-dry"], "received_at", "deadline")
+        )
+        company = c.get("/v1/map", params={"format": "dot", "as_of": AS_OF})
+        assert company.text == want["map"]
+        one = c.post("/v1/map", json={**jane, "format": "dot"})
+        assert one.text == want["map-jane"]
+        for fmt, suffix in (("json", "json"), ("csv", "csv"), ("markdown", "md"), ("html", "html")):
+            ropa = c.get("/v1/ropa", params={"format": fmt, "as_of": AS_OF})
+            assert ropa.headers["content-disposition"] == f'attachment; filename="ropa.{suffix}"'
+            assert ropa.text == want[f"ropa-{fmt}"], fmt
+        xlsx = c.get("/v1/ropa", params={"format": "xlsx", "as_of": AS_OF})
+        assert xlsx.content[:2] == b"PK"  # a zip: the workbook
+        assert xlsx.headers["content-disposition"] == 'attachment; filename="ropa.xlsx"'
+
+
+def test_rights_requests_through_the_service_are_the_cli_s(
+    server: Server, home: Path, cli_answers: dict[str, Any]
+) -> None:
+    """A request recorded through the API; the CLI, once the service stopped, reports it
+    exactly as the API did."""
+    with server.client("rights") as c:
+        made = c.post("/v1/erase", json={"identifier": JANE, "no_run": True})
+        assert made.status_code == 200
+        request_id = made.json()["request_id"]
+        again = c.post("/v1/erase", json={"identifier": JANE, "no_run": True})
+        assert again.status_code == 409
+        assert again.json()["request_id"] == request_id
+        extended = c.post(
+            f"/v1/erasure/requests/{request_id}/extend",
+            json={"reason": "many archives", "months": 1},
+        )
+        assert extended.status_code == 200
+        holder = made.json()["tasks"][0]["holder"]
+        confirmed = c.post(f"/v1/erasure/requests/{request_id}/confirm", json={"holder": holder})
+        assert confirmed.status_code in (200, 422)  # a retained task cannot be confirmed yet
+    with server.client("read") as c:
+        api = c.get(f"/v1/erasure/requests/{request_id}").json()
+        due = c.get("/v1/erasure/due").json()
+    server.stop()
+    try:
+        assert js(home, "erasure", "status", request_id) == api
+        assert js(home, "erasure", "due") == due
+        assert api["requests"][0]["extensions"][0]["reason"] == "many archives"
+    finally:
+        server.start()
