@@ -22,3 +22,8 @@ def resource_dir(name: str) -> Path:
 
 def data_file(name: str) -> Path:
     return _PACKAGE / "data" / name
+
+
+def package_dir() -> Path:
+    """The installed ``lineage`` package (templates, translations and data live in it)."""
+    return _PACKAGE
