@@ -1,9 +1,9 @@
 -- The lineage events of every subject (or of the references in $refs) up to $as_of, for the
--- rulebook's fold: the columns of subject_events.sql, ordered by subject, then time, then log
--- position (the order one subject's fold needs).
+-- rulebook's fold: the columns it reads (every row becomes a Python object: fewer columns,
+-- less time), ordered by subject, then time, then log position (the order a fold needs).
 SELECT event_type, occurred_at, subject_ref, holder, from_holder, role, country,
-       mechanism, mechanism_ref, categories, purpose, legal_basis, data_subject, origin,
-       retention, request_id, status, reason, at_time, detail, log_partition, log_offset
+       mechanism, mechanism_ref, categories, purpose, legal_basis, origin, retention,
+       log_partition, log_offset
 FROM events
 WHERE event_type IN @LINEAGE
   AND occurred_at <= $as_of
