@@ -205,7 +205,7 @@ def emit(
           categories=user.name,user.contact.email system=webshop-db \\
           purpose=essential.service legal_basis=contract data_subject=customer
     """
-    from lineage.services.record import from_lines, from_object, parser_for, record
+    from lineage.ingest.record import from_lines, from_object, parser_for, record
 
     app = make_app(ctx)
     app.require_home()

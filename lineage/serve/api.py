@@ -598,7 +598,7 @@ class Authenticate:
 
 def _record(app: ServeApp, text: str, lines: bool, source: str) -> dict[str, Any]:
     """Parse and check the whole batch, then append it in one go."""
-    from lineage.services.record import Input, from_json, from_lines, parser_for, record
+    from lineage.ingest.record import Input, from_json, from_lines, parser_for, record
 
     parser = parser_for(app, source)
     try:
