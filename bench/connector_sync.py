@@ -23,12 +23,12 @@ from pathlib import Path
 
 
 def sync_bench(members: int, home: Path) -> dict[str, float]:
-    from connectors import fakes
-    from connectors.fakeapi import FakeApi
     from connectors.mailchimp import subscriber_hash
-    from connectors.runner import open_connector, run, state_root
-    from connectors.state import StateStore
     from lineage.config import resolve
+    from lineage.demo import fakes
+    from lineage.demo.fakeapi import FakeApi
+    from lineage.ingest.runner import open_connector, run, state_root
+    from lineage.ingest.state import StateStore
     from lineage.services.app import App
 
     rows: list[dict[str, object]] = []
@@ -80,9 +80,9 @@ def sync_bench(members: int, home: Path) -> dict[str, float]:
 def webhook_bench(requests: int, concurrency: int, home: Path) -> dict[str, float]:
     import uvicorn
 
-    from connectors.runner import open_connector
-    from connectors.server import Receiver
     from lineage.config import resolve
+    from lineage.ingest.runner import open_connector
+    from lineage.ingest.server import Receiver
     from lineage.services.app import App
 
     app = App(resolve(home))
@@ -119,7 +119,7 @@ def load(url: str, requests: int, concurrency: int, secret: str) -> None:
     """The second process: signed Stripe deliveries, bounded in count, on loopback."""
     import httpx
 
-    from connectors.webhooks import stripe_signature_header
+    from lineage.ingest.webhooks import stripe_signature_header
 
     def body(i: int) -> bytes:
         return json.dumps(

@@ -197,9 +197,9 @@ def plan_bench(home: Path, events: int, holders: int, runs: int) -> dict[str, An
 
 
 def execute_bench(home: Path, erasures: int) -> dict[str, Any]:
-    from connectors import fakes
-    from connectors.fakeapi import FakeApi, FakeRequest, FakeResponse
     from connectors.mailchimp import subscriber_hash
+    from lineage.demo import fakes
+    from lineage.demo.fakeapi import FakeApi, FakeRequest, FakeResponse
     from lineage.erasers import load_registry
     from lineage.services.erasure.service import RequestService
 

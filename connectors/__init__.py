@@ -1,52 +1,9 @@
-"""lineage connectors: read the systems where personal data goes and emit the events.
+"""lineage's built-in connectors: e-conomic, Mailchimp, Stripe, QuickPay, Zendesk Sell and
+Files, with their mappings and erasers.
 
-A connector (``connectors.base.Connector``) is a plugin registered in the entry-point group
-``lineage.connectors``. The built-in ones are e-conomic, Mailchimp, Stripe, QuickPay,
-Zendesk Sell and Files; the sync engine (``connectors.sync``) runs any of them.
+Each is a plugin in the entry-point group ``lineage.connectors`` (erasers in
+``lineage.erasers``), registered the way a third-party package registers its own. What
+every connector shares (the ``Connector`` interface, sync engine and state, HTTP helpers and
+paginators, webhook verification and receiver, registry and settings) is the ingest layer,
+``lineage.ingest``; a plugin here holds only what differs per vendor.
 """
-
-from connectors.base import (
-    Connector,
-    Defaults,
-    Eraser,
-    ErasureOutcome,
-    MappedConfig,
-    MappingContext,
-    Resource,
-    WebhookDelivery,
-    WebhookHandler,
-    WebhookRequest,
-)
-from connectors.config import ConnectorConfig, Secret, load_config
-from connectors.errors import (
-    AuthError,
-    ConnectorError,
-    PayloadError,
-    RequestError,
-    SignatureError,
-    TransientError,
-)
-from connectors.paginate import Page
-
-__all__ = [
-    "AuthError",
-    "Connector",
-    "ConnectorConfig",
-    "ConnectorError",
-    "Defaults",
-    "Eraser",
-    "ErasureOutcome",
-    "MappedConfig",
-    "MappingContext",
-    "Page",
-    "PayloadError",
-    "RequestError",
-    "Resource",
-    "Secret",
-    "SignatureError",
-    "TransientError",
-    "WebhookDelivery",
-    "WebhookHandler",
-    "WebhookRequest",
-    "load_config",
-]

@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from connectors import mapping as m
-from connectors.base import (
+from lineage.events.model import Event
+from lineage.ingest.base import (
     Connector,
     Defaults,
     Eraser,
@@ -22,10 +23,9 @@ from connectors.base import (
     MappingContext,
     Resource,
 )
-from connectors.config import Secret
-from connectors.http import Api
-from connectors.paginate import Page, SkipPagesPaginator
-from lineage.events.model import Event
+from lineage.ingest.config import Secret
+from lineage.ingest.http import Api
+from lineage.ingest.paginate import Page, SkipPagesPaginator
 from lineage.timeutil import iso
 
 _CUSTOMER = (

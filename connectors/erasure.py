@@ -28,11 +28,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import Connector, ErasureOutcome
-from connectors.errors import ConnectorError
-from connectors.http import RetryPolicy
 from lineage.erasers import ErasureTarget, Outcome
 from lineage.errors import ConfigError, LineageError, TerminalEraserError, TransientEraserError
+from lineage.ingest.base import Connector, ErasureOutcome
+from lineage.ingest.errors import ConnectorError
+from lineage.ingest.http import RetryPolicy
 
 if TYPE_CHECKING:
     import httpx
@@ -76,7 +76,7 @@ class ConnectorEraser:
     def _check(self) -> type[Connector]:
         from dataclasses import fields
 
-        from connectors.registry import load
+        from lineage.ingest.registry import load
 
         cls = load(self.connector)
         if cls.eraser is Connector.eraser and not cls.manual_erasure:
@@ -92,7 +92,7 @@ class ConnectorEraser:
 
     def _connector(self) -> Connector:
         if self._opened is None:
-            from connectors.runner import open_connector
+            from lineage.ingest.runner import open_connector
 
             # Credentials are resolved at the first call, not when the registry is built:
             # a missing setting fails that holder's task (with the setting to fix), not

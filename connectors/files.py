@@ -30,14 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from connectors import mapping as m
-from connectors.base import Connector, Defaults, MappingContext, Resource
-from connectors.config import ConnectorConfig
-from connectors.errors import PayloadError
-from connectors.http import Api
-from connectors.paginate import Page
 from lineage.errors import ConfigError, LineageError
 from lineage.events.model import Event
 from lineage.events.taxonomy import default_taxonomy
+from lineage.ingest.base import Connector, Defaults, MappingContext, Resource
+from lineage.ingest.config import ConnectorConfig
+from lineage.ingest.errors import PayloadError
+from lineage.ingest.http import Api
+from lineage.ingest.paginate import Page
 from lineage.timeutil import iso
 
 PAGE = 1000

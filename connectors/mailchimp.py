@@ -15,7 +15,9 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from connectors import mapping as m
-from connectors.base import (
+from lineage.errors import LineageError
+from lineage.events.model import Event, IdentityLinked
+from lineage.ingest.base import (
     Connector,
     Defaults,
     Eraser,
@@ -27,13 +29,11 @@ from connectors.base import (
     WebhookHandler,
     WebhookRequest,
 )
-from connectors.config import Secret
-from connectors.errors import PayloadError, RequestError
-from connectors.http import Api
-from connectors.paginate import OffsetPaginator, Page
-from connectors.webhooks import HmacHexSignature, UrlSecret, Verifier
-from lineage.errors import LineageError
-from lineage.events.model import Event, IdentityLinked
+from lineage.ingest.config import Secret
+from lineage.ingest.errors import PayloadError, RequestError
+from lineage.ingest.http import Api
+from lineage.ingest.paginate import OffsetPaginator, Page
+from lineage.ingest.webhooks import HmacHexSignature, UrlSecret, Verifier
 from lineage.timeutil import iso
 
 _FIELDS = (
@@ -194,7 +194,7 @@ class MailchimpWebhook(WebhookHandler):
         self.verifiers = verifiers
 
     def handle(self, request: WebhookRequest, ctx: MappingContext, now: float) -> WebhookDelivery:
-        from connectors.errors import SignatureError
+        from lineage.ingest.errors import SignatureError
 
         if not self.verifiers:
             raise SignatureError("mailchimp", "no webhook_secret configured for this receiver")

@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.base import MappingContext
 from lineage.events.model import (
     ConsentGiven,
     ConsentWithdrawn,
@@ -18,6 +17,7 @@ from lineage.events.model import (
     Event,
     Evidence,
 )
+from lineage.ingest.base import MappingContext
 from lineage.timeutil import parse_time
 
 NAME = "user.name"

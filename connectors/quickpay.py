@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors import mapping as m
-from connectors.base import (
+from lineage.errors import LineageError
+from lineage.events.model import Event
+from lineage.ingest.base import (
     Connector,
     Defaults,
     MappedConfig,
@@ -20,13 +22,11 @@ from connectors.base import (
     WebhookHandler,
     WebhookRequest,
 )
-from connectors.config import Secret
-from connectors.errors import PayloadError, SignatureError
-from connectors.http import Api
-from connectors.paginate import Page, PageNumberPaginator
-from connectors.webhooks import HmacHexSignature
-from lineage.errors import LineageError
-from lineage.events.model import Event
+from lineage.ingest.config import Secret
+from lineage.ingest.errors import PayloadError, SignatureError
+from lineage.ingest.http import Api
+from lineage.ingest.paginate import Page, PageNumberPaginator
+from lineage.ingest.webhooks import HmacHexSignature
 from lineage.timeutil import iso
 
 _PAYMENT = (

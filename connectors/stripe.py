@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors import mapping as m
-from connectors.base import (
+from lineage.errors import LineageError
+from lineage.events.model import DataErased, Event
+from lineage.ingest.base import (
     Connector,
     Defaults,
     Eraser,
@@ -24,13 +26,11 @@ from connectors.base import (
     WebhookHandler,
     WebhookRequest,
 )
-from connectors.config import Secret
-from connectors.errors import PayloadError, RequestError, SignatureError
-from connectors.http import Api
-from connectors.paginate import CursorPaginator, Page
-from connectors.webhooks import StripeSignature
-from lineage.errors import LineageError
-from lineage.events.model import DataErased, Event
+from lineage.ingest.config import Secret
+from lineage.ingest.errors import PayloadError, RequestError, SignatureError
+from lineage.ingest.http import Api
+from lineage.ingest.paginate import CursorPaginator, Page
+from lineage.ingest.webhooks import StripeSignature
 
 _CUSTOMER = (
     ("name", m.NAME),

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors import mapping as m
-from connectors.base import (
+from lineage.events.model import DataErased, Event
+from lineage.ingest.base import (
     Connector,
     Defaults,
     Eraser,
@@ -22,11 +23,10 @@ from connectors.base import (
     MappingContext,
     Resource,
 )
-from connectors.config import Secret
-from connectors.errors import PayloadError, RequestError
-from connectors.http import Api
-from connectors.paginate import Page, PageNumberPaginator
-from lineage.events.model import DataErased, Event
+from lineage.ingest.config import Secret
+from lineage.ingest.errors import PayloadError, RequestError
+from lineage.ingest.http import Api
+from lineage.ingest.paginate import Page, PageNumberPaginator
 from lineage.timeutil import iso
 
 _PERSON = (

@@ -21,11 +21,11 @@ from urllib.parse import urlencode
 import duckdb
 import httpx
 
-from connectors import fakes
-from connectors.demo import SAMPLE_EMAIL, demo_settings
-from connectors.fakeapi import FakeApi
-from connectors.webhooks import hmac_hex, stripe_signature_header
+from lineage.demo import fakes
+from lineage.demo.connectors import SAMPLE_EMAIL, demo_settings
+from lineage.demo.fakeapi import FakeApi
 from lineage.demo.webshop import app_events
+from lineage.ingest.webhooks import hmac_hex, stripe_signature_header
 from tests.conftest import Lineage
 from tests.erasure_api import HolderAPI
 from tests.webhook_server import serve_webhooks
@@ -55,7 +55,7 @@ def input_identifiers() -> set[str]:
     """E-mails, phones, full names and vendor customer ids of every input."""
     found: set[str] = {HOOK_EMAIL, HOOK_PHONE}
     texts = [json.dumps(list(app_events(SUBJECTS)))]
-    fixtures = Path(str(resources.files("connectors").joinpath("fixtures")))
+    fixtures = Path(str(resources.files("lineage.demo").joinpath("fixtures")))
     for path in sorted(fixtures.rglob("*")):
         if path.is_file():
             text = path.read_text()

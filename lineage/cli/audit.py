@@ -36,37 +36,39 @@ def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str) -> None
       lineage audit --format json --fail-on warning
     """
     from lineage.cli.main import _catch_up, make_app
-    from lineage.services.audit import CATALOG_RULES, reaches
-    from lineage.services.audit import audit as run
-    from lineage.timeutil import iso, now, parse_time
+    from lineage.cli.remote import service
+    from lineage.services.audit import reaches, report
+    from lineage.timeutil import now, parse_time
 
     when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
-    app = make_app(ctx)
-    catalog = app.catalog()
-    skipped = [] if catalog is not None else list(CATALOG_RULES)
+    client = service(ctx)
+    if client is not None:
+        data = client.audit(as_of=as_of)
+    else:
+        app = make_app(ctx)
+        catalog = app.catalog()
+        with app.store() as store:
+            _catch_up(app, store)
+            data = report(catalog, store, when)
+    skipped, summary, findings = data["skipped_rules"], data["summary"], data["findings"]
     if skipped:
         click.echo(
             "note: no catalog (--catalog FILE or lineage.yaml in the home): "
             f"skipped {len(skipped)} rules that need one ({', '.join(skipped)})",
             err=True,
         )
-    with app.store() as store:
-        _catch_up(app, store)
-        findings = run(catalog, store, when)
-    summary = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
     if fmt == "json":
-        emit_json(
-            {
-                "as_of": iso(when),
-                "catalog": catalog.path if catalog else None,
-                "skipped_rules": skipped,
-                "summary": summary,
-                "findings": [f.to_json() for f in findings],
-            }
-        )
+        emit_json(data)
     else:
         rows = [
-            (f.severity, f.rule, f.holder or "-", f.purpose or "-", f.message, f.fix)
+            (
+                f["severity"],
+                f["rule"],
+                f["holder"] or "-",
+                f["purpose"] or "-",
+                f["message"],
+                f["fix"],
+            )
             for f in findings
         ]
         if rows:
@@ -74,5 +76,5 @@ def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str) -> None
         click.echo(
             f"{summary['error']} errors, {summary['warning']} warnings, {summary['info']} info"
         )
-    if any(reaches(f.severity, fail_on) for f in findings):
+    if any(reaches(f["severity"], fail_on) for f in findings):
         ctx.exit(1)

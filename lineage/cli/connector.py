@@ -55,9 +55,9 @@ def _catalog_entry(app: Any, conn: Any) -> dict[str, Any] | None:
 @click.pass_context
 def list_connectors(ctx: click.Context, fmt: str) -> None:
     """Installed connectors (entry-point group lineage.connectors) and their resources."""
-    from connectors.config import load_config
-    from connectors.registry import available
     from lineage.errors import LineageError
+    from lineage.ingest.config import load_config
+    from lineage.ingest.registry import available
 
     home = ctx.obj.get("home")
     from lineage.config import resolve
@@ -109,13 +109,13 @@ def list_connectors(ctx: click.Context, fmt: str) -> None:
 
 
 def _no_eraser(cls: Any) -> Any:
-    from connectors.base import Connector
+    from lineage.ingest.base import Connector
 
     return Connector.eraser
 
 
 def _no_webhook(cls: Any) -> Any:
-    from connectors.base import Connector
+    from lineage.ingest.base import Connector
 
     return Connector.webhook
 
@@ -145,8 +145,8 @@ def run_connector(
       lineage connector run e-conomic --resource customers --since 2024-01-01T00:00:00Z
       lineage connector run stripe --dry-run
     """
-    from connectors.runner import open_connector, run, state_root
-    from connectors.state import StateStore
+    from lineage.ingest.runner import open_connector, run, state_root
+    from lineage.ingest.state import StateStore
     from lineage.timeutil import parse_time
 
     app = _app(ctx)
@@ -193,7 +193,7 @@ def run_connector(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8765, show_default=True, type=int)
 @click.option("--connector", "names", multiple=True, help="Only these connectors' routes.")
-# Defaults live in connectors.server.Limits (imported only when serving: it is heavy).
+# Defaults live in lineage.ingest.server.Limits (imported only when serving: it is heavy).
 @click.option("--max-body", type=click.IntRange(min=1), help="Largest body in bytes (1 MiB); 413.")
 @click.option(
     "--header-timeout",
@@ -223,8 +223,8 @@ def serve(
     before the 2xx, and a delivery seen before is acknowledged without recording it again.
     Unreadable deliveries get 400, bodies over --max-body 413, slow ones 408.
     """
-    from connectors.server import Limits
-    from connectors.server import serve as run_server
+    from lineage.ingest.server import Limits
+    from lineage.ingest.server import serve as run_server
 
     app = _app(ctx)
     receiver = build_receiver(app, names, lambda events: app.append(events))
@@ -246,10 +246,10 @@ def serve(
 def build_receiver(app: Any, names: tuple[str, ...], sink: Any, quiet: bool = False) -> Any:
     """The webhook receiver for the named connectors (default: every installed one that is
     configured), recording through ``sink``; also mounted by ``lineage serve``."""
-    from connectors.registry import available
-    from connectors.runner import open_connector
-    from connectors.server import Receiver
     from lineage.errors import LineageError
+    from lineage.ingest.registry import available
+    from lineage.ingest.runner import open_connector
+    from lineage.ingest.server import Receiver
 
     home = app.settings.home
     chosen = names or tuple(sorted(available()))

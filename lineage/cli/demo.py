@@ -30,9 +30,9 @@ def demo(ctx: click.Context, subjects: int, keep: str | None, fmt: str) -> None:
     import tempfile
     from pathlib import Path
 
-    from connectors.demo import sync_sample_company
     from lineage.cli.whohas import render
     from lineage.config import KEY_ENV, resolve
+    from lineage.demo.connectors import sync_sample_company
     from lineage.demo.webshop import SAMPLE_EMAIL, app_events, catalog_events
     from lineage.edge.jsonl import EventParser
     from lineage.services.app import App

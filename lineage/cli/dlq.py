@@ -27,9 +27,10 @@ def dlq_list(ctx: click.Context, fmt: str) -> None:
       lineage dlq list --format json
     """
     from lineage.cli.main import make_app
+    from lineage.cli.remote import service
 
-    app = make_app(ctx)
-    letters = app.dead_letters()
+    client = service(ctx)
+    letters = client.dead_letters() if client is not None else make_app(ctx).dead_letters()
     if fmt == "json":
         emit_json(letters)
         return

@@ -163,12 +163,27 @@ def erase(
       lineage erase jane@example.com --scope user.contact.email --dry-run
       lineage erase jane@example.com --id customer_number=1042 --format json
     """
+    from lineage.cli.remote import service as remote
     from lineage.timeutil import parse_time
 
     pairs = identifier_pairs(identifier, ids)
     received = (
         parse_time(received_at, assume_utc=True, where="--received-at") if received_at else None
     )
+    client = remote(ctx)
+    if client is not None:
+        flat = tuple(c.strip() for v in scope for c in v.split(",") if c.strip())
+        _print(
+            client.erase(
+                ids=dict(pairs),
+                scope=flat,
+                dry_run=dry_run,
+                no_run=no_run,
+                received_at=received_at,
+            ),
+            fmt,
+        )
+        return
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
     categories = categories_of(scope, "--scope", service)
     req = service.open_request(pairs, scope=categories, received_at=received, dry_run=dry_run)
@@ -176,7 +191,10 @@ def erase(
         from lineage.services.erasure.service import raw_identifiers
 
         service.execute(req, raw_identifiers(pairs))
-    data = plan_json(req)
+    _print(plan_json(req), fmt)
+
+
+def _print(data: dict[str, Any], fmt: str) -> None:
     if fmt == "json":
         emit_json(data)
     else:
@@ -219,18 +237,20 @@ def run(
     \b
       lineage erasure run 3f2a… --id email=jane@example.com
     """
+    from lineage.cli.remote import service as remote
+
     pairs = identifier_pairs(None, ids) if ids else []
+    client = remote(ctx)
+    if client is not None:
+        _print(client.run(request_id, ids=dict(pairs)), fmt)
+        return
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
     req = service.run(request_id, pairs)
     _show(req, fmt, service)
 
 
 def _show(req: Any, fmt: str, service: Any) -> None:
-    data = req.to_json(service.clock())
-    if fmt == "json":
-        emit_json(data)
-    else:
-        click.echo(render_request(data))
+    _print(req.to_json(service.clock()), fmt)
 
 
 @erasure.command("confirm")
@@ -260,6 +280,12 @@ def confirm(
     \b
       lineage erasure confirm 3f2a… --holder quickpay --evidence "support ticket 4711"
     """
+    from lineage.cli.remote import service as remote
+
+    client = remote(ctx)
+    if client is not None:
+        _print(client.confirm(request_id, holder, evidence=evidence, action=action), fmt)
+        return
     service = make_service(ctx)
     req = service.confirm(request_id, holder, evidence, action)
     _show(req, fmt, service)
@@ -284,6 +310,12 @@ def extend(
     \b
       lineage erasure extend 3f2a… --reason "data spread over 14 archived systems"
     """
+    from lineage.cli.remote import service as remote
+
+    client = remote(ctx)
+    if client is not None:
+        _print(client.extend(request_id, reason or "", months=months), fmt)
+        return
     service = make_service(ctx)
     req = service.extend(request_id, reason or "", months)
     _show(req, fmt, service)
@@ -306,14 +338,17 @@ def status(
       lineage erasure status
       lineage erasure status --overdue --format json
     """
+    from lineage.cli.remote import service as remote
+    from lineage.services.rights_answers import requests as answer
     from lineage.timeutil import parse_time
 
-    service = make_service(ctx)
-    at = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else service.clock()
-    requests = service.requests(request_id, as_of=at if as_of else None)
-    if overdue:
-        requests = [q for q in requests if q.overdue(at)]
-    data = [q.to_json(at) for q in requests]
+    at = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else None
+    client = remote(ctx)
+    if client is not None:
+        found = client.erasure_status(request_id, overdue=overdue, as_of=as_of)
+    else:
+        found = answer(make_service(ctx), request_id, overdue=overdue, as_of=at)
+    data = found["requests"]
     if fmt == "json":
         emit_json({"requests": data})
     elif not data:
@@ -336,7 +371,7 @@ def status(
         click.echo(
             table(rows, ["request", "kind", "received", "deadline", "status", "done", "tasks"])
         )
-    if overdue and requests:
+    if overdue and data:
         ctx.exit(1)
 
 
@@ -350,18 +385,12 @@ def due(ctx: click.Context, fmt: str) -> None:
     \b
       lineage erasure due --format json
     """
-    from lineage.timeutil import iso
+    from lineage.cli.remote import service as remote
+    from lineage.services.rights_answers import due as answer
 
-    service = make_service(ctx)
-    rows = [
-        {
-            "request_id": q.request_id,
-            "subject": q.subject_ref,
-            **t.to_json(),
-            "due_since": iso(t.retain_until),
-        }
-        for q, t in service.due()
-    ]
+    client = remote(ctx)
+    data = client.erasure_due() if client is not None else answer(make_service(ctx))
+    rows = data["due"]
     if fmt == "json":
         emit_json({"due": rows})
     elif not rows:

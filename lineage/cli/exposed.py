@@ -30,17 +30,22 @@ def exposed(ctx: click.Context, holder: str, at: str, references: bool, fmt: str
       lineage exposed --holder mailchimp --at 2024-06-01 --references --format json
     """
     from lineage.cli.main import _catch_up, make_app
+    from lineage.cli.remote import service
     from lineage.services.exposure import exposed as answer
     from lineage.services.names import known_holders, require_known
     from lineage.timeutil import parse_time
 
     when = parse_time(at, assume_utc=True, where="--at")
-    app = make_app(ctx)
-    catalog = app.catalog(check_taxonomy=False)
-    with app.store() as store:
-        _catch_up(app, store)
-        require_known(holder, known_holders(store, catalog), "holder", "--holder")
-        result = answer(store, holder, when, references=references)
+    client = service(ctx)
+    if client is not None:
+        result = client.exposed(holder, at, references=references)
+    else:
+        app = make_app(ctx)
+        catalog = app.catalog(check_taxonomy=False)
+        with app.store() as store:
+            _catch_up(app, store)
+            require_known(holder, known_holders(store, catalog), "holder", "--holder")
+            result = answer(store, holder, when, references=references)
     if fmt == "json":
         emit_json(result)
     elif fmt == "csv":

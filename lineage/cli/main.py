@@ -205,7 +205,7 @@ def emit(
           categories=user.name,user.contact.email system=webshop-db \\
           purpose=essential.service legal_basis=contract data_subject=customer
     """
-    from lineage.services.record import from_lines, from_object, parser_for, record
+    from lineage.ingest.record import from_lines, from_object, parser_for, record
 
     app = make_app(ctx)
     app.require_home()
@@ -403,9 +403,15 @@ def rebuild(ctx: click.Context, workers: int | None, fmt: str) -> None:
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Log size and end, projected position, counts of events, subjects and holders."""
-    app = make_app(ctx)
-    with app.query_store() as store:
-        info = app.status(store)
+    from lineage.cli.remote import service
+
+    client = service(ctx)
+    if client is not None:
+        info = client.status()
+    else:
+        app = make_app(ctx)
+        with app.query_store() as store:
+            info = app.status(store)
     if fmt == "json":
         emit_json(info)
         return

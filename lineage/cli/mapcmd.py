@@ -93,6 +93,17 @@ def map_command(
             raise InputError(f"{text!r} must be KIND=VALUE", "--id")
         pairs.append((kind, value))
     when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
+    from lineage.cli.remote import service
+
+    client = service(ctx)
+    if client is not None:
+        data = client.map(ids=dict(pairs) or None, format=fmt, as_of=as_of)
+        if output == "-":
+            click.echo(data, nl=False)
+        else:
+            write_atomic(output, data)
+            click.echo(f"wrote {fmt} map to {output}", err=True)
+        return
     app = make_app(ctx)
     catalog = app.catalog(check_taxonomy=False)
     with current_store(app) as store:

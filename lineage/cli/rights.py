@@ -21,10 +21,19 @@ def _open(
     dry_run: bool,
     fmt: str,
 ) -> None:
-    service = make_service(ctx)
-    cats = categories_of(categories, "--categories", service)
-    req = service.open_request(pairs, kind=kind, scope=cats, dry_run=dry_run)
-    data = plan_json(req)
+    from lineage.cli.remote import service as remote
+
+    client = remote(ctx)
+    if client is not None:
+        if kind == "rectification":
+            data = client.rectify(ids=dict(pairs), categories=categories, dry_run=dry_run)
+        else:
+            data = client.restrict(ids=dict(pairs), dry_run=dry_run)
+    else:
+        service = make_service(ctx)
+        cats = categories_of(categories, "--categories", service)
+        req = service.open_request(pairs, kind=kind, scope=cats, dry_run=dry_run)
+        data = plan_json(req)
     if fmt == "json":
         emit_json(data)
     else:
@@ -103,12 +112,17 @@ def recipients(ctx: click.Context, identifier: str | None, ids: tuple[str, ...],
       lineage recipients jane@example.com --format json
     """
     from lineage.cli.main import current_store
+    from lineage.cli.remote import service
     from lineage.services.access import recipients as answer
     from lineage.timeutil import now
 
-    app, refs = _subject(ctx, identifier, ids)
-    with current_store(app) as store:
-        result = answer(store, refs, now())
+    client = service(ctx)
+    if client is not None:
+        result = client.recipients(ids=dict(identifier_pairs(identifier, ids)))
+    else:
+        app, refs = _subject(ctx, identifier, ids)
+        with current_store(app) as store:
+            result = answer(store, refs, now())
     if fmt == "json":
         emit_json(result)
         return
@@ -155,10 +169,17 @@ def access(
       lineage access jane@example.com --format html --lang da > rapport.html
     """
     from lineage.cli.main import current_store
+    from lineage.cli.remote import service
     from lineage.services.access import access_report, to_html, to_markdown
     from lineage.timeutil import now, parse_time
 
     when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
+    client = service(ctx)
+    if client is not None:
+        pairs = dict(identifier_pairs(identifier, ids))
+        answer = client.access(ids=pairs, as_of=as_of, lang=lang, format=fmt)
+        emit_json(answer) if fmt == "json" else click.echo(answer, nl=False)
+        return
     app, refs = _subject(ctx, identifier, ids)
     # Taxonomy keys are checked by `catalog validate` and on emit; not on this read path.
     catalog = app.catalog(check_taxonomy=False)

@@ -49,7 +49,18 @@ def ropa(ctx: click.Context, fmt: str, output: str | None, lang: str, as_of: str
 
     if fmt == "xlsx" and not output:
         raise InputError("xlsx needs --output FILE", "--format")
+    from lineage.cli.remote import service
+
     when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
+    client = service(ctx)
+    if client is not None:
+        data = client.ropa(format=fmt, lang=lang, as_of=as_of)
+        if not output:
+            click.echo(data.decode("utf-8"), nl=False)
+            return
+        write_atomic(output, data)
+        click.echo(f"wrote the records of processing to {output}", err=True)
+        return
     app = make_app(ctx)
     catalog = app.require_catalog()
     with app.store() as store:

@@ -53,11 +53,18 @@ def who_has(
       lineage who-has jane@example.com --format json
     """
     from lineage.cli.main import current_store, make_app
+    from lineage.cli.remote import service
     from lineage.services.whohas import who_has as answer
     from lineage.timeutil import now, parse_time
 
     pairs = identifier_pairs(identifier, ids)
     when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
+    remote = None if projections or shards else service(ctx)
+    if remote is not None:
+        result = remote.who_has(ids=dict(pairs), as_of=as_of)
+        _future_note(result, fmt)
+        emit_json(result) if fmt == "json" else click.echo(render(result))
+        return
     app = make_app(ctx, shards=shards)
     refs = app.refs_for(pairs)
     # Taxonomy keys are checked by `catalog validate` and on emit; not on this read path.
@@ -75,18 +82,22 @@ def who_has(
     else:
         with current_store(app) as store:
             result = answer(store, refs, when, catalog)
-        if result["omitted_future_events"] and fmt != "json":
-            click.secho(
-                f"note: {result['omitted_future_events']} events of this subject are dated in "
-                f"the future (first {result['omitted_future_first_at']}) and not shown: is a "
-                "producer's clock ahead? (--as-of a later time includes them)",
-                fg="yellow",
-                err=True,
-            )
+        _future_note(result, fmt)
     if fmt == "json":
         emit_json(result)
     else:
         click.echo(render(result))
+
+
+def _future_note(result: dict[str, Any], fmt: str) -> None:
+    if result.get("omitted_future_events") and fmt != "json":
+        click.secho(
+            f"note: {result['omitted_future_events']} events of this subject are dated in "
+            f"the future (first {result['omitted_future_first_at']}) and not shown: is a "
+            "producer's clock ahead? (--as-of a later time includes them)",
+            fg="yellow",
+            err=True,
+        )
 
 
 def render(result: dict[str, Any]) -> str:

@@ -343,25 +343,13 @@ def create_api(
     @read.get("/audit")
     def audit(as_of: str | None = None) -> Response:
         """`lineage audit --format json`: findings of the catalog against the events."""
-        from lineage.services.audit import CATALOG_RULES
-        from lineage.services.audit import audit as run
-        from lineage.timeutil import iso
+        from lineage.services.audit import report
 
         a = app()
         when = _time(as_of, "as_of")
         catalog = a.catalog()
         with a.query_store() as store:
-            findings = run(catalog, store, when)
-        summary = {s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")}
-        return as_json(
-            {
-                "as_of": iso(when),
-                "catalog": catalog.path if catalog else None,
-                "skipped_rules": [] if catalog is not None else list(CATALOG_RULES),
-                "summary": summary,
-                "findings": [f.to_json() for f in findings],
-            }
-        )
+            return as_json(report(catalog, store, when))
 
     def _draw(a: ServeApp, refs: list[str] | None, when: datetime, fmt: str) -> Response:
         from lineage.graph.datamap import render, to_dot
@@ -405,39 +393,27 @@ def create_api(
     @read.get("/erasure/requests")
     def erasure_status(overdue: bool = False, as_of: str | None = None) -> Response:
         """`lineage erasure status`: every request with its tasks, deadline and status."""
-        return as_json({"requests": _requests(None, overdue, as_of)})
+        return as_json(_requests(None, overdue, as_of))
 
     @read.get("/erasure/requests/{request_id}")
     def erasure_request(request_id: str, as_of: str | None = None) -> Response:
         """`lineage erasure status REQUEST`."""
-        return as_json({"requests": _requests(request_id, False, as_of)})
+        return as_json(_requests(request_id, False, as_of))
 
-    def _requests(request_id: str | None, overdue: bool, as_of: str | None) -> list[Any]:
+    def _requests(request_id: str | None, overdue: bool, as_of: str | None) -> dict[str, Any]:
         from lineage.cli.erasure import service_for
+        from lineage.services.rights_answers import requests
 
-        service = service_for(app())
-        at = _time(as_of, "as_of") if as_of else service.clock()
-        found = service.requests(request_id, as_of=at if as_of else None)
-        if overdue:
-            found = [q for q in found if q.overdue(at)]
-        return [q.to_json(at) for q in found]
+        at = _time(as_of, "as_of") if as_of else None
+        return requests(service_for(app()), request_id, overdue=overdue, as_of=at)
 
     @read.get("/erasure/due")
     def erasure_due() -> Response:
         """`lineage erasure due`: deferred erasures whose retention has ended."""
         from lineage.cli.erasure import service_for
-        from lineage.timeutil import iso
+        from lineage.services.rights_answers import due
 
-        rows = [
-            {
-                "request_id": q.request_id,
-                "subject": q.subject_ref,
-                **t.to_json(),
-                "due_since": iso(t.retain_until),
-            }
-            for q, t in service_for(app()).due()
-        ]
-        return as_json({"due": rows})
+        return as_json(due(service_for(app())))
 
     # -- rights -------------------------------------------------------------------------
     @rights.post("/erase")
@@ -598,7 +574,7 @@ class Authenticate:
 
 def _record(app: ServeApp, text: str, lines: bool, source: str) -> dict[str, Any]:
     """Parse and check the whole batch, then append it in one go."""
-    from lineage.services.record import Input, from_json, from_lines, parser_for, record
+    from lineage.ingest.record import Input, from_json, from_lines, parser_for, record
 
     parser = parser_for(app, source)
     try:

@@ -78,6 +78,22 @@ def reaches(severity: str, threshold: str) -> bool:
     return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)
 
 
+def report(catalog: Catalog | None, store: Store, as_of: datetime) -> dict[str, Any]:
+    """``lineage audit --format json`` and ``GET /v1/audit``: the findings with a summary."""
+    from lineage.timeutil import iso
+
+    findings = audit(catalog, store, as_of)
+    return {
+        "as_of": iso(as_of),
+        "catalog": catalog.path if catalog else None,
+        "skipped_rules": [] if catalog is not None else list(CATALOG_RULES),
+        "summary": {
+            s: sum(f.severity == s for f in findings) for s in ("error", "warning", "info")
+        },
+        "findings": [f.to_json() for f in findings],
+    }
+
+
 def audit(catalog: Catalog | None, store: Store, as_of: datetime) -> list[Finding]:
     """Every finding as of ``as_of``; without a catalog, those of ``EVENT_RULES``."""
     evidence = company(store, as_of, catalog)

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from connectors import fakes
-from connectors.base import Connector
-from connectors.fakeapi import FakeApi
-from connectors.http import RetryPolicy
-from connectors.runner import open_connector, run
-from connectors.state import StateStore
-from connectors.sync import SyncResult
+from lineage.demo import fakes
+from lineage.demo.fakeapi import FakeApi
 from lineage.edge.identity import Pseudonymizer
 from lineage.events.model import Event
+from lineage.ingest.base import Connector
+from lineage.ingest.http import RetryPolicy
+from lineage.ingest.runner import open_connector, run
+from lineage.ingest.state import StateStore
+from lineage.ingest.sync import SyncResult
 
 PSEUDO = Pseudonymizer(b"test-key-0123456789abcdef")
 FAST = RetryPolicy(attempts=3, backoff=0.01, max_wait=5)
@@ -49,7 +49,7 @@ def fake(vendors: fakes.Vendors) -> Iterator[FakeApi]:
 
 class Harness:
     def __init__(self, fake: FakeApi, tmp: Path) -> None:
-        from connectors.demo import demo_settings
+        from lineage.demo.connectors import demo_settings
 
         self.fake = fake
         self.home = tmp

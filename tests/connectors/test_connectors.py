@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from connectors import fakes
-from connectors.config import Secret, load_config
-from connectors.errors import PayloadError
 from connectors.mailchimp import MailchimpConfig, subscriber_hash
+from lineage.demo import fakes
+from lineage.ingest.config import Secret, load_config
+from lineage.ingest.errors import PayloadError
 from tests.conftest import Lineage
 from tests.connectors.conftest import FAST, Harness
 
@@ -72,7 +72,7 @@ def test_config_from_env_and_file_never_shows_secrets(tmp_path: Path) -> None:
 
 
 def test_cli_list_run_and_rerun(lineage: Lineage, fake: object) -> None:
-    from connectors.fakeapi import FakeApi
+    from lineage.demo.fakeapi import FakeApi
 
     assert isinstance(fake, FakeApi)
     listed = lineage.json("connector", "list")
@@ -100,8 +100,8 @@ def test_cli_list_run_and_rerun(lineage: Lineage, fake: object) -> None:
 
 
 def test_demo_sync_from_recorded_payloads(lineage: Lineage) -> None:
-    from connectors.demo import SAMPLE_EMAIL, sync_sample_company
     from lineage.config import resolve
+    from lineage.demo.connectors import SAMPLE_EMAIL, sync_sample_company
     from lineage.services.app import App
     from lineage.services.whohas import who_has
     from lineage.timeutil import now
@@ -173,9 +173,9 @@ purposes:
 
 
 def test_sync_names_what_the_catalog_declares(lineage: Lineage, fake: object) -> None:
-    from connectors.fakeapi import FakeApi
     from lineage.codec import default_codec
     from lineage.config import resolve
+    from lineage.demo.fakeapi import FakeApi
     from lineage.services.app import App
 
     assert isinstance(fake, FakeApi)

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from connectors import fakes
-from connectors.base import ErasureOutcome
-from connectors.demo import SAMPLE_EMAIL, demo_settings, sync_sample_company
 from connectors.erasure import ConnectorEraser, to_outcome
-from connectors.fakeapi import FakeApi
 from lineage.config import resolve
+from lineage.demo import fakes
+from lineage.demo.connectors import SAMPLE_EMAIL, demo_settings, sync_sample_company
+from lineage.demo.fakeapi import FakeApi
 from lineage.erasers import ErasureTarget, load_registry
 from lineage.errors import ConfigError, TerminalEraserError, TransientEraserError
+from lineage.ingest.base import ErasureOutcome
 from lineage.services.app import App
 from tests.conftest import Lineage
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from connectors import fakes
-from connectors.errors import AuthError, PayloadError, TransientError
+from lineage.demo import fakes
+from lineage.ingest.errors import AuthError, PayloadError, TransientError
 from tests.connectors.conftest import Harness
 
 
@@ -128,7 +128,7 @@ def test_failure_mid_run_resumes_from_last_durable_page(
         if "/members" in request.path and request.query.get("offset") == "2":
             calls["n"] += 1
             if calls["n"] <= 3:
-                from connectors.fakeapi import FakeResponse
+                from lineage.demo.fakeapi import FakeResponse
 
                 return FakeResponse(500, {"title": "boom"})
         return original(request)
@@ -176,7 +176,7 @@ def test_zendesk_sync_acknowledges_only_durable_pages(
         raise OSError("disk full")
 
     connector = harness.connector("zendesk-sell", device_uuid="dev-1")
-    from connectors.runner import run
+    from lineage.ingest.runner import run
     from tests.connectors.conftest import PSEUDO
 
     with pytest.raises(OSError):
@@ -203,7 +203,7 @@ def test_throttled_checkpoint_resumes_from_an_earlier_page_without_duplicates(
         if "/members" in request.path and request.query.get("offset") == "4":
             calls["n"] += 1
             if calls["n"] <= 3:
-                from connectors.fakeapi import FakeResponse
+                from lineage.demo.fakeapi import FakeResponse
 
                 return FakeResponse(500, {"title": "boom"})
         return original(request)

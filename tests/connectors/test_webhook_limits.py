@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from connectors.webhooks import stripe_signature_header
+from lineage.ingest.webhooks import stripe_signature_header
 from tests.conftest import Lineage
 from tests.webhook_server import Served, serve_webhooks
 

@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from connectors.runner import open_connector
-from connectors.server import Receiver
-from connectors.webhooks import hmac_hex, stripe_signature_header
+from lineage.ingest.runner import open_connector
+from lineage.ingest.server import Receiver
+from lineage.ingest.webhooks import hmac_hex, stripe_signature_header
 from tests.connectors.conftest import PSEUDO, Sink
 
 STRIPE_SECRET = "whsec_fake_0000"
@@ -208,8 +208,8 @@ def test_events_are_durable_before_the_answer(served: Served) -> None:
 def test_seen_deliveries_are_bounded_by_the_retry_window(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from connectors import webhooks
-    from connectors.webhooks import SeenDeliveries
+    from lineage.ingest import webhooks
+    from lineage.ingest.webhooks import SeenDeliveries
 
     monkeypatch.setattr(webhooks, "COMPACT_SLACK", 0)
     now = [1_000_000.0]
@@ -238,7 +238,7 @@ def test_seen_deliveries_are_bounded_by_the_retry_window(
 def test_concurrent_deliveries_share_one_append(tmp_path: Path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from connectors.base import WebhookRequest
+    from lineage.ingest.base import WebhookRequest
 
     stripe = open_connector(
         "stripe", None, {"api_key": "sk_test_x", "webhook_secret": STRIPE_SECRET}

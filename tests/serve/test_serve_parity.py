@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.serve.conftest import Server, cli, started
+from tests.serve.conftest import Server, _env, cli, started
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "webshop"
 CATALOG = str(EXAMPLE / "lineage.yaml")
@@ -67,7 +69,21 @@ def cli_answers(home: Path) -> dict[str, Any]:
             f"ropa-{fmt}": run(home, "ropa", "--format", fmt, "--as-of", AS_OF, *c)
             for fmt in ("json", "csv", "markdown", "html")
         },
+        # What people read: the same commands' tables.
+        **{" ".join(args): run(home, *args) for args in TEXT_COMMANDS},
     }
+
+
+TEXT_COMMANDS = [
+    ("who-has", JANE, "--as-of", AS_OF, "--catalog", CATALOG),
+    ("recipients", JANE),
+    ("exposed", "--holder", "mailchimp", "--at", AS_OF, "--catalog", CATALOG),
+    ("audit", "--as-of", AS_OF, "--catalog", CATALOG),
+    ("erasure", "status", "--as-of", AS_OF),
+    ("erasure", "due"),
+    ("dlq", "list"),
+    ("erase", JANE, "--dry-run", "--received-at", RECEIVED, "--catalog", CATALOG),
+]
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +140,73 @@ def test_answers_equal_the_cli(server: Server, cli_answers: dict[str, Any]) -> N
         xlsx = c.get("/v1/ropa", params={"format": "xlsx", "as_of": AS_OF})
         assert xlsx.content[:2] == b"PK"  # a zip: the workbook
         assert xlsx.headers["content-disposition"] == 'attachment; filename="ropa.xlsx"'
+
+
+def test_the_cli_through_the_service_prints_what_it_prints_alone(
+    server: Server, cli_answers: dict[str, Any]
+) -> None:
+    """With LINEAGE_URL and LINEAGE_TOKEN the commands ask the service (the home is not
+    even given) and print exactly what they printed working on the home's files."""
+    env = {**_env(), "LINEAGE_URL": server.url, "LINEAGE_TOKEN": server.token("admin")}
+
+    def via(*args: str, code: int = 0) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "lineage.cli.main", "--home", "/nonexistent", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+        )
+        assert done.returncode == code, done.stderr
+        return done.stdout
+
+    def vj(*args: str, code: int = 0) -> Any:
+        return json.loads(via(*args, "--format", "json", code=code))
+
+    want = cli_answers
+    assert vj("who-has", JANE, "--as-of", AS_OF) == want["who-has"]
+    assert vj("who-has", "--id", f"email={JANE}", "--as-of", AS_OF) == want["who-has-id"]
+    assert _without(vj("recipients", JANE), "as_of") == _without(want["recipients"], "as_of")
+    assert vj("access", JANE, "--as-of", AS_OF) == want["access"]
+    md = via("access", JANE, "--as-of", AS_OF, "--format", "md", "--lang", "da")
+    assert md == want["access-md"]
+    assert via("access", JANE, "--as-of", AS_OF, "--format", "html") == want["access-html"]
+    exposed = vj("exposed", "--holder", "mailchimp", "--at", AS_OF, "--references")
+    assert exposed == want["exposed"]
+    assert vj("audit", "--as-of", AS_OF, code=1) == want["audit"]
+    assert vj("status") == want["status"]
+    assert vj("dlq", "list") == want["dlq"]
+    assert vj("erasure", "status", "--as-of", AS_OF) == want["erasure-status"]
+    erase = vj("erase", JANE, "--dry-run", "--received-at", RECEIVED)
+    assert erase == want["erase-dry"]
+    restrict = vj("restrict", JANE, "--dry-run")
+    assert _without(restrict, "received_at", "deadline") == _without(
+        want["restrict-dry"], "received_at", "deadline"
+    )
+    rectify = vj("rectify", JANE, "--categories", "user.name", "--dry-run")
+    assert _without(rectify, "received_at", "deadline") == _without(
+        want["rectify-dry"], "received_at", "deadline"
+    )
+    assert via("map", "--format", "dot", "-o", "-", "--as-of", AS_OF) == want["map"]
+    jane_map = via("map", "--subject", JANE, "--format", "dot", "-o", "-", "--as-of", AS_OF)
+    assert jane_map == want["map-jane"]
+    for fmt in ("json", "csv", "markdown", "html"):
+        assert via("ropa", "--format", fmt, "--as-of", AS_OF) == want[f"ropa-{fmt}"], fmt
+    for args in TEXT_COMMANDS:
+        code = 1 if args[0] == "audit" else 0
+        assert via(*args, code=code) == want[" ".join(args)], args
+    # The service's refusals are the CLI's one-line errors with its exit codes.
+    done = subprocess.run(
+        [sys.executable, "-m", "lineage.cli.main", "who-has", JANE],
+        capture_output=True,
+        text=True,
+        env={**env, "LINEAGE_TOKEN": server.token("ingest")},
+        check=False,
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert "needs read" in done.stderr
+    unknown = via("erasure", "status", "no-such-request", code=2)
+    assert unknown == ""
 
 
 def test_rights_requests_through_the_service_are_the_cli_s(

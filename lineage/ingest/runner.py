@@ -7,17 +7,18 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import Connector, MappingContext
-from connectors.config import load_config
-from connectors.http import RetryPolicy
-from connectors.paginate import Page
-from connectors.registry import load
-from connectors.state import StateStore
-from connectors.sync import CHECKPOINT_SECONDS, Sink, SyncResult, sync_resource
 from lineage.edge.identity import Pseudonymizer
 from lineage.errors import InputError
 from lineage.events.taxonomy import Taxonomy, default_taxonomy, suggest
 from lineage.events.validate import RecordValidator
+from lineage.ingest.base import Connector, MappingContext
+from lineage.ingest.config import load_config
+from lineage.ingest.http import RetryPolicy
+from lineage.ingest.paginate import Page
+from lineage.ingest.record import Sink
+from lineage.ingest.registry import load
+from lineage.ingest.state import StateStore
+from lineage.ingest.sync import CHECKPOINT_SECONDS, SyncResult, sync_resource
 
 if TYPE_CHECKING:
     from datetime import datetime

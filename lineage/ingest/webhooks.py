@@ -16,9 +16,9 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from connectors.base import WebhookRequest
-from connectors.config import Secret
-from connectors.errors import PayloadError, SignatureError
+from lineage.ingest.base import WebhookRequest
+from lineage.ingest.config import Secret
+from lineage.ingest.errors import PayloadError, SignatureError
 
 DAY = 86400.0
 # Vendors retry for days (Stripe up to 3); an id is remembered a day longer than that.
@@ -187,7 +187,7 @@ class SeenDeliveries:
 
     def _compact(self) -> None:
         """Rewrite the file with the live ids only (atomically: a crash keeps the old one)."""
-        from connectors.state import atomic_write
+        from lineage.ingest.state import atomic_write
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(self.path, "".join(f"{k} {t:.0f}\n" for k, t in self._seen.items()).encode())

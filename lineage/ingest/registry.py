@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from importlib.metadata import EntryPoint, entry_points
 
-from connectors.base import Connector
 from lineage.errors import InputError
 from lineage.events.taxonomy import suggest
+from lineage.ingest.base import Connector
 
 GROUP = "lineage.connectors"
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from connectors.errors import AuthError, PayloadError, RequestError, TransientError
+from lineage.ingest.errors import AuthError, PayloadError, RequestError, TransientError
 
 if TYPE_CHECKING:
     import httpx

@@ -40,25 +40,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from connectors.base import (
+from lineage.edge.identity import Pseudonymizer
+from lineage.errors import LineageError
+from lineage.ingest.base import (
     Connector,
     MappingContext,
     WebhookDelivery,
     WebhookHandler,
     WebhookRequest,
 )
-from connectors.errors import PayloadError, SignatureError
-from connectors.webhooks import DAY, SeenDeliveries
-from lineage.edge.identity import Pseudonymizer
-from lineage.errors import LineageError
-from lineage.events.model import Event
+from lineage.ingest.errors import PayloadError, SignatureError
+from lineage.ingest.record import Sink
+from lineage.ingest.webhooks import DAY, SeenDeliveries
 
 if TYPE_CHECKING:
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
-Sink = Callable[[Sequence[Event]], Any]
 Answer = tuple[int, dict[str, Any]]
 
 

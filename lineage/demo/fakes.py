@@ -1,6 +1,6 @@
 """Vendor behaviour for ``FakeApi``: each vendor's paging, filters, auth and deletes over an
 in-memory dataset, answering in the vendor's documented shapes. The datasets are the
-recorded payloads under ``connectors/fixtures/`` (or whatever a test or benchmark passes).
+recorded payloads under ``lineage/demo/fixtures/`` (or whatever a test or benchmark passes).
 
 Each vendor is mounted under its own prefix (``/mailchimp/3.0``, ``/economic``, ``/stripe``,
 ``/quickpay``, ``/zendesk``), so one server can play all of them.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
-from connectors.fakeapi import FakeApi, FakeRequest, FakeResponse
+from lineage.demo.fakeapi import FakeApi, FakeRequest, FakeResponse
 
 # Obviously fake credentials, shared by the fixtures, tests, demo and benchmark.
 MAILCHIMP_KEY = "0000000000fakefakefake-us19"
@@ -30,7 +30,7 @@ ZENDESK_TOKEN = "fake-zendesk-token"
 
 def fixture(vendor: str, name: str) -> Any:
     """A recorded payload bundled with the package."""
-    text = resources.files("connectors").joinpath("fixtures", vendor, name).read_text()
+    text = resources.files("lineage.demo").joinpath("fixtures", vendor, name).read_text()
     return json.loads(text)
 
 

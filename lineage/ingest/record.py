@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from lineage.services.app import App
 
 Append = Callable[[Iterable["Event"]], AppendResult]
+# What connectors and webhook routes record through: ``App.append`` (scrub, encode, one
+# durable append), or the service's grouped writer; tests pass a list's ``extend``.
+Sink = Callable[[Sequence["Event"]], Any]
 
 
 @dataclass(frozen=True)

@@ -22,24 +22,23 @@ from the record's id and version), and the projector keeps one of each.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from connectors.base import Connector, MappingContext, Resource
-from connectors.errors import ConnectorError, PayloadError
-from connectors.http import Api
-from connectors.paginate import Page
-from connectors.state import StateStore
 from lineage.edge.identity import is_subject_ref
 from lineage.errors import LineageError
 from lineage.events.model import Event, utcnow
 from lineage.events.taxonomy import default_taxonomy
 from lineage.events.validate import RecordValidator
+from lineage.ingest.base import Connector, MappingContext, Resource
+from lineage.ingest.errors import ConnectorError, PayloadError
+from lineage.ingest.http import Api
+from lineage.ingest.paginate import Page
+from lineage.ingest.record import Sink
+from lineage.ingest.state import StateStore
 from lineage.timeutil import iso, parse_time
-
-Sink = Callable[[Sequence[Event]], Any]
 
 # The longest a crash can set a sync back (it re-reads from the last checkpoint; the events
 # it appends again carry the same ids).

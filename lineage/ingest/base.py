@@ -16,12 +16,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from connectors.config import ConnectorConfig, where_to_set
-from connectors.http import Api, RetryPolicy
-from connectors.paginate import Page
 from lineage.edge.identity import Pseudonymizer
 from lineage.edge.jsonl import EVENT_NAMESPACE
 from lineage.events.model import Event, IdentityLinked, utcnow
+from lineage.ingest.config import ConnectorConfig, where_to_set
+from lineage.ingest.http import Api, RetryPolicy
+from lineage.ingest.paginate import Page
 
 if TYPE_CHECKING:
     import httpx

@@ -12,19 +12,19 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from connectors import fakes
-from connectors.fakeapi import FakeApi
-from connectors.runner import open_connector, run, state_root
-from connectors.state import StateStore
-from connectors.sync import Sink
+from lineage.demo import fakes
+from lineage.demo.fakeapi import FakeApi
 from lineage.edge.identity import Pseudonymizer
+from lineage.ingest.record import Sink
+from lineage.ingest.runner import open_connector, run, state_root
+from lineage.ingest.state import StateStore
 
 SAMPLE_EMAIL = "jane.doe@example.dk"
 
 
 def demo_settings(url: str) -> dict[str, dict[str, Any]]:
     """Connector settings pointing at the fake API (keys are the fixtures' fake ones)."""
-    exports = Path(str(resources.files("connectors").joinpath("fixtures", "files")))
+    exports = Path(str(resources.files("lineage.demo").joinpath("fixtures", "files")))
     return {
         "e-conomic": {
             "base_url": url + "/economic",

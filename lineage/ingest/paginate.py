@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.errors import PayloadError
-from connectors.http import Api
+from lineage.ingest.errors import PayloadError
+from lineage.ingest.http import Api
 
 
 @dataclass
