@@ -6,6 +6,8 @@ import click
 
 from lineage.cli.output import emit_json, format_option
 
+CATALOG = "lineage.yaml"
+
 
 @click.command()
 @click.option(
@@ -27,6 +29,7 @@ def demo(ctx: click.Context, subjects: int, keep: str | None, fmt: str) -> None:
     pixel, and a 2019 support desk under the invalidated Privacy Shield.
     """
     import os
+    import shlex
     import tempfile
     from pathlib import Path
 
@@ -44,6 +47,14 @@ def demo(ctx: click.Context, subjects: int, keep: str | None, fmt: str) -> None:
         os.environ.pop(KEY_ENV, None)  # the demo's own key, never the user's
         app = App(resolve(home))
         app.init()
+        if keep:
+            # The sample company's declarations, so `ropa`, `audit` and `map` work in the
+            # kept home as they would in a real one.
+            import shutil
+
+            from lineage.resources import resource_dir
+
+            shutil.copyfile(resource_dir("examples") / "webshop" / "lineage.yaml", home / CATALOG)
         parser = EventParser(app.pseudonymizer(), default_source="demo")
         objects = [*catalog_events(), *app_events(subjects)]
         appended = app.append(
@@ -73,5 +84,15 @@ def demo(ctx: click.Context, subjects: int, keep: str | None, fmt: str) -> None:
         )
         click.echo(f"$ lineage who-has {SAMPLE_EMAIL}\n")
         click.echo(render(answer))
+        where = f"--home {shlex.quote(str(home))} " if keep else ""
         if keep:
-            click.echo(f"\nhome kept at {home}: try `lineage --home {home} who-has {SAMPLE_EMAIL}`")
+            click.echo(f"\nhome kept at {home}, with the sample company's catalog ({CATALOG})")
+        else:
+            click.echo("\nthis home is thrown away now; keep one with `lineage demo --keep DIR`")
+        click.echo("next, try:")
+        for command in (
+            f"lineage {where}access {SAMPLE_EMAIL} --format html --lang da > access.html",
+            f"lineage {where}audit",
+            f"lineage {where}ropa --format xlsx -o ropa.xlsx --lang da",
+        ):
+            click.echo(f"  {command}")

@@ -22,7 +22,7 @@ def dlq() -> None:
 def dlq_list(ctx: click.Context, fmt: str) -> None:
     """List the dead letters: source partition and offset, reason, size.
 
-    \\b
+    \b
       lineage --log kafka dlq list
       lineage dlq list --format json
     """

@@ -99,7 +99,8 @@ def serve(
 
     Every request needs a bearer token with its scope (`lineage token create`). Binds to
     127.0.0.1; for other hosts use TLS (--ssl-certfile/--ssl-keyfile) or a reverse proxy
-    that terminates it. The API is described at /docs (OpenAPI at /openapi.json).
+    that terminates it. The API is described at /docs (OpenAPI at /openapi.json); the web
+    UI for DPOs is at /ui (sign in with a token).
 
     \b
       lineage token create --scope read --name dpo
@@ -117,6 +118,7 @@ def serve(
     from lineage.serve.http import AccessLog, HeaderTimeoutH11, Limits
     from lineage.serve.runtime import Runtime
     from lineage.serve.tokens import Verifier
+    from lineage.serve.web import Dispatch, create_web
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
         from lineage.errors import InputError
@@ -142,7 +144,7 @@ def serve(
         hooks = [r for r in receiver.app().routes if getattr(r, "path", "").startswith("/hooks/")]
         api = create_api(runtime, verifier, max_ingests=max_ingests, extra_routes=hooks)
         wrapped: Any = Limits(
-            api,
+            Dispatch(api, create_web(runtime, verifier)),
             max_body=64 * 1024,
             large_body_paths=frozenset({"/v1/events", *(f"/hooks/{n}" for n in receiver.routes)}),
             max_large_body=max_body,
@@ -173,7 +175,7 @@ def serve(
             server_header=False,
         )
         scheme = "https" if ssl_certfile else "http"
-        click.echo(f"serving {scheme}://{host}:{port} (API at /docs)", err=True)
+        click.echo(f"serving {scheme}://{host}:{port} (web UI at /ui, API at /docs)", err=True)
         for name in sorted(receiver.routes):
             click.echo(f"webhooks: {scheme}://{host}:{port}/hooks/{name}", err=True)
         uvicorn.Server(config).run()

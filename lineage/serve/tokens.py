@@ -169,6 +169,14 @@ class Verifier:
                 self.flush()
         return found
 
+    def known(self, sha256: str) -> Token | None:
+        """The token whose hash is ``sha256``, while it exists (web sessions keep the hash,
+        never the token)."""
+        for token in self._current():
+            if hmac.compare_digest(token.sha256, sha256):
+                return token
+        return None
+
     def flush(self) -> None:
         with self._lock:
             used, self._used = self._used, {}

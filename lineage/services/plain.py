@@ -7,6 +7,8 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+from lineage.i18n import gettext
+
 if TYPE_CHECKING:
     from lineage.catalog.catalog import Catalog
 
@@ -96,12 +98,13 @@ def _fideslang_names() -> dict[str, str]:
     return {item.fides_key: item.name for item in items if item.name}
 
 
-def key_name(key: str, catalog: Catalog | None = None) -> str:
+def key_name(key: str, catalog: Catalog | None = None, lang: str = "en") -> str:
     """A category's or data use's name: the catalog's for its custom keys, else fideslang's
-    (English only), else the key itself."""
+    (translated where the catalog has it), else the key itself."""
     if catalog is not None:
         tax = catalog.doc.taxonomy
         for custom in (*tax.categories, *tax.uses):
             if custom.key == key and custom.name:
                 return custom.name
-    return _fideslang_names().get(key, key)
+    name = _fideslang_names().get(key)
+    return gettext(lang)(name) if name else key
