@@ -27,39 +27,61 @@ if TYPE_CHECKING:
     from lineage.catalog.catalog import Catalog
 
 
-def identity_component(store: Store, refs: list[str], as_of: datetime) -> list[str]:
-    """Every reference linked to ``refs``, directly or through others, by links recorded up
-    to ``as_of``: the identity graph's connected component (NetworkX), sorted.
-
-    The links are fetched one indexed hop at a time: a component has a handful of
-    references, and a recursive SQL query joins the whole link table on every step."""
-    import networkx as nx
-
-    g: nx.Graph = nx.Graph()
-    g.add_nodes_from(refs)
+def identity_links(store: Store, refs: list[str]) -> list[tuple[str, str, datetime]]:
+    """Every identity link reachable from ``refs``, with when it was recorded: fetched one
+    indexed hop at a time (a component has a handful of references, and a recursive SQL
+    query joins the whole link table on every step)."""
+    links = []
     todo, asked = list(refs), set(refs)
     while todo:
         ref = todo.pop()
         for linked, at in store.fetch("identity_links_of", {"ref": ref}):
-            if at <= as_of:
-                g.add_edge(ref, linked)
-                if linked not in asked:
-                    asked.add(linked)
-                    todo.append(linked)
+            links.append((ref, linked, at))
+            if linked not in asked:
+                asked.add(linked)
+                todo.append(linked)
+    return links
+
+
+def component_of(
+    refs: list[str], links: list[tuple[str, str, datetime]], as_of: datetime
+) -> list[str]:
+    """The identity graph's connected component (NetworkX) of ``refs``, by the links
+    recorded up to ``as_of``, sorted."""
+    import networkx as nx
+
+    g: nx.Graph = nx.Graph()
+    g.add_nodes_from(refs)
+    g.add_edges_from((a, b) for a, b, at in links if at <= as_of)
     return sorted(set().union(*(nx.node_connected_component(g, r) for r in refs)))
 
 
-def subject_events(store: Store, refs: list[str], as_of: datetime) -> list[Any]:
-    """The lineage events of the references ``refs`` up to ``as_of``, in order: time, then
-    log position."""
-    rows = [
-        row
-        for ref in refs
-        for row in store.rows("subject_events", {"ref": ref})
-        if row.occurred_at <= as_of and row.event_type in kinds.LINEAGE
-    ]
+def identity_component(store: Store, refs: list[str], as_of: datetime) -> list[str]:
+    """Every reference linked to ``refs``, directly or through others, by links recorded up
+    to ``as_of``: the identity graph's connected component, sorted."""
+    return component_of(refs, identity_links(store, refs), as_of)
+
+
+def component_events(store: Store, refs: list[str]) -> list[Any]:
+    """Every event of the references ``refs``, in order: time, then log position. One
+    indexed lookup per reference (a subject's answer never scans the whole table)."""
+    rows = [row for ref in refs for row in store.rows("subject_events", {"ref": ref})]
     rows.sort(key=lambda r: (r.occurred_at, r.log_partition, r.log_offset))
     return rows
+
+
+def subject_events(
+    store: Store, refs: list[str], as_of: datetime, rows: list[Any] | None = None
+) -> list[Any]:
+    """The lineage events of the references ``refs`` up to ``as_of``, in order (from
+    ``rows`` when the component's events were fetched already)."""
+    found = component_events(store, refs) if rows is None else rows
+    members = set(refs)
+    return [
+        r
+        for r in found
+        if r.occurred_at <= as_of and r.event_type in kinds.LINEAGE and r.subject_ref in members
+    ]
 
 
 def requests_as_of(
@@ -89,11 +111,26 @@ class Subject:
 
 
 def subject(
-    store: Store, refs: list[str], as_of: datetime, catalog: Catalog | None = None
+    store: Store,
+    refs: list[str],
+    as_of: datetime,
+    catalog: Catalog | None = None,
+    rows: list[Any] | None = None,
+    links: list[tuple[str, str, datetime]] | None = None,
 ) -> Subject:
-    component = identity_component(store, refs, as_of)
-    state = fold(component, subject_events(store, component, as_of), catalog)
-    return Subject(state, requests_as_of(store, as_of, refs=component), as_of, catalog)
+    """The subject known by ``refs`` as of a time; ``rows`` and ``links``: its events and
+    identity links, when fetched already for a component at least as large."""
+    component = component_of(refs, identity_links(store, refs) if links is None else links, as_of)
+    if rows is None:
+        rows = component_events(store, component)
+    members = set(component)
+    state = fold(component, subject_events(store, component, as_of, rows), catalog)
+    requests = fold_requests(
+        r._asdict()
+        for r in rows
+        if r.event_type in kinds.REQUESTS and r.occurred_at <= as_of and r.subject_ref in members
+    )
+    return Subject(state, requests, as_of, catalog)
 
 
 def who_has(
@@ -102,12 +139,13 @@ def who_has(
     """The answer for the subject known by ``refs`` (its first is the one asked about), and
     how many of its events it leaves out because they are dated after both the moment asked
     and now (a producer's clock running ahead)."""
-    s = subject(store, refs, as_of, catalog)
-    out = answer(s, refs[0])
-    linked = identity_component(store, refs, datetime.max.replace(tzinfo=UTC))
-    future = future_events(store, max(as_of, now()), linked)
-    out["omitted_future_events"] = future["events"]
-    out["omitted_future_first_at"] = iso(future["first_at"])
+    links = identity_links(store, refs)
+    rows = component_events(store, component_of(refs, links, datetime.max.replace(tzinfo=UTC)))
+    out = answer(subject(store, refs, as_of, catalog, rows, links), refs[0])
+    after = max(as_of, now())
+    future = [r.occurred_at for r in rows if r.occurred_at > after]
+    out["omitted_future_events"] = len(future)
+    out["omitted_future_first_at"] = iso(min(future)) if future else None
     return out
 
 
