@@ -137,6 +137,13 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert holders["mailchimp"]["transfer"]["valid"] is True
 
 
+def test_demo_in_a_thrown_away_home_says_how_to_keep_one(tmp_path: Path) -> None:
+    out = Lineage(tmp_path / "unused").ok("demo", "--subjects", "20").stdout.splitlines()
+    assert "lineage demo --keep demo-home" in [line.strip() for line in out]
+    tried = [line.strip() for line in out[out.index("next, try:") + 1 :]]
+    assert len(tried) == 3 and all(t.startswith("lineage --home demo-home ") for t in tried)
+
+
 def test_demo_company_has_hundreds_of_people_and_every_event_type(tmp_path: Path) -> None:
     import duckdb
 

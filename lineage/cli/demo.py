@@ -88,7 +88,10 @@ def demo(ctx: click.Context, subjects: int, keep: str | None, fmt: str) -> None:
         if keep:
             click.echo(f"\nhome kept at {home}, with the sample company's catalog ({CATALOG})")
         else:
-            click.echo("\nthis home is thrown away now; keep one with `lineage demo --keep DIR`")
+            # The commands below need a home: the first one keeps this company in one.
+            where = "--home demo-home "
+            click.echo("\nthis home is thrown away now; to try more, keep one:")
+            click.echo("  lineage demo --keep demo-home")
         click.echo("next, try:")
         for command in (
             f"lineage {where}access {SAMPLE_EMAIL} --format html --lang da > access.html",

@@ -142,6 +142,7 @@ def test_a_dpo_works_through_the_ui(server: Server, browser: Any, tmp_path: Path
     page.click("nav >> text=Requests")
     expect(page.locator("tbody tr")).to_have_count(1)
     expect(page.locator(".tag", has_text="extended")).to_be_visible()
+    expect(page.locator("tbody tr td").last).to_have_text("9 / 10")  # one task confirmed
     shot(page, "07-requests")
 
     # The Art. 30 record: shown, and downloaded.
