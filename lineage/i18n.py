@@ -23,6 +23,7 @@ from lineage.resources import package_dir
 
 __all__ = [
     "LANGUAGES",
+    "N_",
     "check",
     "environment",
     "gettext",
@@ -37,6 +38,12 @@ if TYPE_CHECKING:
 
 LANGUAGES = ("en", "da")
 DOMAIN = "lineage"
+
+
+def N_(text: str) -> str:
+    """Marks a message for the catalog (``pybabel extract`` finds it); it is translated where
+    it is shown, in that reader's language."""
+    return text
 
 
 def check(lang: str) -> str:

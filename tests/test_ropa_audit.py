@@ -50,7 +50,10 @@ def test_webshop_records_say_what_the_policy_says(lineage: Lineage) -> None:
     assert "5 years from the end of the financial year" in rows["bookkeeping"]["erasure"]
     assert any("QuickPay" in r or "quickpay" in r for r in rows["payment"]["recipients_processors"])
     assert rows["customer"]["recipients_authorities"] == ["public-authorities (DK)"]
-    assert any("US: mailchimp under dpf" in t for t in rows["newsletter"]["transfers"])
+    assert any(
+        "US: mailchimp under the EU-US Data Privacy Framework" in t
+        for t in rows["newsletter"]["transfers"]
+    )
     # Evidence from the events: the payment gateway did receive data.
     assert rows["payment"]["subjects_observed"] > 0
     assert "quickpay" in rows["payment"]["recipients_observed"]
@@ -92,7 +95,7 @@ def test_invokers_transfers_without_a_tool_and_special_category(lineage: Lineage
     assert rows["recruitment"]["retention_rule"] == "P6M from collection"  # maks. 6 måneder
     # Invoicing is the Bookkeeping Act's purpose: e-conomic serves it, not the contract.
     assert "e-conomic (DK)" in rows["bookkeeping"]["recipients_processors"]
-    assert any("US" in t and "none" in t for t in rows["newsletter"]["transfers"])
+    assert any("US" in t and "no transfer tool" in t for t in rows["newsletter"]["transfers"])
     code, found = findings(lineage, catalog)
     assert code == 1
     observed = {(f["holder"], f["rule"]) for f in found if f["purpose"]}
@@ -174,6 +177,18 @@ def test_formats(lineage: Lineage, tmp_path: Path, lang: str) -> None:
     assert ws.cell(head_row + 1, 1).alignment.wrap_text
     assert ws.column_dimensions["A"].width >= 12
     assert ws.max_row == head_row + 8
+    # Filters on the heading row, and a print setup a DPO can send to the printer.
+    last = ws.cell(head_row, ws.max_column).column_letter
+    assert ws.auto_filter.ref == f"A{head_row}:{last}{head_row + 8}"
+    assert ws.print_title_rows == f"${head_row}:${head_row}"
+    assert ws.page_setup.orientation == "landscape"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage
+    assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0)
+    assert ws.title == ("Art. 30, stk. 1" if lang == "da" else "Art. 30(1)")
+    if lang == "da":  # values in Danish too, not only the headings
+        assert "legitimate_interests" not in md.split("| Behandlingsgrundlag (nøgle) |")[0]
+        assert "Legitim interesse" in md and "databehandleraftale indgået" in md
+        assert "DPA signed" not in md and " under " not in md and "E-mailadresse" in md
 
 
 def test_xlsx_needs_output(lineage: Lineage) -> None:

@@ -64,5 +64,6 @@ def test_processor_records_judge_their_transfers_the_same_way(lineage: Lineage) 
     ]
     (record,) = _records(lineage, c)["processor_records"]
     assert record["transfers"] == [
-        "US: mailer under dpf; NOT VALID: mailer is not marked DPF-certified"
+        "US: mailer under the EU-US Data Privacy Framework (Art. 45); "
+        "NOT VALID: mailer is not marked DPF-certified"
     ]

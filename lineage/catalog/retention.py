@@ -15,6 +15,7 @@ from lineage.catalog.model import RetentionSpec
 from lineage.errors import InputError
 from lineage.events.taxonomy import suggest
 from lineage.events.vocab import RETENTION_RUNS_FROM
+from lineage.i18n import N_
 from lineage.timeutil import add_duration, parse_duration
 
 UNTIL_WITHDRAWN = "until_consent_withdrawn"
@@ -22,15 +23,17 @@ UNTIL_WITHDRAWN = "until_consent_withdrawn"
 # under the purpose stands in for them, and answers say the date is estimated.
 ESTIMATED_FROM = ("contract_end", "request_closed")
 
-_UNITS = {"Y": ("year", "years", "år", "år"), "M": ("month", "months", "måned", "måneder"),
-          "W": ("week", "weeks", "uge", "uger"), "D": ("day", "days", "dag", "dage")}  # fmt: skip
+
+# Durations in words, through the catalog's plural forms.
+_UNITS = {"Y": ("%(num)d year", "%(num)d years"), "M": ("%(num)d month", "%(num)d months"),
+          "W": ("%(num)d week", "%(num)d weeks"), "D": ("%(num)d day", "%(num)d days")}  # fmt: skip
 _STARTS = {
-    "collection": ("from collection", "fra indsamling"),
-    "last_activity": ("from the last activity", "fra seneste aktivitet"),
-    "contract_end": ("from the end of the contract", "fra kontraktens ophør"),
-    "end_of_financial_year": ("from the end of the financial year", "fra regnskabsårets udløb"),
-    "consent_withdrawal": ("from withdrawal of consent", "fra tilbagetrækning af samtykke"),
-    "request_closed": ("from the request being closed", "fra henvendelsens afslutning"),
+    "collection": N_("from collection"),
+    "last_activity": N_("from the last activity"),
+    "contract_end": N_("from the end of the contract"),
+    "end_of_financial_year": N_("from the end of the financial year"),
+    "consent_withdrawal": N_("from withdrawal of consent"),
+    "request_closed": N_("from the request being closed"),
 }
 
 
@@ -48,12 +51,14 @@ class RetentionRule:
 
     def describe(self, lang: str = "en") -> str:
         """For people: ``5 years from the end of the financial year``."""
-        da = lang == "da"
+        from lineage.i18n import gettext
+
+        _ = gettext(lang)
         if self.until_consent_withdrawn:
-            text = "indtil samtykket trækkes tilbage" if da else "until consent is withdrawn"
+            text = _("until consent is withdrawn")
         else:
-            start = _STARTS[self.runs_from or "collection"][1 if da else 0]
-            text = f"{_words(self.duration or '', da)} {start}"
+            start = _(_STARTS[self.runs_from or "collection"])
+            text = f"{_words(self.duration or '', lang)} {start}"
         return f"{text} ({self.note})" if self.note else text
 
     def until(
@@ -159,18 +164,19 @@ def _parse_spec(spec: RetentionSpec) -> RetentionRule:
     return RetentionRule(spec.duration, runs_from, note=spec.note)
 
 
-def _words(duration: str, da: bool) -> str:
+def _words(duration: str, lang: str) -> str:
+    from lineage.i18n import ngettext
+
     m = re.fullmatch(r"P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?", duration)
     if not m or not any(m.groups()):
         return duration
+    plural = ngettext(lang)
     parts = []
     for amount, unit in zip(m.groups(), "YMWD", strict=True):
         if amount:
-            one, many, one_da, many_da = _UNITS[unit]
+            one, many = _UNITS[unit]
             n = int(amount)
-            parts.append(
-                f"{n} {(one_da if n == 1 else many_da) if da else (one if n == 1 else many)}"
-            )
+            parts.append(plural(one, many, n) % {"num": n})
     return " ".join(parts)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from lineage.cli.catalog import catalog_option
-from lineage.cli.output import emit_json, format_option, table
+from lineage.cli.output import Marked, Warned, emit_json, format_option, table
 
 
 @click.command()
@@ -65,8 +65,16 @@ def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str) -> None
             }
         )
     else:
+        marks = {"error": Marked, "warning": Warned}
         rows = [
-            (f.severity, f.rule, f.holder or "-", f.purpose or "-", f.message, f.fix)
+            (
+                marks.get(f.severity, str)(f.severity),
+                f.rule,
+                f.holder or "-",
+                f.purpose or "-",
+                f.message,
+                f.fix,
+            )
             for f in findings
         ]
         if rows:

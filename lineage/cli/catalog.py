@@ -39,7 +39,7 @@ def catalog() -> None:
 
 @catalog.command()
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-@format_option("text", "json")
+@format_option("table", "json")
 @catalog_option
 @click.pass_context
 def validate(ctx: click.Context, file: str | None, fmt: str) -> None:

@@ -125,7 +125,7 @@ def _no_webhook(cls: Any) -> Any:
 @click.option("--resource", "resources", multiple=True, help="Only this resource (repeatable).")
 @click.option("--since", metavar="TIME", help="Re-read from TIME instead of the watermark.")
 @click.option("--dry-run", is_flag=True, help="Read and map, record nothing, move nothing.")
-@format_option("text", "json")
+@format_option("table", "json")
 @click.pass_context
 def run_connector(
     ctx: click.Context,
@@ -152,7 +152,7 @@ def run_connector(
     app = _app(ctx)
     home = app.settings.home
     conn = open_connector(name, home)
-    show = sys.stderr.isatty() and fmt == "text"
+    show = sys.stderr.isatty() and fmt == "table"
 
     def on_page(result: Any, page: Any) -> None:
         if show:

@@ -23,7 +23,7 @@ def run_follow(ctx: click.Context, app: Any, fmt: str) -> None:
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def report(totals: FollowTotals) -> None:
-        if fmt == "text":
+        if fmt == "table":
             click.echo(
                 f"projected {totals.applied} events in {totals.batches} batches "
                 f"({totals.quarantined} set aside)",
@@ -31,7 +31,7 @@ def run_follow(ctx: click.Context, app: Any, fmt: str) -> None:
             )
 
     path = app.settings.projection_path
-    if fmt == "text":
+    if fmt == "table":
         click.echo(f"following {app.log.kind} log into {path} (Ctrl-C to stop)", err=True)
     try:
         totals = follow(app, stop, on_round=report)

@@ -18,7 +18,7 @@ def log_group() -> None:
 
 
 @log_group.command("compact")
-@format_option("text", "json")
+@format_option("table", "json")
 @click.pass_context
 def compact(ctx: click.Context, fmt: str) -> None:
     """Rewrite the embedded log without the lineage events of forgotten subjects (whose
@@ -51,7 +51,7 @@ def compact(ctx: click.Context, fmt: str) -> None:
 
 
 @log_group.command("repair")
-@format_option("text", "json")
+@format_option("table", "json")
 @click.pass_context
 def repair(ctx: click.Context, fmt: str) -> None:
     """Rebuild a damaged META or HEAD of the embedded log from its segments.

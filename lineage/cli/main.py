@@ -106,6 +106,8 @@ def cli(
     # (0700 directories, 0600 files), whatever umask the shell had. DuckDB, its WAL and
     # connector state are created by code that takes no mode, so the umask is the one place.
     os.umask(0o077)
+    if os.environ.get("NO_COLOR"):  # https://no-color.org: click colours a terminal otherwise
+        ctx.color = False
     logger = logging.getLogger("lineage")
     if not logger.handlers:
         logger.addHandler(_WarningHandler())
@@ -139,7 +141,7 @@ workers_option = click.option(
 
 
 @cli.command()
-@format_option("text", "json")
+@format_option("table", "json")
 @click.pass_context
 def init(ctx: click.Context, fmt: str) -> None:
     """Create the lineage home: a random pseudonym key (owner-readable only) and the log.
@@ -178,7 +180,7 @@ def init(ctx: click.Context, fmt: str) -> None:
 )
 @click.option("--source", help="Emitting tool or connector (default: emit).")
 @click.argument("fields", nargs=-1, metavar="[EVENT_TYPE FIELD=VALUE...]")
-@format_option("text", "json")
+@format_option("table", "json")
 @catalog_option
 @click.pass_context
 def emit(
@@ -296,7 +298,7 @@ def _event_from_options(
     help="Following: commit a batch at the latest this long after its first record.",
 )
 @workers_option
-@format_option("text", "json")
+@format_option("table", "json")
 @catalog_option
 @click.pass_context
 def project(
@@ -378,7 +380,7 @@ def _catch_up(app: Any, store: Any) -> Any:
 
 @cli.command()
 @workers_option
-@format_option("text", "json")
+@format_option("table", "json")
 @catalog_option
 @click.pass_context
 def rebuild(ctx: click.Context, workers: int | None, fmt: str) -> None:
@@ -399,7 +401,7 @@ def rebuild(ctx: click.Context, workers: int | None, fmt: str) -> None:
 
 
 @cli.command()
-@format_option("text", "json")
+@format_option("table", "json")
 @click.pass_context
 def status(ctx: click.Context, fmt: str) -> None:
     """Log size and end, projected position, counts of events, subjects and holders."""

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+import os
+import shutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -13,16 +16,32 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def format_option(*choices: str) -> Callable[[F], F]:
+# One vocabulary of format names across commands: ``table`` is the human format everywhere,
+# ``markdown`` the Markdown one; the names commands used before stay accepted.
+FORMAT_ALIASES = {"text": "table", "md": "markdown"}
+
+
+class FormatChoice(click.Choice):
+    """A format name, or an alias of one (given back as the name)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str):
+            value = FORMAT_ALIASES.get(value.lower(), value)
+        return super().convert(value, param, ctx)
+
+
+def format_option(*choices: str, help: str | None = None) -> Callable[[F], F]:
     """``--format`` with the given choices; the first is the default."""
     options = choices or ("table", "json")
+    aliases = [a for a, name in FORMAT_ALIASES.items() if name in options]
+    note = f" (also: {', '.join(aliases)})" if aliases else ""
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(options),
+        type=FormatChoice(options, case_sensitive=False),
         default=options[0],
         show_default=True,
-        help="Output format: tables for people, json for machines.",
+        help=(help or "Output format: table for people, json for machines.") + note,
     )
 
 
@@ -30,10 +49,82 @@ def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    from tabulate import tabulate
+class Marked(str):
+    """A table cell to highlight (past retention, an invalid transfer, an error), in colour
+    where colour is shown and as written elsewhere."""
 
-    return tabulate(rows, headers=headers, tablefmt="simple", disable_numparse=True)
+    style = "bold red"
+
+
+class Warned(Marked):
+    style = "yellow"
+
+
+def colour() -> bool:
+    """Colour only on a terminal, and never with ``NO_COLOR`` (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _widths(longest: list[int], width: int | None) -> list[int]:
+    """Column widths within ``width``: the widest columns give way first (all are capped at
+    the largest width that fits), so names, dates and statuses keep theirs."""
+    room = None if width is None else width - 2 * (len(longest) - 1)
+    if room is None or sum(longest) <= room:
+        return longest
+    # Dates and short words stay whole while the others can give way.
+    keep = [n for n in longest if n <= 10]
+    others = [n for n in longest if n > 10]
+    cap = max(longest)
+    floor = 10 if sum(keep) + 10 * len(others) <= room else 4
+    while cap > floor and sum(min(n, cap) for n in longest) > room:
+        cap -= 1
+    return [min(n, cap) for n in longest]
+
+
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
+    """Rows as a table that fits the terminal: columns wrap (long keys fold) to its width.
+    Piped, the table takes its natural width (``COLUMNS`` sets one)."""
+    # rich lays out, wraps and colours terminal tables; imported here so the CLI starts fast.
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    if sys.stdout.isatty():
+        width: int | None = shutil.get_terminal_size().columns
+    else:
+        width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
+    longest = [
+        max(
+            [len(w) for w in str(h).split()] + [len(x) for r in rows for x in str(r[i]).split("\n")]
+        )
+        for i, h in enumerate(headers)
+    ]
+    widths = _widths(longest, width)
+    grid = Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        header_style="bold",
+        show_header=any(headers),
+        collapse_padding=True,  # two spaces between columns, as before
+    )
+    for h, w in zip(headers, widths, strict=True):
+        grid.add_column(h, overflow="fold", width=w)
+    for row in rows:
+        grid.add_row(*(Text(str(c), style=c.style if isinstance(c, Marked) else "") for c in row))
+    console = Console(
+        width=width or 100_000,
+        file=io.StringIO(),
+        force_terminal=colour(),
+        no_color=not colour(),
+        highlight=False,
+        emoji=False,
+        markup=False,
+    )
+    console.print(grid)
+    lines = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def warn(message: str, *, quoting: bool = False) -> None:

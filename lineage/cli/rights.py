@@ -130,7 +130,7 @@ def recipients(ctx: click.Context, identifier: str | None, ids: tuple[str, ...],
 @id_option
 @click.option("--as-of", metavar="TIME", help="Answer from events up to this time (default now).")
 @lang_option("Language of the report's sentences and headings.")
-@format_option("json", "md", "html")
+@format_option("json", "markdown", "html")
 @catalog_option
 @click.pass_context
 def access(
@@ -166,7 +166,7 @@ def access(
         report = access_report(store, refs, when, catalog, lang)
     if fmt == "json":
         emit_json(report)
-    elif fmt == "md":
+    elif fmt == "markdown":
         click.echo(to_markdown(report), nl=False)
     else:
         click.echo(to_html(report), nl=False)

@@ -6,27 +6,20 @@ import click
 
 from lineage.cli.catalog import catalog_option
 from lineage.cli.options import lang_option
-from lineage.cli.output import write_atomic
+from lineage.cli.output import format_option, write_atomic
 
-_SUFFIX = {"csv": "csv", "xlsx": "xlsx", "json": "json", "markdown": "md", "html": "html"}
+_SUFFIX = {"markdown": "md", "csv": "csv", "xlsx": "xlsx", "json": "json", "html": "html"}
 
 
 @click.command()
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(list(_SUFFIX)),
-    default="markdown",
-    show_default=True,
-    help="Output format.",
-)
+@format_option(*_SUFFIX, help="Output format.")
 @click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False),
     help="Write to this file (required for xlsx; default standard output).",
 )
-@lang_option("Headings in English or Danish.")
+@lang_option("Language of the headings and the values (plain names, legal bases).")
 @click.option("--as-of", metavar="TIME", help="Evidence from events up to this time.")
 @catalog_option
 @click.pass_context

@@ -208,7 +208,7 @@ def _tokens(ctx: click.Context) -> Any:
 @token.command("create")
 @click.option("--scope", required=True, type=click.Choice(["read", "ingest", "rights", "admin"]))
 @click.option("--name", help="A name for the token (default: SCOPE-N).")
-@format_option("text", "json")
+@format_option("table", "json")
 @click.pass_context
 def create(ctx: click.Context, scope: str, name: str | None, fmt: str) -> None:
     """Create a token and print it once: only its hash is kept (HOME/tokens.json)."""

@@ -8,7 +8,7 @@ import click
 
 from lineage.cli.catalog import catalog_option
 from lineage.cli.options import id_option, identifier_pairs
-from lineage.cli.output import emit_json, format_option, table
+from lineage.cli.output import Marked, emit_json, format_option, table
 
 
 @click.command("who-has")
@@ -104,18 +104,21 @@ def render(result: dict[str, Any]) -> str:
         if h["transfer"]:
             t = h["transfer"]
             transfer = f"{t['country']} {t['mechanism']} {'valid' if t['valid'] else 'INVALID'}"
+            if not t["valid"]:
+                transfer = Marked(transfer)
+        dates = f"{(h['since'] or '-')[:10]}\n{(h['retain_until'] or '-')[:10]}"
+        if h["status"] == "overdue" or h["overdue_categories"]:
+            dates = Marked(dates + "\npast retention")
         status = h["status"]
         if h["special_categories"]:
             status += "\nspecial category"
         rows.append(
             (
                 h["holder"],
-                h["role"] or "-",
-                h["country"] or "-",
+                f"{h['role'] or '-'}\n{h['country'] or '-'}",
                 "\n".join(h["categories"]) or "-",
                 purposes or "-",
-                (h["since"] or "-")[:10],
-                (h["retain_until"] or "-")[:10],
+                dates,
                 transfer,
                 " → ".join(h["path"]),
                 status,
@@ -123,12 +126,10 @@ def render(result: dict[str, Any]) -> str:
         )
     headers = [
         "holder",
-        "role",
-        "country",
+        "role, country",
         "categories",
         "purposes (basis)",
-        "since",
-        "retain until",
+        "since, until",
         "transfer",
         "path",
         "status",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lineage.events.taxonomy import special_category
 from lineage.projection.store import Store
 from lineage.services import plain
-from lineage.services.access_render import TEXTS, to_html, to_markdown
+from lineage.services.access_render import texts, to_html, to_markdown
 from lineage.services.authorities import authority_for
 from lineage.services.whohas import Subject, answer, subject
 from lineage.timeutil import iso
@@ -135,15 +135,15 @@ def _purposes(found: dict[str, Any], catalog: Catalog | None, lang: str) -> list
                     g["catalog_purposes"].append(pid)
             if p.get("consent_withdrawn_at"):
                 g["consent_withdrawn_at"] = p["consent_withdrawn_at"]
-    return [_finish(g, catalog) for g in groups.values()]
+    return [_finish(g, catalog, lang) for g in groups.values()]
 
 
-def _finish(g: dict[str, Any], catalog: Catalog | None) -> dict[str, Any]:
+def _finish(g: dict[str, Any], catalog: Catalog | None, lang: str) -> dict[str, Any]:
     """Names from the catalog, and the purpose's date over its holders: who-has's dates, the
     latest of them, or open while one holder keeps it until consent is withdrawn."""
     g["categories"] = sorted(g["categories"])
     declared = [catalog.purposes[pid] for pid in g["catalog_purposes"]] if catalog else []
-    g["name"] = " / ".join(d.name for d in declared) or plain.key_name(g["purpose"])
+    g["name"] = " / ".join(d.name for d in declared) or plain.key_name(g["purpose"], catalog, lang)
     g["description"] = " ".join(d.description for d in declared if d.description) or None
     interests = [d.legitimate_interest for d in declared if d.legitimate_interest]
     if g["legal_basis"] == "legitimate_interests" and interests:
@@ -214,7 +214,7 @@ def access_report(
     catalog: Catalog | None = None,
     lang: str = "en",
 ) -> dict[str, Any]:
-    text = TEXTS[lang]
+    text = texts(lang)
     s = subject(store, refs, at, catalog)
     found = answer(s, refs[0])
     purposes = _purposes(found, catalog, lang)
@@ -236,7 +236,7 @@ def access_report(
         "dpo": _party(doc.dpo) if doc else None,
         "purposes": purposes,
         "categories": categories,
-        "category_names": {c: plain.key_name(c, catalog) for c in sorted(mentioned)},
+        "category_names": {c: plain.key_name(c, catalog, lang) for c in sorted(mentioned)},
         "special_categories": sorted(
             {c for h in found["holders"] for c in h["special_categories"]}
         ),

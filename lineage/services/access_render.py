@@ -6,124 +6,81 @@ report built by ``services.access``.
 
 from __future__ import annotations
 
-import html
 from typing import Any
 
+from lineage.i18n import N_, gettext
 from lineage.services import plain
 
-TEXTS: dict[str, dict[str, Any]] = {
-    "en": {
-        "title": "Your personal data (Art. 15 GDPR)",
-        "subject": "Subject reference `{subject}`, as of {date}.",
-        "controller": "Who is responsible for your data",
-        "representative": "Representative in the EU (Art. 27)",
-        "dpo": "Data protection officer (Art. 37)",
-        "purposes": "Purposes and legal bases",
-        "categories": "Categories of data",
-        "recipients": "Recipients",
-        "retention": "How long your data is kept",
-        "source": "Where your data came from",
-        "transfers": "Transfers outside the EEA",
-        "past_transfers": "Earlier transfers outside the EEA (data since erased there)",
-        "automated": "Automated decisions",
-        "your_rights": "Your rights",
-        "complaints": "Complaints",
-        "none": "none",
-        "basis": "legal basis: {basis}",
-        "interest": "our legitimate interest: {interest}",
-        "data": "data: {categories}",
-        "until": "until {date}",
-        "estimated": "estimated",
-        "until_withdrawn": "until you withdraw your consent",
-        "not_recorded": "not recorded",
-        "withdrawn": "you withdrew your consent on {date}",
-        "special": "special category (Art. {article})",
-        "erased_on": "erased on {date}",
-        "erased": "erased",
-        "in_country": "{recipient} in {country} under {mechanism}",
-        "valid": "valid",
-        "not_valid": "not valid",
-        "origin": {"data_subject": "from you", "third_party": "from a third party"},
-        "no_automated": (
-            "No automated decision-making, including profiling, is recorded for you "
-            "(Art. 15(1)(h), Art. 22)."
-        ),
-        "rights": [
-            "access to your data and this information (Art. 15)",
-            "rectification of inaccurate data (Art. 16)",
-            "erasure (Art. 17)",
-            "restriction of processing (Art. 18)",
-            "data portability (Art. 20)",
-            "objection, including to direct marketing (Art. 21)",
-            "withdrawal of consent at any time, without affecting earlier processing (Art. 7(3))",
-        ],
-        "complaint": (
-            "You may lodge a complaint with a supervisory authority, in particular in the "
-            "EU/EEA member state where you live, where you work or where the alleged "
-            "infringement took place (Art. 77)."
-        ),
-        "authority": (
-            "{controller} is established in {country}; the supervisory authority there is "
-            "{authority}, {website}."
-        ),
-    },
-    "da": {
-        "title": "Dine personoplysninger (databeskyttelsesforordningens art. 15)",
-        "subject": "Reference for den registrerede `{subject}`, pr. {date}.",
-        "controller": "Hvem er ansvarlig for dine oplysninger",
-        "representative": "Repræsentant i EU (art. 27)",
-        "dpo": "Databeskyttelsesrådgiver (art. 37)",
-        "purposes": "Formål og behandlingsgrundlag",
-        "categories": "Kategorier af oplysninger",
-        "recipients": "Modtagere",
-        "retention": "Hvor længe dine oplysninger opbevares",
-        "source": "Hvor dine oplysninger kommer fra",
-        "transfers": "Overførsler til lande uden for EØS",
-        "past_transfers": "Tidligere overførsler uden for EØS (oplysningerne er siden slettet dér)",
-        "automated": "Automatiske afgørelser",
-        "your_rights": "Dine rettigheder",
-        "complaints": "Klage",
-        "none": "ingen",
-        "basis": "behandlingsgrundlag: {basis}",
-        "interest": "vores legitime interesse: {interest}",
-        "data": "oplysninger: {categories}",
-        "until": "indtil {date}",
-        "estimated": "anslået",
-        "until_withdrawn": "indtil du trækker dit samtykke tilbage",
-        "not_recorded": "ikke registreret",
-        "withdrawn": "du trak dit samtykke tilbage den {date}",
-        "special": "følsom oplysning (art. {article})",
-        "erased_on": "slettet den {date}",
-        "erased": "slettet",
-        "in_country": "{recipient} i {country} på grundlag af {mechanism}",
-        "valid": "gyldigt",
-        "not_valid": "ikke gyldigt",
-        "origin": {"data_subject": "fra dig", "third_party": "fra tredjemand"},
-        "no_automated": (
-            "Der er ikke registreret automatiske afgørelser, herunder profilering, om dig "
-            "(art. 15, stk. 1, litra h, og art. 22)."
-        ),
-        "rights": [
-            "indsigt i dine oplysninger og i disse informationer (art. 15)",
-            "berigtigelse af urigtige oplysninger (art. 16)",
-            "sletning (art. 17)",
-            "begrænsning af behandlingen (art. 18)",
-            "dataportabilitet (art. 20)",
-            "indsigelse, herunder mod direkte markedsføring (art. 21)",
-            "at trække dit samtykke tilbage når som helst, uden at det berører den "
-            "behandling, der er sket forinden (art. 7, stk. 3)",
-        ],
-        "complaint": (
-            "Du kan klage til en tilsynsmyndighed, navnlig i den EU/EØS-medlemsstat, hvor du "
-            "bor, hvor du arbejder, eller hvor den påståede overtrædelse har fundet sted "
-            "(art. 77)."
-        ),
-        "authority": (
-            "{controller} er etableret i {country}; tilsynsmyndigheden dér er "
-            "{authority}, {website}."
-        ),
-    },
+# The report's fixed sentences in English, the catalog's source language.
+MESSAGES: dict[str, Any] = {
+    "title": N_("Your personal data (Art. 15 GDPR)"),
+    "subject": N_("As of {date}."),
+    "controller": N_("Who is responsible for your data"),
+    "representative": N_("Representative in the EU (Art. 27)"),
+    "dpo": N_("Data protection officer (Art. 37)"),
+    "purposes": N_("Purposes and legal bases"),
+    "categories": N_("Categories of data"),
+    "recipients": N_("Recipients"),
+    "retention": N_("How long your data is kept"),
+    "source": N_("Where your data came from"),
+    "transfers": N_("Transfers outside the EEA"),
+    "past_transfers": N_("Earlier transfers outside the EEA (data since erased there)"),
+    "automated": N_("Automated decisions"),
+    "your_rights": N_("Your rights"),
+    "complaints": N_("Complaints"),
+    "none": N_("none"),
+    "basis": N_("legal basis: {basis}"),
+    "interest": N_("our legitimate interest: {interest}"),
+    "data": N_("data: {categories}"),
+    "until": N_("until {date}"),
+    "estimated": N_("estimated"),
+    "until_withdrawn": N_("until you withdraw your consent"),
+    "not_recorded": N_("not recorded"),
+    "withdrawn": N_("you withdrew your consent on {date}"),
+    "special": N_("special category (Art. {article})"),
+    "erased_on": N_("erased on {date}"),
+    "erased": N_("erased"),
+    "in_country": N_("{recipient} in {country} under {mechanism}"),
+    "valid": N_("valid"),
+    "not_valid": N_("not valid"),
+    "origin": {"data_subject": N_("from you"), "third_party": N_("from a third party")},
+    "no_automated": N_(
+        "No automated decision-making, including profiling, is recorded for you "
+        "(Art. 15(1)(h), Art. 22)."
+    ),
+    "rights": [
+        N_("access to your data and this information (Art. 15)"),
+        N_("rectification of inaccurate data (Art. 16)"),
+        N_("erasure (Art. 17)"),
+        N_("restriction of processing (Art. 18)"),
+        N_("data portability (Art. 20)"),
+        N_("objection, including to direct marketing (Art. 21)"),
+        N_("withdrawal of consent at any time, without affecting earlier processing (Art. 7(3))"),
+    ],
+    "complaint": N_(
+        "You may lodge a complaint with a supervisory authority, in particular in the "
+        "EU/EEA member state where you live, where you work or where the alleged "
+        "infringement took place (Art. 77)."
+    ),
+    "authority": N_(
+        "{controller} is established in {country}; the supervisory authority there is "
+        "{authority}, {website}."
+    ),
 }
+
+
+def texts(lang: str) -> dict[str, Any]:
+    """``MESSAGES`` in ``lang``, from the gettext catalog."""
+    _ = gettext(lang)
+
+    def tr(value: Any) -> Any:
+        if isinstance(value, str):
+            return _(value)
+        if isinstance(value, list):
+            return [tr(v) for v in value]
+        return {k: tr(v) for k, v in value.items()}
+
+    return {k: tr(v) for k, v in MESSAGES.items()}
 
 
 def _day(value: str | None) -> str:
@@ -212,82 +169,74 @@ def _transfer(t: dict[str, Any], x: dict[str, Any], past: bool) -> str:
     return f"{head}: {verdict} ({x['reason']})"
 
 
-def to_markdown(rep: dict[str, Any]) -> str:
+def sections(rep: dict[str, Any]) -> dict[str, Any]:
+    """The report's text in its language: the title, the date line, the controller block and
+    the sections (a heading with a list of items or a paragraph), for the templates."""
     lang = rep.get("lang", "en")
-    t = TEXTS[lang]
-    none = str(t["none"])
-    parts = [
-        f"# {t['title']}",
-        t["subject"].format(subject=rep["subject"], date=_day(rep["generated_at"])),
-    ]
+    t = texts(lang)
+    who = []
     if rep.get("controller"):
-        who = [_party(rep["controller"]) or ""]
+        who.append(_party(rep["controller"]) or "")
         for key in ("representative", "dpo"):
             if rep.get(key):
                 who.append(f"{t[key]}: {_party(rep[key])}")
-        parts += [f"## {t['controller']}", _md_list(who, none)]
+    parts: list[dict[str, Any]] = []
+    if who:
+        parts.append({"heading": t["controller"], "items": who})
     parts += [
-        f"## {t['purposes']}",
-        _md_list([_purpose(t, rep, p) for p in rep["purposes"]], none),
-        f"## {t['categories']}",
-        _md_list([_category(t, rep, c) for c in rep["categories"]], none),
-        f"## {t['recipients']}",
-        _md_list([_recipient(t, rep, x, lang) for x in rep["recipients"]], none),
-        f"## {t['retention']}",
-        _md_list([_holder_retention(t, rep, x) for x in rep["retention"]], none),
-        f"## {t['source']}",
-        _md_list(
-            [
+        {"heading": t["purposes"], "items": [_purpose(t, rep, p) for p in rep["purposes"]]},
+        {"heading": t["categories"], "items": [_category(t, rep, c) for c in rep["categories"]]},
+        {
+            "heading": t["recipients"],
+            "items": [_recipient(t, rep, x, lang) for x in rep["recipients"]],
+        },
+        {
+            "heading": t["retention"],
+            "items": [_holder_retention(t, rep, x) for x in rep["retention"]],
+        },
+        {
+            "heading": t["source"],
+            "items": [
                 f"{t['origin'].get(s['origin'], s['origin'])}: {', '.join(s['systems'])}"
                 for s in rep["sources"]
             ],
-            none,
-        ),
-        f"## {t['transfers']}",
-        _md_list([_transfer(t, x, past=False) for x in rep["transfers"]], none),
+        },
+        {
+            "heading": t["transfers"],
+            "items": [_transfer(t, x, past=False) for x in rep["transfers"]],
+        },
     ]
     if rep.get("past_transfers"):
-        parts += [
-            f"## {t['past_transfers']}",
-            _md_list([_transfer(t, x, past=True) for x in rep["past_transfers"]], none),
-        ]
+        parts.append(
+            {
+                "heading": t["past_transfers"],
+                "items": [_transfer(t, x, past=True) for x in rep["past_transfers"]],
+            }
+        )
     parts += [
-        f"## {t['automated']}",
-        rep["automated_decisions"],
-        f"## {t['your_rights']}",
-        _md_list(rep["rights"], none),
-        f"## {t['complaints']}",
-        rep["complaint"],
+        {"heading": t["automated"], "text": rep["automated_decisions"]},
+        {"heading": t["your_rights"], "items": rep["rights"]},
+        {"heading": t["complaints"], "text": rep["complaint"]},
     ]
-    return "\n\n".join(parts) + "\n"
+    return {
+        "title": t["title"],
+        "date_line": t["subject"].format(date=_day(rep["generated_at"])),
+        "none": t["none"],
+        "sections": parts,
+    }
+
+
+def _render(template: str, rep: dict[str, Any]) -> str:
+    from lineage.i18n import package_dir, render
+
+    css = (package_dir() / "templates" / "documents" / "print.css").read_text()
+    return render(f"documents/{template}", rep.get("lang", "en"), css=css, **sections(rep))
+
+
+def to_markdown(rep: dict[str, Any]) -> str:
+    return _render("access.md", rep)
 
 
 def to_html(rep: dict[str, Any]) -> str:
-    """The Markdown report as a standalone HTML page (headings, lists, paragraphs)."""
-    lang = rep.get("lang", "en")
-    body: list[str] = []
-    in_list = False
-    for line in to_markdown(rep).splitlines():
-        text = html.escape(line)
-        if line.startswith("- "):
-            if not in_list:
-                body.append("<ul>")
-                in_list = True
-            body.append(f"<li>{text[2:]}</li>")
-            continue
-        if in_list:
-            body.append("</ul>")
-            in_list = False
-        if line.startswith("## "):
-            body.append(f"<h2>{text[3:]}</h2>")
-        elif line.startswith("# "):
-            body.append(f"<h1>{text[2:]}</h1>")
-        elif line.strip():
-            body.append(f"<p>{text.replace('`', '')}</p>")
-    if in_list:
-        body.append("</ul>")
-    title = html.escape(str(TEXTS[lang]["title"]))
-    return (
-        f'<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8">'
-        f"<title>{title}</title></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
-    )
+    """A standalone page (autoescaped template) with a print stylesheet."""
+    return _render("access.html", rep)

@@ -7,79 +7,76 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from lineage.i18n import gettext
+from lineage.i18n import N_, gettext
 
 if TYPE_CHECKING:
     from lineage.catalog.catalog import Catalog
 
-LANGS = ("en", "da")
 
-# Art. 6(1)(a)-(f), cited as each language's legal texts cite them.
-LEGAL_BASES: dict[str, tuple[str, str]] = {
-    "consent": ("your consent (Art. 6(1)(a))", "dit samtykke (art. 6, stk. 1, litra a)"),
-    "contract": (
-        "a contract with you, or steps you asked for before one (Art. 6(1)(b))",
-        "en kontrakt med dig, eller skridt før en kontrakt på din anmodning "
-        "(art. 6, stk. 1, litra b)",
-    ),
-    "legal_obligation": (
-        "a legal obligation (Art. 6(1)(c))",
-        "en retlig forpligtelse (art. 6, stk. 1, litra c)",
-    ),
-    "vital_interests": (
-        "vital interests (Art. 6(1)(d))",
-        "vitale interesser (art. 6, stk. 1, litra d)",
-    ),
-    "public_task": (
-        "a task in the public interest or official authority (Art. 6(1)(e))",
-        "en opgave i samfundets interesse eller offentlig myndighedsudøvelse "
-        "(art. 6, stk. 1, litra e)",
-    ),
-    "legitimate_interests": (
-        "legitimate interests (Art. 6(1)(f))",
-        "legitim interesse (art. 6, stk. 1, litra f)",
-    ),
+# Art. 6(1)(a)-(f), cited as the legal texts cite them (the Danish catalog cites Danish style).
+LEGAL_BASES: dict[str, str] = {
+    "consent": N_("your consent (Art. 6(1)(a))"),
+    "contract": N_("a contract with you, or steps you asked for before one (Art. 6(1)(b))"),
+    "legal_obligation": N_("a legal obligation (Art. 6(1)(c))"),
+    "vital_interests": N_("vital interests (Art. 6(1)(d))"),
+    "public_task": N_("a task in the public interest or official authority (Art. 6(1)(e))"),
+    "legitimate_interests": N_("legitimate interests (Art. 6(1)(f))"),
 }
 
-ROLES: dict[str, tuple[str, str]] = {
-    "controller": ("independent controller", "selvstændig dataansvarlig"),
-    "joint_controller": ("joint controller (Art. 26)", "fælles dataansvarlig (art. 26)"),
-    "processor": ("processor, acting on our behalf", "databehandler, på vores vegne"),
-    "sub_processor": ("sub-processor, acting on our behalf", "underdatabehandler, på vores vegne"),
-    "public_authority": ("public authority", "offentlig myndighed"),
+# The bases' short names, for records kept by the company (Art. 30) rather than told to the
+# subject.
+BASIS_NAMES: dict[str, str] = {
+    "consent": N_("Consent"),
+    "contract": N_("Contract"),
+    "legal_obligation": N_("Legal obligation"),
+    "vital_interests": N_("Vital interests"),
+    "public_task": N_("Public task"),
+    "legitimate_interests": N_("Legitimate interests"),
 }
 
-MECHANISMS: dict[str, tuple[str, str]] = {
-    "adequacy": ("an adequacy decision (Art. 45)", "en tilstrækkelighedsafgørelse (art. 45)"),
-    "dpf": (
-        "the EU-US Data Privacy Framework (Art. 45)",
-        "EU-US Data Privacy Framework (art. 45)",
-    ),
-    "scc": ("standard contractual clauses (Art. 46)", "standardkontraktbestemmelser (art. 46)"),
-    "scc_2010": (
-        "the old standard contractual clauses of 2001/2010",
-        "de gamle standardkontraktbestemmelser fra 2001/2010",
-    ),
-    "bcr": ("binding corporate rules (Art. 47)", "bindende virksomhedsregler (art. 47)"),
-    "derogation": (
-        "a derogation for a specific situation (Art. 49)",
-        "en undtagelse i en specifik situation (art. 49)",
-    ),
-    "privacy_shield": ("the EU-US Privacy Shield", "EU-US Privacy Shield"),
-    "safe_harbour": ("the EU-US Safe Harbour", "EU-US Safe Harbour"),
-    "none": ("no transfer tool", "intet overførselsgrundlag"),
+ROLES: dict[str, str] = {
+    "controller": N_("independent controller"),
+    "joint_controller": N_("joint controller (Art. 26)"),
+    "processor": N_("processor, acting on our behalf"),
+    "sub_processor": N_("sub-processor, acting on our behalf"),
+    "public_authority": N_("public authority"),
+}
+
+MECHANISMS: dict[str, str] = {
+    "adequacy": N_("an adequacy decision (Art. 45)"),
+    "dpf": N_("the EU-US Data Privacy Framework (Art. 45)"),
+    "scc": N_("standard contractual clauses (Art. 46)"),
+    "scc_2010": N_("the old standard contractual clauses of 2001/2010"),
+    "bcr": N_("binding corporate rules (Art. 47)"),
+    "derogation": N_("a derogation for a specific situation (Art. 49)"),
+    "privacy_shield": N_("the EU-US Privacy Shield"),
+    "safe_harbour": N_("the EU-US Safe Harbour"),
+    "none": N_("no transfer tool"),
+}
+
+STATUSES: dict[str, str] = {
+    "held": N_("held"),
+    "overdue": N_("past retention"),
+    "erased": N_("erased"),
+    "erasure_pending": N_("erasure pending"),
+    "retained": N_("retained under a legal obligation"),
+    "restricted": N_("restricted"),
 }
 
 
-def _pick(table: dict[str, tuple[str, str]], key: str | None, lang: str) -> str:
+def _pick(table: dict[str, str], key: str | None, lang: str) -> str:
     if key is None:
         return "?"
     words = table.get(key)
-    return words[LANGS.index(lang)] if words else key
+    return gettext(lang)(words) if words else key
 
 
 def legal_basis(key: str | None, lang: str = "en") -> str:
     return _pick(LEGAL_BASES, key, lang)
+
+
+def basis_name(key: str | None, lang: str = "en") -> str:
+    return _pick(BASIS_NAMES, key, lang)
 
 
 def role(key: str | None, lang: str = "en") -> str:
@@ -88,6 +85,10 @@ def role(key: str | None, lang: str = "en") -> str:
 
 def mechanism(key: str | None, lang: str = "en") -> str:
     return _pick(MECHANISMS, key, lang)
+
+
+def status(key: str | None, lang: str = "en") -> str:
+    return _pick(STATUSES, key, lang)
 
 
 @cache

@@ -14,65 +14,67 @@ from typing import Any
 
 from lineage.catalog.catalog import ART9_LETTERS, OWN, Catalog
 from lineage.catalog.model import Party, TransferDecl
+from lineage.i18n import N_, gettext
 from lineage.projection.store import Store
 from lineage.rules.transfers import dpf_certified, in_eea, validity
+from lineage.services import plain
 from lineage.services.evidence import observed_flows, purpose_evidence
 from lineage.timeutil import iso
 
-# (key, English heading, Danish heading). Order is the template's.
-COLUMNS_30_1: tuple[tuple[str, str, str], ...] = (
-    ("purpose", "Purpose of the processing", "Formål med behandlingen"),
-    ("purpose_id", "Purpose id", "Formål-id"),
-    ("data_use", "Data use (fideslang)", "Anvendelse (fideslang)"),
-    ("legal_basis", "Legal basis (Art. 6)", "Behandlingsgrundlag (art. 6)"),
-    ("art9_condition", "Art. 9/10 condition", "Undtagelse efter art. 9/10"),
-    ("legitimate_interest", "Legitimate interests", "Legitime interesser"),
-    ("data_subjects", "Categories of data subjects", "Kategorier af registrerede"),
-    ("categories", "Categories of personal data", "Kategorier af personoplysninger"),
-    ("special_categories", "Special categories (Art. 9/10)", "Følsomme oplysninger (art. 9/10)"),
-    ("recipients_internal", "Recipients: internal", "Modtagere: internt"),
-    ("recipients_processors", "Recipients: processors", "Modtagere: databehandlere"),
-    ("recipients_sub_processors", "Recipients: sub-processors", "Modtagere: underdatabehandlere"),
-    ("recipients_third_parties", "Recipients: third parties", "Modtagere: tredjeparter"),
-    ("recipients_authorities", "Recipients: authorities", "Modtagere: myndigheder"),
-    ("transfers", "Third countries and safeguards", "Tredjelande og garantier"),
-    ("erasure", "Time limits for erasure", "Tidsfrister for sletning"),
-    ("security_measures", "Security measures (Art. 32)", "Sikkerhedsforanstaltninger (art. 32)"),
-    ("source", "Source of the data", "Oplysningernes kilde"),
-    ("location", "Location of the data", "Opbevaringssted"),
-    ("automated_decisions", "Automated decisions", "Automatiske afgørelser"),
-    ("processor_contracts", "Processor contracts", "Databehandleraftaler"),
-    ("subjects_observed", "Subjects observed", "Registrerede observeret"),
-    ("first_seen", "First seen", "Først set"),
-    ("last_seen", "Last seen", "Senest set"),
-    ("recipients_observed", "Recipients observed", "Modtagere observeret"),
+# (key, heading; translated through the catalog). Order is the template's. Taxonomy keys and
+# the legal basis's key stay in their own columns for machines; the named ones are for people.
+COLUMNS_30_1: tuple[tuple[str, str], ...] = (
+    ("purpose", N_("Purpose of the processing")),
+    ("purpose_id", N_("Purpose id")),
+    ("data_use", N_("Data use (fideslang)")),
+    ("legal_basis_name", N_("Legal basis (Art. 6)")),
+    ("art9_condition", N_("Art. 9/10 condition")),
+    ("legitimate_interest", N_("Legitimate interests")),
+    ("data_subjects", N_("Categories of data subjects")),
+    ("category_names", N_("Categories of personal data")),
+    ("special_categories", N_("Special categories (Art. 9/10)")),
+    ("recipients_internal", N_("Recipients: internal")),
+    ("recipients_processors", N_("Recipients: processors")),
+    ("recipients_sub_processors", N_("Recipients: sub-processors")),
+    ("recipients_third_parties", N_("Recipients: third parties")),
+    ("recipients_authorities", N_("Recipients: authorities")),
+    ("transfers", N_("Third countries and safeguards")),
+    ("erasure", N_("Time limits for erasure")),
+    ("security_measures", N_("Security measures (Art. 32)")),
+    ("source", N_("Source of the data")),
+    ("location", N_("Location of the data")),
+    ("automated_decisions", N_("Automated decisions")),
+    ("processor_contracts", N_("Processor contracts")),
+    ("subjects_observed", N_("Subjects observed")),
+    ("first_seen", N_("First seen")),
+    ("last_seen", N_("Last seen")),
+    ("recipients_observed", N_("Recipients observed")),
+    ("categories", N_("Category keys (fideslang)")),
+    ("legal_basis", N_("Legal basis (key)")),
 )
 
-COLUMNS_30_2: tuple[tuple[str, str, str], ...] = (
-    ("controller", "Controller served", "Dataansvarlig"),
-    ("controller_contact", "Controller contact", "Dataansvarligs kontakt"),
-    ("representative", "Representative", "Repræsentant"),
-    ("processing", "Categories of processing", "Kategorier af behandling"),
-    ("categories", "Categories of personal data", "Kategorier af personoplysninger"),
-    ("sub_processors", "Sub-processors", "Underdatabehandlere"),
-    ("transfers", "Third countries and safeguards", "Tredjelande og garantier"),
-    ("security_measures", "Security measures (Art. 32)", "Sikkerhedsforanstaltninger (art. 32)"),
+COLUMNS_30_2: tuple[tuple[str, str], ...] = (
+    ("controller", N_("Controller served")),
+    ("controller_contact", N_("Controller contact")),
+    ("representative", N_("Representative")),
+    ("processing", N_("Categories of processing")),
+    ("categories", N_("Categories of personal data")),
+    ("sub_processors", N_("Sub-processors")),
+    ("transfers", N_("Third countries and safeguards")),
+    ("security_measures", N_("Security measures (Art. 32)")),
 )
 
-HEADER_LABELS = {
-    "title": ("Record of processing activities (GDPR Art. 30)",
-              "Fortegnelse over behandlingsaktiviteter (art. 30)"),
-    "controller": ("Controller", "Dataansvarlig"),
-    "joint_controllers": ("Joint controllers (Art. 26)", "Fælles dataansvarlige (art. 26)"),
-    "representative": ("Representative", "Repræsentant"),
-    "dpo": ("Data protection officer", "Databeskyttelsesrådgiver"),
-    "as_of": ("Evidence as of", "Dokumentation pr."),
-    "catalog": ("Catalog", "Katalog"),
-    "records_30_1": ("Art. 30(1) controller records", "Art. 30, stk. 1 (dataansvarlig)"),
-    "records_30_2": ("Art. 30(2) processor records", "Art. 30, stk. 2 (databehandler)"),
-}  # fmt: skip
-
-_NONE = {"en": "none", "da": "ingen"}
+HEADER_LABELS: dict[str, str] = {
+    "title": N_("Record of processing activities (GDPR Art. 30)"),
+    "controller": N_("Controller"),
+    "joint_controllers": N_("Joint controllers (Art. 26)"),
+    "representative": N_("Representative"),
+    "dpo": N_("Data protection officer"),
+    "as_of": N_("Evidence as of"),
+    "catalog": N_("Catalog"),
+    "records_30_1": N_("Art. 30(1) controller records"),
+    "records_30_2": N_("Art. 30(2) processor records"),
+}
 
 
 @dataclass
@@ -128,7 +130,7 @@ def build(catalog: Catalog, store: Store | None, as_of: datetime, lang: str = "e
                 "processing": list(act.processing),
                 "categories": list(act.categories),
                 "sub_processors": [_holder_label(catalog, s) for s in act.sub_processors],
-                "transfers": transfers(catalog, act.transfers, act.sub_processors, as_of),
+                "transfers": transfers(catalog, act.transfers, act.sub_processors, as_of, lang),
                 "security_measures": (
                     list(act.security_measures)
                     if act.security_measures is not None
@@ -145,36 +147,48 @@ def _holder_label(catalog: Catalog, name: str) -> str:
     return f"{label} ({h.country})"
 
 
-def _transfer(catalog: Catalog, t: TransferDecl, as_of: datetime, via: str | None = None) -> str:
+def _transfer(
+    catalog: Catalog, t: TransferDecl, as_of: datetime, lang: str, via: str | None = None
+) -> str:
     """One Art. 30(1)(e) entry: country, recipient, tool and safeguards, and whether the tool
     is valid as of the record's date (the rulebook's ``validity``)."""
+    _ = gettext(lang)
     h = catalog.holders[t.recipient]
     country = t.country or h.country
     mechanism = t.mechanism or (h.transfer.mechanism if h.transfer else None)
     ref = t.ref or (h.transfer.ref if h.transfer else None)
     name = h.name or t.recipient
     if via:
-        name += f" (sub-processor of {via})"
-    text = f"{country}: {name} under {mechanism or 'none'}"
+        name += " " + _("(sub-processor of {holder})").format(holder=via)
+    tool = plain.mechanism(mechanism or "none", lang)
+    text = _("{country}: {recipient} under {mechanism}").format(
+        country=country, recipient=name, mechanism=tool
+    )
     if ref:
         text += f" ({ref})"
     if t.safeguards:
-        text += f"; safeguards: {t.safeguards}"
+        text += "; " + _("safeguards: {safeguards}").format(safeguards=t.safeguards)
     v = validity(mechanism, country, as_of, as_of)
     if not v.valid:
-        text += f"; NOT VALID: {v.reason}"
+        text += "; " + _("NOT VALID: {reason}").format(reason=v.reason)
     elif mechanism == "dpf" and not dpf_certified(catalog, t.recipient):
-        text += f"; NOT VALID: {t.recipient} is not marked DPF-certified"
+        text += "; " + _("NOT VALID: {holder} is not marked DPF-certified").format(
+            holder=t.recipient
+        )
     return text
 
 
 def transfers(
-    catalog: Catalog, declared: list[TransferDecl], recipients: list[str], as_of: datetime
+    catalog: Catalog,
+    declared: list[TransferDecl],
+    recipients: list[str],
+    as_of: datetime,
+    lang: str = "en",
 ) -> list[str]:
     """The declared transfers, then every recipient outside the EEA the data reaches that
     they do not list: direct ones, and onward ones through a processor's sub-processors
     (Art. 30(1)(e) names third countries wherever the data goes)."""
-    out = [_transfer(catalog, t, as_of) for t in declared]
+    out = [_transfer(catalog, t, as_of, lang) for t in declared]
     listed = {t.recipient for t in declared}
     seen: set[str] = set()
     todo: list[tuple[str, str | None]] = [(r, None) for r in recipients]
@@ -185,14 +199,17 @@ def transfers(
         seen.add(name)
         h = catalog.holders[name]
         if name not in listed and not in_eea(h.country, as_of.date()):
-            out.append(_transfer(catalog, TransferDecl(recipient=name), as_of, via))
+            out.append(_transfer(catalog, TransferDecl(recipient=name), as_of, lang, via))
         todo += [(sub, name) for sub in h.sub_processors]
     return out
 
 
-def _contract(catalog: Catalog, name: str) -> str:
+def _contract(catalog: Catalog, name: str, lang: str) -> str:
+    _ = gettext(lang)
     h = catalog.holders[name]
-    signed = f"DPA signed {h.dpa_signed}" if h.dpa_signed else "no DPA recorded"
+    signed = (
+        _("DPA signed {date}").format(date=h.dpa_signed) if h.dpa_signed else _("no DPA recorded")
+    )
     return f"{h.name or name}: {signed}" + (f", {h.contract}" if h.contract else "")
 
 
@@ -223,13 +240,13 @@ def _row(
         groups[group].append(_holder_label(catalog, r))
         subs.extend(s for s in h.sub_processors if s not in subs)
         if h.role in ("processor", "sub_processor"):
-            contracts.append(_contract(catalog, r))
+            contracts.append(_contract(catalog, r, lang))
     for s in subs:
         label = _holder_label(catalog, s)
         if label not in groups["sub_processor"]:
             groups["sub_processor"].append(label)
-        contracts.append(_contract(catalog, s))
-    found = transfers(catalog, list(p.transfers), recipients, as_of)
+        contracts.append(_contract(catalog, s, lang))
+    found = transfers(catalog, list(p.transfers), recipients, as_of, lang)
     special = [c for c in p.categories if catalog.special(c)]
     art9 = p.art9_condition
     if art9:
@@ -240,23 +257,27 @@ def _row(
         "purpose_id": pid,
         "data_use": p.data_use,
         "legal_basis": p.legal_basis,
+        "legal_basis_name": plain.basis_name(p.legal_basis, lang),
         "art9_condition": art9,
         "legitimate_interest": p.legitimate_interest,
         "data_subjects": list(p.data_subjects),
         "categories": list(p.categories),
-        "special_categories": [f"{c} ({catalog.special(c)})" for c in special],
+        "category_names": [plain.key_name(c, catalog, lang) for c in p.categories],
+        "special_categories": [
+            f"{plain.key_name(c, catalog, lang)} ({catalog.special(c)})" for c in special
+        ],
         "recipients_internal": groups["internal"],
         "recipients_processors": groups["processor"],
         "recipients_sub_processors": groups["sub_processor"],
         "recipients_third_parties": groups["third"],
         "recipients_authorities": groups["authority"],
         "transfers": found,
-        "erasure": f"{', '.join(p.categories)}: {rule.describe(lang)}",
+        "erasure": rule.describe(lang),
         "retention_rule": str(rule),
         "security_measures": catalog.security_measures(pid),
         "source": p.source,
         "location": [_holder_label(catalog, s) for s in p.systems],
-        "automated_decisions": p.automated_decisions or _NONE.get(lang, "none"),
+        "automated_decisions": p.automated_decisions or gettext(lang)("none"),
         "processor_contracts": contracts,
         "subjects_observed": ev["subjects"] if ev else 0,
         "first_seen": iso(ev["first_seen"]) if ev else None,

@@ -7,18 +7,20 @@ openpyxl is imported only for XLSX.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 from typing import Any
 
+from lineage.i18n import N_, gettext
 from lineage.services.ropa import COLUMNS_30_1, COLUMNS_30_2, HEADER_LABELS, Records
 
 FORMATS = ("csv", "xlsx", "json", "markdown", "html")
+SHEETS = {"records_30_1": N_("Art. 30(1)"), "records_30_2": N_("Art. 30(2)")}
 
 
-def headings(columns: tuple[tuple[str, str, str], ...], lang: str) -> list[str]:
-    return [da if lang == "da" else en for _, en, da in columns]
+def headings(columns: tuple[tuple[str, str], ...], lang: str) -> list[str]:
+    _ = gettext(lang)
+    return [_(heading) for _key, heading in columns]
 
 
 def cell(value: Any, sep: str = "\n") -> str:
@@ -30,8 +32,7 @@ def cell(value: Any, sep: str = "\n") -> str:
 
 
 def _label(key: str, lang: str) -> str:
-    en, da = HEADER_LABELS[key]
-    return da if lang == "da" else en
+    return gettext(lang)(HEADER_LABELS[key])
 
 
 def header_lines(records: Records, lang: str) -> list[tuple[str, str]]:
@@ -49,7 +50,7 @@ def to_csv(records: Records, lang: str) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(headings(COLUMNS_30_1, lang))
     for row in records.controller_records:
-        writer.writerow([cell(row[k], "; ") for k, _, _ in COLUMNS_30_1])
+        writer.writerow([cell(row[k], "; ") for k, _heading in COLUMNS_30_1])
     return out.getvalue()
 
 
@@ -61,21 +62,6 @@ def _md(value: Any) -> str:
     return cell(value, "<br>").replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(records: Records, lang: str) -> str:
-    lines = [f"# {_label('title', lang)}", ""]
-    lines += [f"- **{k}:** {_md(v)}" for k, v in header_lines(records, lang)]
-    for key, columns, rows in _tables(records):
-        if not rows:
-            continue
-        lines += ["", f"## {_label(key, lang)}", ""]
-        heads = headings(columns, lang)
-        lines.append("| " + " | ".join(heads) + " |")
-        lines.append("|" + "---|" * len(heads))
-        for row in rows:
-            lines.append("| " + " | ".join(_md(row[k]) for k, _, _ in columns) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def _tables(records: Records) -> list[tuple[str, Any, list[dict[str, Any]]]]:
     return [
         ("records_30_1", COLUMNS_30_1, records.controller_records),
@@ -83,49 +69,41 @@ def _tables(records: Records) -> list[tuple[str, Any, list[dict[str, Any]]]]:
     ]
 
 
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem; color: #1b1b1b; }
-h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
-dl { display: grid; grid-template-columns: max-content auto; gap: .2rem 1rem; }
-dt { font-weight: 600; }
-table { border-collapse: collapse; font-size: .8rem; }
-th, td { border: 1px solid #bbb; padding: .3rem .4rem; vertical-align: top; text-align: left; }
-th { background: #e8eef5; position: sticky; top: 0; }
-td { white-space: pre-line; min-width: 7rem; }
-"""
+def _document(template: str, records: Records, lang: str) -> str:
+    from lineage.i18n import package_dir, render
+
+    css = (package_dir() / "templates" / "documents" / "print.css").read_text()
+    return render(
+        f"documents/{template}",
+        lang,
+        labels=HEADER_LABELS,
+        header=header_lines(records, lang),
+        tables=_tables(records),
+        cell=cell,
+        md=_md,
+        css=css,
+    )
+
+
+def to_markdown(records: Records, lang: str) -> str:
+    return _document("ropa.md", records, lang)
 
 
 def to_html(records: Records, lang: str) -> str:
-    e = html.escape
-    parts = [
-        "<!DOCTYPE html>",
-        f'<html lang="{e(lang)}"><head><meta charset="utf-8">',
-        f"<title>{e(_label('title', lang))}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{e(_label('title', lang))}</h1><dl>",
-    ]
-    parts += [f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in header_lines(records, lang)]
-    parts.append("</dl>")
-    for key, columns, rows in _tables(records):
-        if not rows:
-            continue
-        parts.append(f"<h2>{e(_label(key, lang))}</h2><table><thead><tr>")
-        parts += [f"<th>{e(h)}</th>" for h in headings(columns, lang)]
-        parts.append("</tr></thead><tbody>")
-        for row in rows:
-            cells = "".join(f"<td>{e(cell(row[k]))}</td>" for k, _, _ in columns)
-            parts.append(f"<tr>{cells}</tr>")
-        parts.append("</tbody></table>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+    """One section per record (the Art. 30 columns as a list), so it reads and prints at
+    page width instead of a table some 4,000 pixels wide."""
+    return _document("ropa.html", records, lang)
 
 
 def to_xlsx(records: Records, lang: str) -> bytes:
-    """A proper sheet per record type: header block, bold frozen heading row, wrapped text,
-    column widths."""
+    """A sheet per record type, named in the document's language: header block, bold frozen
+    heading row with an autofilter, wrapped text, column widths, and a print setup
+    (landscape, fitted to the page width, the heading row repeated on every page)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
     from openpyxl.utils import get_column_letter
 
+    _ = gettext(lang)
     wb = Workbook()
     first = True
     for key, columns, rows in _tables(records):
@@ -133,7 +111,8 @@ def to_xlsx(records: Records, lang: str) -> bytes:
             continue
         ws = wb.active if first else wb.create_sheet()
         assert ws is not None
-        ws.title = "Art. 30(1)" if key == "records_30_1" else "Art. 30(2)"
+        # Sheet names: at most 31 characters, none of : \\ / ? * [ ]
+        ws.title = _(SHEETS[key])
         first = False
         ws.append([_label("title", lang)])
         ws["A1"].font = Font(bold=True, size=14)
@@ -149,11 +128,19 @@ def to_xlsx(records: Records, lang: str) -> bytes:
             c.fill = fill
             c.alignment = Alignment(wrap_text=True, vertical="top")
         for row in rows:
-            ws.append([cell(row[k]) for k, _, _ in columns])
+            ws.append([cell(row[k]) for k, _heading in columns])
             for c in ws[ws.max_row]:
                 c.alignment = Alignment(wrap_text=True, vertical="top")
         ws.freeze_panes = ws.cell(head_row + 1, 2)
-        for i, (k, _, _) in enumerate(columns, start=1):
+        last = get_column_letter(len(columns))
+        ws.auto_filter.ref = f"A{head_row}:{last}{max(ws.max_row, head_row)}"
+        ws.print_title_rows = f"{head_row}:{head_row}"
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = ws.PAPERSIZE_A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0  # as many pages down as it takes
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        for i, (k, _heading) in enumerate(columns, start=1):
             longest = max([len(line) for r in rows for line in cell(r[k]).splitlines()] or [10])
             ws.column_dimensions[get_column_letter(i)].width = max(12, min(48, longest + 2))
     buffer = io.BytesIO()

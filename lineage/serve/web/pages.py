@@ -18,19 +18,14 @@ from starlette.staticfiles import StaticFiles
 
 from lineage import i18n
 from lineage.errors import InputError, LineageError, OpenRequestError, UnknownRequestError
+from lineage.i18n import N_
+from lineage.serve.api import ROPA_TYPES
 from lineage.serve.runtime import Busy, Runtime
 from lineage.serve.tokens import Token, Verifier
 from lineage.serve.web.sessions import COOKIE, MAX_AGE, Session, Sessions
 
 log = logging.getLogger("lineage.serve")
 
-ROPA_FORMATS = {
-    "csv": ("csv", "text/csv; charset=utf-8"),
-    "xlsx": ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    "json": ("json", "application/json"),
-    "markdown": ("md", "text/markdown; charset=utf-8"),
-    "html": ("html", "text/html; charset=utf-8"),
-}
 # No script runs on these pages; pictures are inline data or our own.
 HEADERS = {
     "Content-Security-Policy": (
@@ -41,11 +36,6 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-
-
-def N_(text: str) -> str:
-    """Marks a message for the catalog; it is translated where it is shown."""
-    return text
 
 
 CSRF_REFUSED = N_("The form was not sent from this session (CSRF token missing or wrong).")
@@ -185,7 +175,7 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
         return wrap
 
     def _t(session: Session | None) -> Callable[[str], str]:
-        return i18n.gettext(session.lang if session else "en")
+        return i18n.translations(session.lang if session else "en").gettext
 
     def app() -> Any:
         return runtime.app()
@@ -346,6 +336,10 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
         rows = []
         for q in service.requests(request_id):
             row = q.to_json(at)
+            # Whether a task is finished is the rulebook's answer (Task.done), not the page's.
+            for task, done in zip(row["tasks"], q.tasks.values(), strict=True):
+                task["done"] = done.done
+            row["tasks_open"] = sum(not t.done for t in q.tasks.values())
             left = (q.deadline - at).total_seconds() / 86400
             row["days_left"] = int(left // 1)
             row["urgency"] = (
@@ -419,7 +413,7 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
     async def ropa(request: Request, session: Session, token: Token) -> Response:
         lang = request.query_params.get("lang") or session.lang
         i18n.check(lang)
-        return page(request, session, "ropa.html", formats=list(ROPA_FORMATS), doc_lang=lang)
+        return page(request, session, "ropa.html", formats=list(ROPA_TYPES), doc_lang=lang)
 
     @guarded()
     async def ropa_file(request: Request, session: Session, token: Token) -> Response:
@@ -428,7 +422,7 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
 
         fmt = request.query_params.get("format", "html")
         lang = request.query_params.get("lang", session.lang)
-        if fmt not in ROPA_FORMATS:
+        if fmt not in ROPA_TYPES:
             raise WebError(400, _t(session)(N_("Unknown format {fmt}.")).format(fmt=fmt))
         i18n.check(lang)
 
@@ -441,7 +435,7 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
                 return render(build(catalog, store, now(), lang), fmt, lang)
 
         data = await run_in_threadpool(run)
-        suffix, media = ROPA_FORMATS[fmt]
+        suffix, media = ROPA_TYPES[fmt]
         headers = dict(HEADERS)
         if request.url.path.endswith("/download"):
             headers["Content-Disposition"] = f'attachment; filename="ropa-{lang}.{suffix}"'
