@@ -6,8 +6,10 @@ screenshot is saved under ``tests/artifacts/``."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,16 @@ if not Path(CHROMIUM).exists():
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("web") / "home"
     done = cli(home, "demo", "--keep", str(home), "--subjects", "40")
+    assert done.returncode == 0, done.stderr
+    # Someone else's request, received 25 days ago: five days left, coloured as urgent.
+    now = datetime.now(UTC)
+    at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    exposed = cli(
+        home, "exposed", "--holder", "mailchimp", "--at", at, "--references", "--format", "json"
+    )
+    other = next(r for r in json.loads(exposed.stdout)["references"])
+    received = (now - timedelta(days=25)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    done = cli(home, "erase", other, "--received-at", received, "--no-run")
     assert done.returncode == 0, done.stderr
     s = Server(home)
     s.token("admin")
@@ -138,11 +150,14 @@ def test_a_dpo_works_through_the_ui(server: Server, browser: Any, tmp_path: Path
     page.select_option("#months", "2")
     page.get_by_role("button", name="Extend").click()
     expect(page.locator("main")).to_contain_text("many holders to reach")
+    page.get_by_role("button", name="Retry").click()
+    expect(page.get_by_role("status")).to_contain_text("Recorded")
     shot(page, "06-request-extended")
     page.click("nav >> text=Requests")
-    expect(page.locator("tbody tr")).to_have_count(1)
-    expect(page.locator(".tag", has_text="extended")).to_be_visible()
-    expect(page.locator("tbody tr td").last).to_have_text("9 / 10")  # one task confirmed
+    expect(page.locator("tbody tr")).to_have_count(2)
+    ours = page.locator("tbody tr", has=page.locator(".tag", has_text="extended"))
+    expect(ours.locator("td").last).to_have_text("9 / 10")  # one task confirmed
+    expect(page.locator("tbody tr").first.locator(".days.soon")).to_have_text("4")
     shot(page, "07-requests")
 
     # The Art. 30 record: shown, and downloaded.
