@@ -1,8 +1,10 @@
-"""``lineage emit --file`` throughput against ``json.loads`` over the same lines.
+"""``lineage emit --file`` throughput against the least work per line, on the same lines.
 
 1. Write (or reuse) ``--lines`` generated JSON lines with raw identifiers.
-2. Baseline, in this process: ``json.loads`` of every line (the file read is included, as it
-   is for emit).
+2. Baselines, in this process: ``json.loads`` of every line (the file read is included, as it
+   is for emit); and the least work emit must do per line: ``json.loads``, HMAC-SHA-256 of
+   each identifier of ``subject``, and ``fastavro.schemaless_writer`` of the event(s) the
+   line becomes (built outside the timed part). The ratio is against the second (aim 0.5).
 3. ``lineage init`` and ``lineage emit --file`` into a fresh home, as real processes; emit's
    wall time (start-up included) and peak resident memory.
 
@@ -55,6 +57,50 @@ def json_baseline(path: Path) -> dict[str, Any]:
     return {"lines": count, "seconds": seconds, "lines_per_s": count / seconds}
 
 
+def least_work_baseline(path: Path, chunk: int = 20_000) -> dict[str, Any]:
+    """Lines/s of json.loads + HMAC-SHA-256 per identifier + fastavro encode per event."""
+    import hashlib
+    import hmac
+    import io
+    import os
+
+    import fastavro
+
+    from lineage.codec import default_codec
+    from lineage.edge.identity import Pseudonymizer
+    from lineage.edge.jsonl import EventParser
+
+    key = os.urandom(32)
+    parser = EventParser(Pseudonymizer(key))
+    schemas = {t: fastavro.parse_schema(s) for t, s in default_codec().reader_schemas().items()}
+    writer = fastavro.schemaless_writer
+    loads = json.loads
+    sha256 = hashlib.sha256
+    seconds = 0.0
+    count = 0
+    with open(path, encoding="utf-8") as fh:
+        while lines := fh.readlines(chunk * 300):
+            # Outside the timed part: the records each line becomes.
+            records = [
+                [(schemas[e.event_type], e.to_record()) for e in parser.parse_object(loads(line))]
+                for line in lines
+            ]
+            was = gc.isenabled()
+            gc.disable()
+            began = time.perf_counter()
+            for line, recs in zip(lines, records, strict=True):
+                obj = loads(line)
+                for kind, value in obj["subject"].items():
+                    hmac.new(key, f"{kind}:{value}".encode(), sha256).hexdigest()
+                for schema, rec in recs:
+                    writer(io.BytesIO(), schema, rec)
+            seconds += time.perf_counter() - began
+            if was:
+                gc.enable()
+            count += len(lines)
+    return {"lines": count, "seconds": seconds, "lines_per_s": count / seconds}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
@@ -69,6 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     base = workdir(args.workdir)
     path, events = prepared_jsonl(base, args.lines, args.subjects, args.seed)
     baseline = json_baseline(path)
+    least = least_work_baseline(path)
 
     home = base / "emit-home"
     shutil.rmtree(home, ignore_errors=True)
@@ -84,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
         "events_per_s": events / seconds,
         "peak_rss_mib": rss,
     }
-    ratio = emitted["lines_per_s"] / baseline["lines_per_s"]
+    ratio = emitted["lines_per_s"] / least["lines_per_s"]
     shutil.rmtree(home, ignore_errors=True)
 
     print(f"{args.lines:,} JSON lines -> {events:,} events, {args.subjects:,} subjects")
@@ -92,8 +139,12 @@ def main(argv: list[str] | None = None) -> None:
         table(
             [
                 [
-                    "json.loads per line (baseline)",
-                    *(baseline["seconds"], baseline["lines_per_s"], "", "1.000", ""),
+                    "json.loads per line",
+                    *(baseline["seconds"], baseline["lines_per_s"], "", "", ""),
+                ],
+                [
+                    "json.loads + HMAC + fastavro encode (baseline)",
+                    *(least["seconds"], least["lines_per_s"], "", "1.000", ""),
                 ],
                 [
                     "lineage emit --file",
@@ -108,9 +159,11 @@ def main(argv: list[str] | None = None) -> None:
         {
             "lines": args.lines,
             "subjects": args.subjects,
-            "baseline": baseline,
+            "json_loads": baseline,
+            "baseline": least,
             "emit": emitted,
             "ratio": ratio,
+            "aim": 0.5,
         },
     )
     print(f"results: {out}")

@@ -8,8 +8,10 @@
    runs: read, checksum, decode, validate, Arrow batches, DuckDB commits, checkpoint). The
    child reports its wall time and its peak resident memory.
 
-The ratio projection / baseline (aim: >= 0.5) is meaningful on a shared machine because both
-rates are measured in the same run.
+The ratio projection / baseline (aim: >= 0.8) is meaningful on a shared machine because both
+rates are measured in the same run. A second baseline decodes a lean record with the same
+information (12 flat fields: no envelope, no unions beyond nullable strings), encoded from
+the same events outside the timed part: what the information itself costs fastavro.
 
     python bench/projection.py --events 1000000 --subjects 100000
     python bench/projection.py --quick
@@ -90,6 +92,65 @@ def fastavro_baseline(home: Path, repeat: int = 1) -> dict[str, Any]:
     return {"events": count, "seconds": best, "events_per_s": count / best}
 
 
+LEAN_SCHEMA = {
+    "type": "record",
+    "name": "Lean",
+    "fields": [
+        {"name": "event_id", "type": "string"},
+        {"name": "event_type", "type": "string"},
+        {"name": "occurred_at", "type": "long"},
+        {"name": "recorded_at", "type": "long"},
+        {"name": "source", "type": "string"},
+        {"name": "subject_ref", "type": "string"},
+        {"name": "categories", "type": {"type": "array", "items": "string"}},
+        {"name": "holder", "type": ["null", "string"]},
+        {"name": "from_holder", "type": ["null", "string"]},
+        {"name": "purpose", "type": ["null", "string"]},
+        {"name": "legal_basis", "type": ["null", "string"]},
+        {"name": "country", "type": ["null", "string"]},
+    ],
+}
+
+
+def lean_baseline(home: Path) -> dict[str, Any]:
+    """Events/s of bare fastavro over lean records holding the same information."""
+    import fastavro
+
+    from lineage.codec import default_codec
+    from lineage.config import resolve
+    from lineage.log.factory import open_log
+
+    codec = default_codec()
+    schema = fastavro.parse_schema(LEAN_SCHEMA)
+    bodies = []
+    for entry in open_log(resolve(home)).read():
+        if entry.value is None:
+            continue
+        rec = codec.decode_raw(entry.value)
+        env = rec["envelope"]
+        lean = {k: env[k] for k in ("event_id", "event_type", "occurred_at", "recorded_at")}
+        lean.update(source=env["source"], subject_ref=env["subject_ref"])
+        lean["categories"] = rec.get("categories") or []
+        lean["holder"] = rec.get("system") or rec.get("recipient") or rec.get("holder")
+        lean["from_holder"] = rec.get("from_holder")
+        lean["purpose"] = rec.get("purpose")
+        lean["legal_basis"] = rec.get("legal_basis")
+        lean["country"] = rec.get("recipient_country") or rec.get("destination_country")
+        buf = io.BytesIO()
+        fastavro.schemaless_writer(buf, schema, lean)
+        bodies.append(buf.getvalue())
+    reader = fastavro.schemaless_reader
+    was = gc.isenabled()
+    gc.disable()
+    began = time.perf_counter()
+    for data in bodies:
+        reader(io.BytesIO(data), schema, None)
+    seconds = time.perf_counter() - began
+    if was:
+        gc.enable()
+    return {"events": len(bodies), "seconds": seconds, "events_per_s": len(bodies) / seconds}
+
+
 def child(home: Path, batch_size: int | None, no_index: bool) -> None:
     """Run in a fresh process: rebuild the projection, print timing and memory as JSON."""
     from lineage.config import resolve
@@ -159,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     home, reused = prepared_home(workdir(args.workdir), args.events, args.subjects, args.seed)
     print(f"data: {home} ({'reused' if reused else 'generated'})", file=sys.stderr)
     baseline = fastavro_baseline(home)
+    lean = lean_baseline(home)
     runs = []
     variants = [(size, False) for size in args.batch_size or [None]]
     if args.no_index:
@@ -169,13 +231,18 @@ def main(argv: list[str] | None = None) -> None:
         if run["quarantined"]:
             raise SystemExit(f"{run['quarantined']} records were set aside: generator bug")
         run["ratio"] = run["events_per_s"] / baseline["events_per_s"]
+        run["lean_ratio"] = run["events_per_s"] / lean["events_per_s"]
         runs.append(run)
 
     rows: list[list[Any]] = [
         [
             "fastavro schemaless_reader (baseline)",
-            *(baseline["seconds"], baseline["events_per_s"], "1.00", "", ""),
-        ]
+            *(baseline["seconds"], baseline["events_per_s"], "1.00", "", "", ""),
+        ],
+        [
+            "fastavro, lean 12-field record (2nd baseline)",
+            *(lean["seconds"], lean["events_per_s"], "", "1.00", "", ""),
+        ],
     ]
     for run in runs:
         mem = run["memory_mib"]
@@ -186,6 +253,7 @@ def main(argv: list[str] | None = None) -> None:
                 run["seconds"],
                 run["events_per_s"],
                 f"{run['ratio']:.2f}",
+                f"{run['lean_ratio']:.2f}",
                 mem.get("VmHWM", 0.0),
                 mem.get("RssAnon", 0.0),
             ]
@@ -194,7 +262,15 @@ def main(argv: list[str] | None = None) -> None:
     print(
         table(
             rows,
-            ["", "seconds", "events/s", "ratio", "peak RSS MiB", "anon RSS MiB at end"],
+            [
+                "",
+                "seconds",
+                "events/s",
+                "ratio",
+                "lean ratio",
+                "peak RSS MiB",
+                "anon RSS MiB at end",
+            ],
         )
     )
     path = save(
@@ -203,8 +279,9 @@ def main(argv: list[str] | None = None) -> None:
             "events": args.events,
             "subjects": args.subjects,
             "baseline": baseline,
+            "lean_baseline": lean,
             "runs": runs,
-            "aims": {"ratio": 0.5, "peak_rss_mib": 1024},
+            "aims": {"ratio": 0.8, "peak_rss_mib": 1024},
         },
     )
     print(f"results: {path}")

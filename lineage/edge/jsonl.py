@@ -33,11 +33,28 @@ _TIME_FIELDS = {"received_at", "retain_until", "deadline"}
 # The longest event line accepted. Real events are a few hundred bytes; this keeps one line
 # well inside every log's record limit (Kafka's default message size is 1 MB).
 MAX_LINE = 256 * 1024
+_REFS_KEPT = 65_536
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+_ALLOWED: dict[type, frozenset[str]] = {}
+
+
 def _field_names(cls: type[Event]) -> frozenset[str]:
-    return frozenset(body_fields(cls))
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = frozenset(body_fields(cls))
+    return names
+
+
+def _allowed_keys(cls: type[Event]) -> frozenset[str]:
+    """The keys an input object of this type may have (found once per type)."""
+    keys = _ALLOWED.get(cls)
+    if keys is None:
+        extra = {"linked"} if cls is IdentityLinked else set()
+        keys = _ALLOWED[cls] = _field_names(cls) | _ENVELOPE_INPUT | extra
+    return keys
 
 
 _REQUIRED: dict[type, tuple[str, ...]] = {}
@@ -71,6 +88,9 @@ class EventParser:
         # Remembers the field combinations it has checked: input repeats them endlessly.
         self._validator = RecordValidator(self._taxonomy)
         self._linked: set[tuple[str, str]] = set()
+        # References of the subjects seen in this input: a subject recurs on many lines, and
+        # its identifiers are normalised and hashed once.
+        self._refs: dict[tuple[tuple[str, str], ...], list[str]] = {}
 
     def parse_object(
         self, obj: Any, where: str | None = None, *, check_text: bool = True
@@ -99,7 +119,7 @@ class EventParser:
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise InputError(f"unknown event type {event_type!r}{extra}")
         body_names = _field_names(cls)
-        allowed = body_names | _ENVELOPE_INPUT | ({"linked"} if cls is IdentityLinked else set())
+        allowed = _allowed_keys(cls)
         for key in obj:
             if key not in allowed:
                 hint = suggest(key, allowed)
@@ -174,7 +194,15 @@ class EventParser:
         if subject is not None:
             if not isinstance(subject, dict):
                 raise InputError('subject must be an object like {"email": "jane@example.com"}')
-            return self._pseudo.refs(subject)
+            if not all(v.__class__ is str for v in subject.values()):
+                return self._pseudo.refs(subject)  # the type errors, or numbers as given
+            key = tuple(subject.items())
+            refs = self._refs.get(key)
+            if refs is None:
+                if len(self._refs) >= _REFS_KEPT:
+                    self._refs.clear()
+                refs = self._refs[key] = self._pseudo.refs(subject)
+            return list(refs)
         ref = obj.get("subject_ref")
         if isinstance(ref, str) and is_subject_ref(ref):
             return [ref]
@@ -268,7 +296,9 @@ def _convert(name: str, value: Any) -> Any:
 def _content_id(record: dict[str, Any]) -> uuid.UUID:
     envelope = dict(record["envelope"])
     del envelope["event_id"], envelope["recorded_at"]
-    canonical = json.dumps({**record, "envelope": envelope}, sort_keys=True, default=_json_default)
+    # What the default below would give, without a call back from the C encoder.
+    envelope["occurred_at"] = envelope["occurred_at"].isoformat()
+    canonical = _CANONICAL.encode({**record, "envelope": envelope})
     return uuid.uuid5(EVENT_NAMESPACE, canonical)
 
 
@@ -276,3 +306,7 @@ def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     raise TypeError(type(value).__name__)
+
+
+# json.dumps(obj, sort_keys=True, default=_json_default), without building an encoder per call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=_json_default)

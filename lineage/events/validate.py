@@ -7,7 +7,7 @@ decodes (bytes from another writer can be well-formed Avro and still mean nothin
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -18,6 +18,7 @@ from lineage.events.model import Event, IdentityLinked, body_fields
 from lineage.events.taxonomy import Taxonomy, default_taxonomy, suggest
 
 _REF = re.compile(r"^[0-9a-f]{64}$")
+SUBJECT_REF_PATTERN = _REF.pattern
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
@@ -107,6 +108,14 @@ _CHECKS: dict[str, Callable[[Any, Taxonomy], None]] = {
 
 # Events whose category list may be empty (meaning "all").
 _MAY_BE_EMPTY = {kinds.ERASED, kinds.RETENTION_DECLARED, kinds.TASK_UPDATED}
+# For columnar checks (``RecordValidator.passes``): the fields checked value by value, the
+# list fields among them (checked item by item), and which must not be empty.
+CHECKED_FIELDS = frozenset(_CHECKS) - {"linked_ref"}
+LIST_FIELDS = frozenset({"categories", "scope"})
+
+
+def may_be_empty(event_type: str, name: str) -> bool:
+    return name != "categories" or event_type in _MAY_BE_EMPTY
 
 
 def _checked_fields(cls: type[Event]) -> tuple[str, ...]:
@@ -136,6 +145,7 @@ class RecordValidator:
         self._ok: set[tuple[Any, ...]] = set()
         self._shapes: dict[str, tuple[frozenset[str], tuple[str, ...]]] = {}
         self._last_ref: object = None
+        self._ok_values: set[tuple[str, Any]] = set()
 
     def check(self, record: Mapping[str, Any]) -> None:
         env = record["envelope"]
@@ -168,6 +178,23 @@ class RecordValidator:
             return
         self._check_fields(record)
         self._ok.add(key)
+
+    def passes(self, name: str, values: Iterable[Any]) -> bool:
+        """Whether every value (a list field's: every item) passes ``name``'s check: the
+        checks are per field, so the distinct values of a column stand for all its rows.
+        A False sends the rows back to ``check``, which names the field."""
+        check = _CHECKS[name]
+        items = name in LIST_FIELDS
+        ok = self._ok_values
+        for value in values:
+            if value is None or (name, value) in ok:
+                continue
+            try:
+                check([value] if items else value, self.taxonomy)
+            except InputError:
+                return False
+            ok.add((name, value))
+        return True
 
     def check_event(self, event: Event) -> None:
         """``check(event.to_record())``, building the record only for a combination of

@@ -14,6 +14,8 @@ Commit protocol (one batch):
      their identity links, the quarantined records, and the new positions.
      In the same transaction, apply forgetting (``queries/forget.sql``): lineage rows of
      subjects whose erasure completed are dropped, exactly as a full replay would drop them.
+     A batch that cannot change which subjects are forgotten (``forget_needed.sql``) has
+     only its own rows checked (``forget_batch.sql``).
   6. Commit. A crash before the commit leaves the old positions and none of the rows; a crash
      after leaves both. Replaying a record twice is harmless anyway: ``event_id`` dedupes.
 
@@ -37,11 +39,10 @@ from lineage.codec import Codec
 from lineage.codec.arrow import batch_row_type
 from lineage.errors import ProjectionMismatchError
 from lineage.events.taxonomy import Taxonomy, default_taxonomy
-from lineage.events.validate import RecordValidator
 from lineage.log.base import DeadLetter, DeadLetterLog, Log, LogEntry, RewrittenLog, pending
-from lineage.projection.batch import DEFAULT_BATCH_SIZE, Batch
+from lineage.projection.batch import DEFAULT_BATCH_SIZE, Batch, Decoder
 from lineage.projection.position import check_positions
-from lineage.projection.queries import statements
+from lineage.projection.queries import sql, statements
 from lineage.projection.store import Store
 
 logger = logging.getLogger("lineage.projection")
@@ -198,20 +199,19 @@ class Projector:
         """Steps 1-3 in this process."""
         max_latency = self.max_latency
         clock = time.monotonic
-        check = RecordValidator(taxonomy).check
-        decode = self.codec.decode_raw
-        batch = Batch(self.row_type)
+        decoder = Decoder(self.codec, taxonomy, self.row_type)
+        batch = Batch(self.row_type, decoder)
         started = clock()
         source = entries if entries is not None else self.log.read(positions)
         for read, entry in enumerate(source, start=1):
             if batch.size == 0:
                 started = clock()
-            batch.take(entry, decode, check)
+            batch.take(entry)
             if batch.size >= self.batch_size or (
                 max_latency is not None and clock() - started >= max_latency
             ):
                 yield batch
-                batch = Batch(self.row_type)
+                batch = Batch(self.row_type, decoder)
             if limit is not None and read >= limit:
                 break
         if batch.size:
@@ -260,11 +260,12 @@ class Projector:
             try:
                 for stmt in statements("apply_batch"):
                     con.execute(stmt)
+                applied = self._count_events() - before
+                row = con.execute(sql("forget_needed")).fetchone()
+                for stmt in statements("forget" if row and row[0] else "forget_batch"):
+                    con.execute(stmt)
             finally:
                 con.unregister("batch")
-            applied = self._count_events() - before
-            for stmt in statements("forget"):
-                con.execute(stmt)
             if batch.quarantine:
                 quarantine = batch.quarantine_table()
                 con.register("quarantined", quarantine)

@@ -34,9 +34,8 @@ from lineage.codec import Codec
 from lineage.codec.arrow import batch_row_type
 from lineage.errors import ProjectionError
 from lineage.events.taxonomy import Taxonomy
-from lineage.events.validate import RecordValidator
 from lineage.log.base import Log
-from lineage.projection.batch import CHUNK_ROWS, Batch
+from lineage.projection.batch import CHUNK_ROWS, Batch, Decoder
 
 # Records per message from a worker: big enough that the pipe and the IPC framing cost
 # nothing per record, small enough to keep every worker's share of a commit flowing.
@@ -146,14 +145,13 @@ def _work(
         log = spec.open(partitions)
         try:
             row_type = batch_row_type(codec)
-            decode = codec.decode_raw
-            check = RecordValidator(taxonomy).check
-            batch = Batch(row_type)
+            decoder = Decoder(codec, taxonomy, row_type)
+            batch = Batch(row_type, decoder)
             for entry in log.read(positions):
-                batch.take(entry, decode, check)
+                batch.take(entry)
                 if batch.size >= chunk:
                     _send(conn, batch)
-                    batch = Batch(row_type)
+                    batch = Batch(row_type, decoder)
             if batch.size:
                 _send(conn, batch)
             conn.send(("done",))
