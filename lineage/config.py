@@ -56,6 +56,18 @@ class Settings:
     # Seconds an event may be dated ahead of this clock before emit and status flag it (a
     # producer clock running ahead hides its events from who-has until then).
     future_tolerance: float = 300.0
+    # Channels to recipients (lineage.channels): the SMTP server that sends rights requests
+    # by e-mail (STARTTLS unless smtp_tls = "none", which is refused with credentials), the
+    # sender address, and the address of `lineage serve` as recipients reach it (their
+    # answer links and webhook callbacks point there).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_tls: str = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = ""
+    smtp_timeout: float = 30.0
+    public_url: str = ""
     extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -124,6 +136,14 @@ _ENV = {
     "partitions": "LINEAGE_PARTITIONS",
     "shards": "LINEAGE_SHARDS",
     "future_tolerance": "LINEAGE_FUTURE_TOLERANCE",
+    "smtp_host": "LINEAGE_SMTP_HOST",
+    "smtp_port": "LINEAGE_SMTP_PORT",
+    "smtp_tls": "LINEAGE_SMTP_TLS",
+    "smtp_user": "LINEAGE_SMTP_USER",
+    "smtp_password": "LINEAGE_SMTP_PASSWORD",
+    "smtp_from": "LINEAGE_SMTP_FROM",
+    "smtp_timeout": "LINEAGE_SMTP_TIMEOUT",
+    "public_url": "LINEAGE_PUBLIC_URL",
 }
 
 
@@ -167,6 +187,8 @@ def resolve(home: str | Path | None = None, **flags: Any) -> Settings:
         raise ConfigError("setting future_tolerance must be 0 or more (seconds)")
     if converted.get("project_workers", 0) < 0:
         raise ConfigError("setting project_workers must be 0 or more")
+    if converted.get("smtp_tls", "starttls") not in ("starttls", "tls", "none"):
+        raise ConfigError("setting smtp_tls must be starttls, tls or none")
     if converted.get("shard"):
         parse_shard(converted["shard"])
     if converted.get("partitions"):

@@ -20,6 +20,7 @@
     ├── NoSpaceError            the disk is full (carries ``path``)
     ├── RequestError            a rights request (erasure, rectification, restriction)
     │   ├── UnknownRequestError      no request with that id (exit 2)
+    │   ├── LinkUsedError            an answer link or callback already used or superseded
     │   └── OpenRequestError         the subject already has an open request (carries its id)
     ├── EraserError             an eraser could not erase at a holder (carries ``holder``)
     │   ├── TransientEraserError     worth retrying (timeout, HTTP 429/5xx)
@@ -233,6 +234,13 @@ class UnknownRequestError(RequestError):
             f"no request {request_id!r} ({hint}see `lineage erasure status` for the known ones)"
         )
         self.request_id = request_id
+
+
+class LinkUsedError(RequestError):
+    """An answer link or callback for a task already answered (or a superseded message):
+    single-use, so nothing is recorded."""
+
+    exit_code = 1
 
 
 class OpenRequestError(RequestError):

@@ -23,11 +23,17 @@ CATALOG: dict[str, Any] = {
     "controller": {"name": "Clean ApS", "country": "DK"},
     "holders": {
         "shop": {"role": "own", "country": "DK"},
-        "books": {"role": "processor", "country": "DK", "dpa_signed": "2020-01-01"},
+        "books": {
+            "role": "processor",
+            "country": "DK",
+            "dpa_signed": "2020-01-01",
+            "channel": {"kind": "email", "email": "privacy@books.example"},
+        },
         "mailer": {
             "role": "processor",
             "country": "US",
             "dpa_signed": "2020-01-01",
+            "channel": {"kind": "manual"},
             "transfer": {"mechanism": "dpf"},
             "dpf_certified": True,
         },
@@ -113,6 +119,10 @@ def _no_dpa(c: dict[str, Any], e: list[dict[str, Any]]) -> None:
     del c["holders"]["books"]["dpa_signed"]
 
 
+def _no_channel(c: dict[str, Any], e: list[dict[str, Any]]) -> None:
+    del c["holders"]["books"]["channel"]
+
+
 def _special(c: dict[str, Any], e: list[dict[str, Any]]) -> None:
     c["purposes"]["customer"]["categories"].append("user.health_and_medical")
 
@@ -162,6 +172,7 @@ MUTATIONS: dict[str, Mutation] = {
     "retention-overdue": _short_retention,
     "consent-withdrawn": _flow_after_withdrawal,
     "processor-without-dpa": _no_dpa,
+    "processor-without-channel": _no_channel,
     "special-category-no-condition": _special,
     "undeclared-purpose": _undeclared_purpose,
     "undeclared-recipient": _undeclared_recipient,

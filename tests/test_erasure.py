@@ -82,6 +82,9 @@ def test_plan_covers_every_holder_with_the_right_action(lineage: Lineage) -> Non
             "executor",
             "note",
             "attempts",
+            "channel",
+            "step",
+            "message_id",
         }
         for t in plan["tasks"]
     )

@@ -25,12 +25,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from lineage.catalog.catalog import ART9_CONDITIONS, HOLDER_ROLES, Catalog
-from lineage.catalog.model import CatalogDoc, TransferDecl
+from lineage.catalog.model import CatalogDoc, Channel, TransferDecl
 from lineage.catalog.retention import RetentionRule, parse_rule
 from lineage.errors import InputError, TaxonomyError
 from lineage.events import vocab
 from lineage.events.taxonomy import Taxonomy, default_taxonomy, suggest
 from lineage.events.validate import check_country
+from lineage.i18n import LANGUAGES
 
 Loc = tuple[str | int, ...]
 
@@ -322,6 +323,8 @@ def _semantics(doc: CatalogDoc, out: _Collector, tax: Taxonomy | None) -> dict[s
             _one_of(out, mloc, h.transfer.mechanism, vocab.MECHANISMS, "transfer mechanism")
         for i, sub in enumerate(h.sub_processors):
             _holder_ref(out, doc, (*loc, "sub_processors", i), sub)
+        if h.channel is not None:
+            _channel(out, (*loc, "channel"), h.channel, h.eraser)
     rules: dict[str, RetentionRule] = {}
     for pid, p in doc.purposes.items():
         loc = ("purposes", pid)
@@ -356,3 +359,37 @@ def _semantics(doc: CatalogDoc, out: _Collector, tax: Taxonomy | None) -> dict[s
             for j, c in enumerate(act.categories):
                 _tax(out, (*loc, "categories", j), tax.check_category, c)
     return rules
+
+
+CHANNEL_KINDS = ("api", "email", "webhook", "manual")
+
+
+def _channel(out: _Collector, loc: Loc, ch: Channel, eraser: str | None) -> None:
+    """A channel names what its kind needs, and no secret itself."""
+    _one_of(out, (*loc, "kind"), ch.kind, CHANNEL_KINDS, "channel")
+    if ch.lang not in LANGUAGES:
+        out.at(
+            (*loc, "lang"), f"unknown language {ch.lang!r}; expected one of {', '.join(LANGUAGES)}"
+        )
+    if ch.kind == "api" and not eraser:
+        out.at((*loc, "kind"), "an api channel needs the holder's eraser (a connector name)")
+    if ch.kind == "email" and not (
+        ch.email and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", ch.email)
+    ):
+        out.at((*loc, "email"), "an email channel needs the privacy contact's address")
+    if ch.kind == "webhook":
+        url = ch.url or ""
+        if not (url.startswith("https://") or _loopback(url)):
+            out.at(
+                (*loc, "url"), "a webhook channel needs an https:// URL (http only on 127.0.0.1)"
+            )
+        if bool(ch.secret_env) == bool(ch.secret_file):
+            out.at(loc, "a webhook channel names its signing secret by secret_env or secret_file")
+    if ch.secret_file and (ch.secret_file.startswith("/") or ".." in ch.secret_file.split("/")):
+        out.at((*loc, "secret_file"), "secret_file is a path inside the lineage home")
+
+
+def _loopback(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    return url.startswith("http://") and urlsplit(url).hostname in ("127.0.0.1", "localhost", "::1")

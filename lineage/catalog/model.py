@@ -50,6 +50,22 @@ class Dpia(_Strict):
     location: str | None = None
 
 
+class Channel(_Strict):
+    """How rights requests reach a holder (Art. 17(2), 19, 28(3)(g)): ``api`` (the holder's
+    ``eraser``), ``email`` (its privacy contact), ``webhook`` (its HTTPS endpoint) or
+    ``manual``. Secrets are never in the catalog: ``secret_env`` names an environment
+    variable, ``secret_file`` a file in the lineage home."""
+
+    kind: str
+    email: str | None = None
+    lang: str = "en"
+    url: str | None = None
+    secret_env: str | None = None
+    secret_file: str | None = None
+    # Identifier kinds this holder knows the subject by (data minimisation); none: all given.
+    identities: list[str] = Field(default_factory=list)
+
+
 class Holder(_Strict):
     """An own system (role ``own``) or a recipient of data."""
 
@@ -64,6 +80,7 @@ class Holder(_Strict):
     dpf_certified: bool = False
     sub_processors: list[str] = Field(default_factory=list)
     eraser: str | None = None
+    channel: Channel | None = None
     dpia: Dpia | None = None
 
 

@@ -56,7 +56,9 @@ def service_for(app: Any, **options: Any) -> Any:
 
     catalog = app.catalog(check_taxonomy=False)
     declared = {n: h.eraser for n, h in catalog.holders.items() if h.eraser} if catalog else {}
-    return RequestService(app, load_registry(app.settings.home, declared), **options)
+    channels = {n: h.channel for n, h in catalog.holders.items() if h.channel} if catalog else {}
+    registry = load_registry(app.settings.home, declared)
+    return RequestService(app, registry, channels=channels, **options)
 
 
 def categories_of(values: tuple[str, ...], option: str, service: Any) -> tuple[str, ...]:
@@ -82,7 +84,7 @@ def plan_json(req: Any) -> dict[str, Any]:
         "subject": req.subject_ref,
         "received_at": iso(req.received_at),
         "deadline": iso(req.deadline),
-        "tasks": [t.to_json() for t in req.tasks.values()],
+        "tasks": [t.to_json(history=False) for t in req.tasks.values()],
     }
 
 
@@ -208,6 +210,8 @@ def erasure() -> None:
     \b
       lineage erasure status --overdue
       lineage erasure run REQUEST --id email=jane@example.com
+      lineage erasure retry REQUEST --holder gift-supplier --id email=jane@example.com
+      lineage erasure evidence REQUEST --out evidence/
       lineage erasure confirm REQUEST --holder quickpay --evidence "ticket 4711"
     """
 
@@ -247,6 +251,92 @@ def run(
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
     req = service.run(request_id, pairs)
     _show(req, fmt, service)
+
+
+@erasure.command("retry")
+@click.argument("request_id", metavar="REQUEST")
+@click.option("--holder", help="Only this holder's tasks (default: every failed or open one).")
+@id_option
+@executor_options
+@format_option("table", "json")
+@catalog_option
+@click.pass_context
+def retry(
+    ctx: click.Context,
+    request_id: str,
+    holder: str | None,
+    ids: tuple[str, ...],
+    retries: int,
+    backoff: float,
+    timeout: float,
+    fmt: str,
+) -> None:
+    """Try failed tasks again (their reason is in `erasure status`): the eraser, or the
+    e-mail or webhook to the holder, with the identifiers given here.
+
+    \b
+      lineage erasure retry 3f2a… --holder gift-supplier --id email=jane@example.com
+    """
+    pairs = identifier_pairs(None, ids) if ids else []
+    service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
+    req = service.run(request_id, pairs, holder)
+    _show(req, fmt, service)
+
+
+@erasure.command("remind")
+@format_option("table", "json")
+@catalog_option
+@click.pass_context
+def remind(ctx: click.Context, fmt: str) -> None:
+    """Send one reminder for every e-mailed task still unanswered a week before its
+    request's deadline, one message per recipient (run it daily, e.g. from cron).
+
+    \b
+      lineage erasure remind
+    """
+    count = make_service(ctx).remind()
+    if fmt == "json":
+        emit_json({"reminded": count})
+    else:
+        click.echo(f"reminded {count} task{'s' if count != 1 else ''}")
+
+
+@erasure.command("evidence")
+@click.argument("request_id", metavar="REQUEST")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="Write REQUEST.json and REQUEST.html into this folder (default: stdout).",
+)
+@click.option("--lang", type=click.Choice(["en", "da"]), default="en", show_default=True)
+@format_option("json", "html")
+@catalog_option
+@click.pass_context
+def evidence(ctx: click.Context, request_id: str, out: str | None, lang: str, fmt: str) -> None:
+    """Export the signed evidence of one request for a supervisory authority: every event
+    with its log position and the SHA-256 of its record, who was asked through which
+    channel and who confirmed, refused or failed, when (JSON, and an HTML page).
+
+    \b
+      lineage erasure evidence 3f2a… --out evidence/
+    """
+    import json
+    from pathlib import Path
+
+    from lineage.services.erasure.evidence import bundle, html
+
+    doc = bundle(make_service(ctx), request_id)
+    if out is None:
+        if fmt == "html":
+            click.echo(html(doc, lang))
+        else:
+            emit_json(doc)
+        return
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{request_id}.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False))
+    (folder / f"{request_id}.html").write_text(html(doc, lang))
+    click.echo(f"wrote {folder / request_id}.json and .html", err=True)
 
 
 def _show(req: Any, fmt: str, service: Any) -> None:

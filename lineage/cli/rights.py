@@ -33,6 +33,11 @@ def _open(
         service = make_service(ctx)
         cats = categories_of(categories, "--categories", service)
         req = service.open_request(pairs, kind=kind, scope=cats, dry_run=dry_run)
+        if not dry_run:
+            from lineage.services.erasure.service import raw_identifiers
+
+            # Recipients with an e-mail or webhook channel are told now (Art. 19).
+            service.execute(req, raw_identifiers(pairs))
         data = plan_json(req)
     if fmt == "json":
         emit_json(data)

@@ -115,6 +115,7 @@ def serve(
     from lineage.cli.connector import build_receiver
     from lineage.cli.main import make_app
     from lineage.serve.api import create_api
+    from lineage.serve.channels import routes as channel_routes
     from lineage.serve.http import AccessLog, HeaderTimeoutH11, Limits
     from lineage.serve.runtime import Runtime
     from lineage.serve.tokens import Verifier
@@ -142,7 +143,9 @@ def serve(
         served = runtime.app()
         receiver = build_receiver(served, connectors, served.append, quiet=not connectors)
         hooks = [r for r in receiver.app().routes if getattr(r, "path", "").startswith("/hooks/")]
-        api = create_api(runtime, verifier, max_ingests=max_ingests, extra_routes=hooks)
+        api = create_api(
+            runtime, verifier, max_ingests=max_ingests, extra_routes=hooks + channel_routes(runtime)
+        )
         wrapped: Any = Limits(
             Dispatch(api, create_web(runtime, verifier)),
             max_body=64 * 1024,

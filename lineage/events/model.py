@@ -204,7 +204,9 @@ class ErasureTaskUpdated(Event):
 
     event_type: ClassVar[str] = kinds.TASK_UPDATED
     columns: ClassVar[dict[str, str]] = {"retain_until": "at_time"}
-    version: ClassVar[int] = 2  # v2 added action, categories, executor, attempt, note
+    # v2 added action, categories, executor, attempt, note; v3 channel, step, message_id,
+    # link_id (the proof of every channel step: sent, delivered, opened, answered).
+    version: ClassVar[int] = 3
     request_id: str
     holder: str
     status: str
@@ -215,6 +217,10 @@ class ErasureTaskUpdated(Event):
     executor: str | None = None
     attempt: int = 0
     note: str | None = None
+    channel: str | None = None
+    step: str | None = None
+    message_id: str | None = None
+    link_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

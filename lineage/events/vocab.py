@@ -37,7 +37,15 @@ MECHANISMS = (
     "none",
 )
 
-ERASURE_TASK_STATUSES = ("planned", "notified", "confirmed", "refused", "failed", "retained")
+ERASURE_TASK_STATUSES = (
+    "planned",
+    "sending",
+    "notified",
+    "confirmed",
+    "refused",
+    "failed",
+    "retained",
+)
 
 RETENTION_RUNS_FROM = (
     "collection",

@@ -5,6 +5,12 @@ A task is (request, holder, action); its status is that of its latest event. A t
 *done* when confirmed, or for a ``notify`` task once notified (an independent controller
 decides itself); *settled* when done or retained under an Art. 17(3) exception. The
 Art. 12(3) deadline is one month after receipt, or the latest recorded extension.
+
+Tasks sent through a channel (e-mail, webhook) pass ``sending`` (the message is on record
+before it goes: not yet done, even for a notice) and then ``notified`` with a ``step`` (sent,
+delivered, opened, reminded) until the holder answers: confirmed, nothing held (confirmed:
+nothing to erase there), or refused. An e-mailed task not answered gets one reminder
+``REMIND_BEFORE`` its request's deadline.
 """
 
 from __future__ import annotations
@@ -16,10 +22,27 @@ from datetime import datetime
 from typing import Any
 
 from lineage.events import kinds
-from lineage.timeutil import add_duration, iso
+from lineage.timeutil import add_duration, iso, parse_duration
 
 DEADLINE = "P1M"
 MAX_EXTENSION = "P2M"
+REMIND_BEFORE = "P7D"
+# A reminder never follows its message within a day (a late request's first message would
+# otherwise be chased at once).
+REMIND_AFTER = "P1D"
+# Channel steps that answer a task (the holder's own word), and those that only track it.
+ANSWERS = ("confirmed", "nothing_held", "refused")
+CHANNELS = ("api", "email", "webhook", "manual")
+
+
+def notice_basis(kind: str, action: str) -> str:
+    """Why a recipient must act on a request (what the message to it cites): a processor or
+    sub-processor erases under its contract (Art. 28(3)(g)), and its own sub-processors
+    under the same duties (28(4)); an independent recipient is told of an erasure,
+    rectification or restriction under Art. 19 (and 17(2) where the data was made public)."""
+    if kind == "erasure" and action != "notify":
+        return "art28"
+    return "art19"
 
 
 @dataclass
@@ -34,6 +57,12 @@ class Task:
     attempts: int = 0
     note: str | None = None
     updated_at: datetime | None = None
+    channel: str | None = None
+    step: str | None = None
+    message_id: str | None = None
+    link_id: str | None = None
+    # Every recorded step (at, status, step, note): who was sent, reminded, answered what, when.
+    history: list[tuple[datetime, str, str | None, str | None]] = field(default_factory=list)
 
     @property
     def key(self) -> tuple[str, str]:
@@ -49,6 +78,31 @@ class Task:
     def settled(self) -> bool:
         return self.done or self.status == "retained"
 
+    @property
+    def answered(self) -> bool:
+        """The holder gave its own answer through a channel (the link or the webhook)."""
+        return self.step in ANSWERS
+
+    @property
+    def reminded(self) -> bool:
+        return any(step == "reminded" for _at, _s, step, _n in self.history)
+
+    def reminder_due(self, now: datetime, deadline: datetime) -> bool:
+        """An e-mailed task still unanswered within ``REMIND_BEFORE`` of the deadline, sent at
+        least ``REMIND_AFTER`` ago: one reminder."""
+        return (
+            self.channel == "email"
+            and self.status == "notified"
+            and not self.done
+            and not self.answered
+            and not self.reminded
+            and now >= deadline - parse_duration(REMIND_BEFORE)
+            and any(
+                step == "sent" and now >= add_duration(at, REMIND_AFTER)
+                for at, _s, step, _n in self.history
+            )
+        )
+
     def due(self, now: datetime) -> bool:
         """A retained task whose retention has ended: its follow-up erasure is due. (An
         ``erase`` task is retained too when its eraser reported a legal obligation.)"""
@@ -59,8 +113,9 @@ class Task:
             and self.retain_until <= now
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, history: bool = True) -> dict[str, Any]:
+        """The task; ``history`` adds when it was last updated and every recorded step."""
+        out: dict[str, Any] = {
             "holder": self.holder,
             "categories": list(self.categories),
             "action": self.action,
@@ -71,7 +126,17 @@ class Task:
             # The latest outcome: why it failed, the refusal, or the attempt under way.
             "note": self.note,
             "attempts": self.attempts,
+            "channel": self.channel,
+            "step": self.step,
+            "message_id": self.message_id,
         }
+        if history:
+            out["updated_at"] = iso(self.updated_at)
+            out["history"] = [
+                {"at": iso(at), "status": status, "step": step, "note": note}
+                for at, status, step, note in self.history
+            ]
+        return out
 
 
 @dataclass
@@ -181,6 +246,11 @@ def fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, Request]:
                 task.note = detail.get("note") or task.note
             task.attempts = max(task.attempts, int(detail.get("attempt") or 0))
             task.updated_at = at
+            task.channel = detail.get("channel") or task.channel
+            task.step = detail.get("step")
+            task.message_id = detail.get("message_id") or task.message_id
+            task.link_id = detail.get("link_id") or task.link_id
+            task.history.append((at, row["status"], task.step, row["reason"] or detail.get("note")))
         elif et == kinds.EXTENDED:
             request.extensions.append((at, row["reason"], row["at_time"]))
         elif et == kinds.COMPLETED:

@@ -9,6 +9,8 @@ evidence and a fix hint. Rules:
     retention-overdue          data held past its retention and not erased
     consent-withdrawn          processing under consent after the consent was withdrawn
     processor-without-dpa      processor or sub-processor without a DPA date (Art. 28(3))
+    processor-without-channel  processor or sub-processor with no channel for rights requests
+                               (no eraser and no email, webhook or manual channel)
     special-category-no-condition  Art. 9/10 data without an Art. 9(2) condition
     undeclared-purpose         events under a purpose the catalog does not declare
     undeclared-recipient       data observed at a recipient not declared for the purpose
@@ -51,6 +53,7 @@ EVENT_RULES = (
 )
 CATALOG_RULES = (
     "processor-without-dpa",
+    "processor-without-channel",
     "special-category-no-condition",
     "undeclared-purpose",
     "undeclared-recipient",
@@ -120,6 +123,16 @@ def _declared(catalog: Catalog, as_of: datetime) -> Iterable[Finding]:
                 f"{name} is a {h.role.replace('_', '-')} with no data processing agreement "
                 "recorded",
                 f"sign a DPA (Art. 28(3)) and record its date as holders.{name}.dpa_signed",
+                holder=name,
+            )
+        if h.role in ("processor", "sub_processor") and h.channel is None and not h.eraser:
+            yield Finding(
+                "warning",
+                "processor-without-channel",
+                f"{name} is a {h.role.replace('_', '-')} with no channel for erasure and "
+                "other rights requests: nothing will reach it",
+                f"name one as holders.{name}.channel (kind email, webhook, api or manual; "
+                "Art. 28(3)(e), (g))",
                 holder=name,
             )
         if not in_eea(h.country, as_of.date()):

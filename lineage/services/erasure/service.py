@@ -20,16 +20,17 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lineage.edge.identity import normalise
 from lineage.erasers import Eraser, EraserRegistry, ErasureTarget, Outcome
 from lineage.errors import (
     EraserError,
     InputError,
+    LinkUsedError,
     OpenRequestError,
     RequestError,
     TransientEraserError,
@@ -45,9 +46,14 @@ from lineage.events.model import (
 )
 from lineage.projection.store import Store
 from lineage.rules.requests import Request, Task
+from lineage.services.erasure.channels import SENT_CHANNELS, Dispatcher
 from lineage.services.erasure.plan import plan_erasure, plan_notification
 from lineage.services.whohas import identity_component, requests_as_of, subject
 from lineage.timeutil import add_duration, iso, now
+
+if TYPE_CHECKING:
+    from lineage.catalog.model import Channel
+    from lineage.channels.links import Link
 
 SOURCE = "lineage-erasure"
 
@@ -63,9 +69,14 @@ class RequestService:
         timeout: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], datetime] = now,
+        channels: Mapping[str, Channel] | None = None,
+        http: Any = None,
     ) -> None:
         self.app = app
         self.registry = registry or EraserRegistry()
+        # Holders' channels from the catalog (lineage.services.erasure.channels).
+        self.channels = dict(channels or {})
+        self.http = http
         self.retries = max(1, retries)
         self.backoff = backoff
         self.timeout = timeout
@@ -93,7 +104,22 @@ class RequestService:
         return found
 
     def _executors(self) -> dict[str, str]:
-        return {h: self.registry.get(h).name for h in self.registry}  # type: ignore[union-attr]
+        found = {h: self.registry.get(h).name for h in self.registry}  # type: ignore[union-attr]
+        for holder, channel in self.channels.items():
+            if channel.kind in SENT_CHANNELS:
+                found[holder] = channel.kind
+        return found
+
+    def channel_of(self, holder: str, action: str = "erase") -> str | None:
+        """How a task reaches ``holder``: its catalog channel, else ``api`` with an eraser
+        (which erases: it carries no notice)."""
+        kind = self.channels[holder].kind if holder in self.channels else None
+        if kind is None and holder in self.registry:
+            kind = "api"
+        return None if kind == "api" and action == "notify" else kind
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(self, {h: c for h, c in self.channels.items()}, self.http)
 
     # -- recording ------------------------------------------------------------------------
     def _update(
@@ -105,6 +131,10 @@ class RequestService:
         reason: str | None = None,
         note: str | None = None,
         attempt: int = 0,
+        channel: str | None = None,
+        step: str | None = None,
+        message_id: str | None = None,
+        link_id: str | None = None,
     ) -> list[Event]:
         """The events of one task update, applied to the in-memory state too."""
         at = self.clock()
@@ -124,9 +154,18 @@ class RequestService:
                 executor=task.executor,
                 attempt=attempt,
                 note=note,
+                channel=channel or task.channel,
+                step=step,
+                message_id=message_id,
+                link_id=link_id,
             )
         ]
         task.status = status
+        task.channel = channel or task.channel
+        task.step = step
+        task.message_id = message_id or task.message_id
+        task.link_id = link_id or task.link_id
+        task.history.append((at, status, step, (reason if not planned else None) or note))
         task.attempts = max(task.attempts, attempt)
         task.updated_at = at
         if not planned:
@@ -222,25 +261,84 @@ class RequestService:
         else:
             tasks = plan_notification(s, req.kind, req.scope)
         for task in tasks:
+            task.channel = self.channel_of(task.holder, task.action)
             req.tasks[task.key] = task
         if dry_run:
             return
         # Step 2: the whole plan in one append (and completion when nothing is held).
         events: list[Event] = []
         for task in tasks:
-            events += self._update(req, task, task.status)
+            events += self._update(req, task, task.status, channel=task.channel)
         events += self._completion(req)
         self._append(events)
 
-    def run(self, request_id: str, pairs: list[tuple[str, str]]) -> Request:
-        """Execute (or resume) a request's tasks that have an eraser."""
+    def run(
+        self, request_id: str, pairs: list[tuple[str, str]], holder: str | None = None
+    ) -> Request:
+        """Execute (or resume) a request's tasks that have an eraser or a channel; with
+        ``holder``, only that holder's (``lineage erasure retry``)."""
         with self.app.store() as store:
             self.app.catch_up(store)
             req = self._request(store, request_id)
             identifiers = self._identifiers(store, req, pairs)
             if not req.tasks and not req.completed:
                 self._plan(store, req)  # the run that recorded the request crashed before
-        self.execute(req, identifiers)
+        if holder is None:
+            self.execute(req, identifiers)
+            return req
+        if holder not in {t.holder for t in req.tasks.values()}:
+            raise RequestError(f"--holder: request {request_id} has no task at {holder!r}")
+        others = {k: t for k, t in req.tasks.items() if t.holder != holder}
+        for key in others:
+            del req.tasks[key]
+        try:
+            self.execute(req, identifiers)
+        finally:
+            req.tasks.update(others)
+        return req
+
+    def remind(self) -> int:
+        """Reminders for every e-mailed task unanswered close to its deadline."""
+        return self.dispatcher().remind(q for q in self.requests() if not q.completed)
+
+    def answer(
+        self,
+        link: Link,
+        step: str | None,
+        *,
+        reason: str | None = None,
+        sub_processors: tuple[str, ...] = (),
+        via: str = "answer link",
+        opened: bool = False,
+    ) -> Request:
+        """A holder's answer through its signed link or webhook callback: recorded once.
+        ``opened``: the link was followed (recorded the first time). A link that is not the
+        task's current one, or a task already answered, is refused and records nothing."""
+        with self.app.store() as store:
+            self.app.catch_up(store)
+            req = self._request(store, link.request_id)
+        task = req.tasks.get((link.holder, link.action))
+        if task is None or task.link_id != link.link_id:
+            raise LinkUsedError("this link has been replaced by a newer message")
+        if task.answered or req.completed or task.status in ("confirmed", "refused"):
+            raise LinkUsedError("this request has already been answered: thank you")
+        dispatcher = self.dispatcher()
+        if opened:
+            if not any(step == "opened" for _a, _s, step, _n in task.history):
+                self._append(
+                    dispatcher._step(
+                        req,
+                        task,
+                        task.status,
+                        "opened",
+                        None,
+                        link.link_id,
+                        note=f"{task.holder} opened the answer link",
+                    )
+                )
+            return req
+        assert step is not None
+        self._append(dispatcher.answer(req, task, step, reason, sub_processors, via, link.link_id))
         return req
 
     def _identifiers(
@@ -262,11 +360,24 @@ class RequestService:
         return identifiers
 
     def execute(self, req: Request, identifiers: dict[str, str]) -> None:
+        self.execute_many([(req, identifiers)])
+
+    def execute_many(self, batch: list[tuple[Request, dict[str, str]]]) -> None:
+        """Execute several requests: erasers per task, then the channels, which batch every
+        e-mail to one address into one message."""
+        for req, identifiers in batch:
+            self._erasers(req, identifiers)
+        self._known = {k: v for _, ids in batch for k, v in ids.items()}
+        self.dispatcher().run(batch)
+
+    def _erasers(self, req: Request, identifiers: dict[str, str]) -> None:
         at = self.clock()
         self._known = identifiers
         for task in list(req.tasks.values()):
             if task.done or req.completed or task.action == "notify" or task.status == "refused":
-                continue  # notify tasks and refusals need a person
+                continue  # notify tasks and refusals need a person (or a channel)
+            if task.channel in (*SENT_CHANNELS, "manual"):
+                continue  # sent by the dispatcher, or a person's job by the catalog's word
             eraser = self.registry.get(task.holder)
             if eraser is None:
                 continue  # a manual task: `lineage erasure confirm`
