@@ -83,17 +83,15 @@ def _widths(longest: list[int], width: int | None) -> list[int]:
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     """Rows as a table that fits the terminal: columns wrap (long keys fold) to its width.
-    Piped, the table takes its natural width (``COLUMNS`` sets one)."""
+    Piped, the table takes its natural width: a program reading it gets whole lines (an
+    inherited ``COLUMNS`` is a terminal's, not the pipe's)."""
     # rich lays out, wraps and colours terminal tables; imported here so the CLI starts fast.
     from rich import box
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    if sys.stdout.isatty():
-        width: int | None = shutil.get_terminal_size().columns
-    else:
-        width = int(os.environ["COLUMNS"]) if os.environ.get("COLUMNS", "").isdigit() else None
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
     longest = [
         max(
             [len(w) for w in str(h).split()] + [len(x) for r in rows for x in str(r[i]).split("\n")]

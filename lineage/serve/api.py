@@ -93,7 +93,8 @@ class SubjectAsOf(Subject):
 
 class AccessBody(SubjectAsOf):
     lang: Literal["en", "da"] = "en"
-    format: Literal["json", "md", "html"] = "json"
+    # ``markdown`` is the CLI's name for the format everywhere; ``md`` stays an alias.
+    format: Literal["json", "markdown", "md", "html"] = "json"
 
 
 class EraseBody(Subject):
@@ -298,7 +299,7 @@ def create_api(
         when = _time(body.as_of, "as_of")
         with a.query_store() as store:
             report = access_report(store, refs, when, a.catalog(check_taxonomy=False), body.lang)
-        if body.format == "md":
+        if body.format in ("markdown", "md"):
             return Response(to_markdown(report), media_type="text/markdown; charset=utf-8")
         if body.format == "html":
             return Response(to_html(report), media_type="text/html; charset=utf-8")

@@ -230,6 +230,12 @@ class ServeApp(App):
 
     @contextmanager
     def query_store(self) -> Iterator[Store]:
+        """A snapshot that holds everything acknowledged before the request: an answer is
+        never older than the caller's own writes, as on the command line."""
+        log = self.log
+        self.runtime.follower.wait_for(
+            log.end_offsets(), log.begin_offsets(), self.settings.lock_timeout
+        )
         with self.runtime.snapshot() as store:
             yield store
 
