@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serve.conftest import Server, cli
+from tests.serve.conftest import Server, cli, started
 
 CHROMIUM = "/usr/bin/chromium"
 # Debian's Chromium, headless, with nothing that calls out to the network on its own.
@@ -46,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("web") / "home"
     done = cli(home, "demo", "--keep", str(home), "--subjects", "40")
     assert done.returncode == 0, done.stderr
-    # Someone else's request, received 25 days ago: five days left, coloured as urgent.
+    # Someone else's request, received 25 days ago: a few days left, coloured as urgent.
     now = datetime.now(UTC)
     at = now.strftime("%Y-%m-%dT%H:%M:%SZ")
     exposed = cli(
@@ -56,14 +56,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     received = (now - timedelta(days=25)).strftime("%Y-%m-%dT%H:%M:%SZ")
     done = cli(home, "erase", other, "--received-at", received, "--no-run")
     assert done.returncode == 0, done.stderr
-    s = Server(home)
-    s.token("admin")
-    s.token("read")
-    s.start()
-    try:
-        yield s
-    finally:
-        s.stop()
+    yield from started(home)
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +83,9 @@ def test_a_dpo_works_through_the_ui(server: Server, browser: Any, tmp_path: Path
     page.on("pageerror", lambda e: problems.append(str(e)))
     page.on("request", lambda r: urls.append(r.url))
     expect = sync_api.expect
+    # A loaded CI machine may take longer than Playwright's 5 s default for an erase.
+    expect.set_options(timeout=30_000)
+    page.set_default_timeout(30_000)
 
     page.goto(server.url + "/ui/person")
     expect(page).to_have_url(re.compile(r"/ui/login$"))
@@ -157,7 +153,8 @@ def test_a_dpo_works_through_the_ui(server: Server, browser: Any, tmp_path: Path
     expect(page.locator("tbody tr")).to_have_count(2)
     ours = page.locator("tbody tr", has=page.locator(".tag", has_text="extended"))
     expect(ours.locator("td").last).to_have_text("9 / 10")  # one task confirmed
-    expect(page.locator("tbody tr").first.locator(".days.soon")).to_have_text("4")
+    # Received 25 days ago: 3 to 6 days left whatever the month's length.
+    expect(page.locator("tbody tr").first.locator(".days.soon")).to_have_text(re.compile("^[3-6]$"))
     shot(page, "07-requests")
 
     # The Art. 30 record: shown, and downloaded.
