@@ -154,6 +154,10 @@ def test_email_batch_link_answer_and_evidence(lineage: Lineage, smtp: tuple[int,
         assert httpx.post(forged, data=answer, timeout=10).status_code == 403
         bad = httpx.post(link_of(partner), data={"answer": "refused"}, timeout=10)
         assert bad.status_code == 422, "a refusal needs its reason"
+        named = {"answer": "confirmed", "sub_processors": f"Mail for {JANE}"}
+        assert httpx.post(link_of(partner), data=named, timeout=10).status_code == 422
+        flood = {"answer": "confirmed", "sub_processors": "\n".join(f"S{i}" for i in range(30))}
+        assert httpx.post(link_of(partner), data=flood, timeout=10).status_code == 422
     finally:
         server.stop()
     state = tasks(lineage, rid)
@@ -169,7 +173,8 @@ def test_email_batch_link_answer_and_evidence(lineage: Lineage, smtp: tuple[int,
     ]
     assert state["Fragt ApS"]["status"] == "planned", "a named sub-processor becomes a task"
     assert "named by gifts" in state["Fragt ApS"]["reason"]
-    assert state["partner"]["status"] == "notified", "the refused form recorded nothing"
+    assert state["partner"]["status"] == "notified", "the rejected forms recorded nothing"
+    assert set(state) == {"webshop-db", "gifts", "partner", "Fragt ApS"}
 
     doc = lineage.json("erasure", "evidence", rid)
     from lineage.config import resolve
@@ -358,3 +363,34 @@ def test_catalog_channel_errors_are_line_numbered(lineage: Lineage, tmp_path: Pa
     assert result.exit_code == 2
     assert "unknown channel 'mail'" in result.output and "https://" in result.output
     assert "secret_env or secret_file" in result.output
+
+
+def test_webhook_answers_at_once_and_names_sub_processors(
+    lineage: Lineage, smtp: tuple[int, Any]
+) -> None:
+    port, _box = smtp
+    subs = {JANE: ["Hosting A/S"], "bo@example.com": ["Hosting for bo@example.com"]}
+
+    def reply(doc: dict[str, Any]) -> tuple[int, Any]:
+        who = doc["request"]["identities"][0]["identityValue"]
+        answer = {"status": "completed", "subProcessors": subs[who]}
+        return 200, {"apiVersion": webhook.API_VERSION, "metadata": doc["metadata"],
+                     "response": answer}  # fmt: skip
+
+    receiver = Receiver(SECRET.encode(), reply)
+    try:
+        setup(lineage, port, "http://127.0.0.1:1", receiver.url, holders=("crm",))
+        bo = [collected("bo@example.com"), shared("bo@example.com", recipient="crm",
+              recipient_role="processor", purpose="essential.service", legal_basis="contract",
+              categories=["user.name"])]  # fmt: skip
+        lineage.ok("emit", "--file", "-", input="".join(json.dumps(e) + "\n" for e in bo))
+        jane = lineage.json("erase", JANE)["request_id"]
+        bos = lineage.json("erase", "bo@example.com")["request_id"]
+    finally:
+        receiver.close()
+    state = tasks(lineage, jane)
+    assert state["crm"]["status"] == "confirmed" and state["crm"]["step"] == "confirmed"
+    assert state["Hosting A/S"]["status"] == "planned"
+    state = tasks(lineage, bos)
+    assert set(state) == {"webshop-db", "crm"}, "a name carrying an identifier is no company"
+    assert state["crm"]["status"] == "notified" and "not understood" in state["crm"]["note"]

@@ -87,6 +87,7 @@ def routes(runtime: Runtime) -> list[Any]:
             n
             for text in form.get("sub_processors", [])
             for n in text.replace(",", "\n").split("\n")
+            if n.strip()
         )
         if step not in ANSWERS:
             return failure(InputError("choose an answer: confirmed, nothing held or refused"), lang)

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from lineage.services.erasure.service import RequestService
 
 BATCH_LIMIT = 100
+MAX_SUBPROCESSORS = 20
 SENT_CHANNELS = ("email", "webhook")
 BASIS_TEXT = {"art28": "Art. 28(3)(g)", "art19": "Art. 19"}
 _NAME = re.compile(r"[\w][\w .,&()'/+-]{0,79}")
@@ -67,7 +68,7 @@ class Dispatcher:
     def due(self, req: Request, task: Task, at: datetime) -> bool:
         """A task this channel should send now: not answered, not done, not refused, and
         (like an eraser) a retained one only once its retention has ended."""
-        if task.channel not in SENT_CHANNELS or task.holder not in self.channels:
+        if task.channel not in SENT_CHANNELS or task.holder not in self.channels or req.completed:
             return False
         if req.completed or task.done or task.status in ("refused", "notified", "retained"):
             return task.status == "retained" and task.due(at)
@@ -331,16 +332,18 @@ class Dispatcher:
         events = self._step(req, task, "notified", "delivered", uid, link_id, note=f"HTTP {code}")
         if code != 202 and content.strip():
             try:
+                # Names are checked before anything changes: a bad answer records none of it.
                 answer = webhook.parse_answer(content, "response")
+                if answer.step is not None:
+                    events += self.answer(
+                        req, task, answer.step, answer.reason, answer.sub_processors,
+                        "webhook", link_id,
+                    )  # fmt: skip
             except InputError as exc:
                 events += self._step(
                     req, task, "notified", "delivered", uid, link_id,
                     note=f"answer not understood ({exc.problem}): awaiting the callback",
                 )  # fmt: skip
-            else:
-                if answer.step is not None:
-                    events += self.answer(req, task, answer.step, answer.reason,
-                                          answer.sub_processors, "webhook", link_id)  # fmt: skip
         self.s._append(events)
 
     # -- answers --------------------------------------------------------------------------
@@ -471,6 +474,11 @@ class Dispatcher:
 def check_names(names: Iterable[str], scrub: Any) -> list[str]:
     """Sub-processor names from outside: short names, no identifiers in them."""
     out: list[str] = []
+    names = list(names)
+    if len(names) > MAX_SUBPROCESSORS:
+        raise InputError(
+            f"at most {MAX_SUBPROCESSORS} sub-processors in one answer", "sub_processors"
+        )
     for raw in names:
         name = " ".join(str(raw).split())
         if not name:
