@@ -242,7 +242,8 @@ class EventParser:
             except RecursionError:
                 raise InputError("malformed JSON: nested too deeply", where) from None
             # A lone surrogate can only come from a \uD800-\uDFFF escape in the line.
-            yield from self.parse_object(obj, where, check_text=bool(_SURROGATE.search(line)))
+            surrogate = "\\u" in line and _SURROGATE.search(line) is not None
+            yield from self.parse_object(obj, where, check_text=surrogate)
 
 
 def _check_text(obj: Any) -> None:

@@ -155,13 +155,17 @@ class Scrubber:
 
     def event(self, event: Event) -> Event:
         """The event with its free-text fields scrubbed (the same object when clean)."""
-        from lineage.events.model import Evidence, body_fields
-
         names = _TEXT_OF.get(type(event))
         if names is None:
+            from lineage.events.model import body_fields
+
             names = _TEXT_OF[type(event)] = tuple(
                 n for n in body_fields(type(event)) if n in TEXT_FIELDS or n == "evidence"
             )
+        if not names:
+            return event  # most types: nothing to scrub, nothing to import per event
+        from lineage.events.model import Evidence
+
         changes: dict[str, object] = {}
         for name in names:
             value = getattr(event, name)
