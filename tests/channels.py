@@ -73,9 +73,11 @@ class Mailbox:
             return [m for m in self.messages if m["To"] == address]
 
 
-def smtp_server(port: int) -> tuple[Controller, Mailbox]:
+def smtp_server(port: int, tls: Any = None) -> tuple[Controller, Mailbox]:
+    """The server; with an ``ssl.SSLContext`` it offers STARTTLS and requires it."""
     box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    extra = {"tls_context": tls, "require_starttls": True} if tls is not None else {}
+    controller = Controller(box, hostname="127.0.0.1", port=port, **extra)
     controller.start()
     return controller, box
 

@@ -394,3 +394,59 @@ def test_webhook_answers_at_once_and_names_sub_processors(
     state = tasks(lineage, bos)
     assert set(state) == {"webshop-db", "crm"}, "a name carrying an identifier is no company"
     assert state["crm"]["status"] == "notified" and "not understood" in state["crm"]["note"]
+
+
+def test_starttls_and_login(lineage: Lineage, tmp_path: Path, monkeypatch: Any) -> None:
+    import shutil
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the client trusts this server only
+    port = free_port()
+    controller, box = smtp_server(port, context)
+    try:
+        setup(lineage, port, "http://127.0.0.1:1", holders=("gifts",))
+        config = lineage.home / "config.toml"
+        config.write_text(config.read_text().replace('smtp_tls = "none"', 'smtp_tls = "starttls"'))
+        rid = lineage.json("erase", JANE)["request_id"]
+        assert tasks(lineage, rid)["gifts"]["step"] == "sent"
+        assert len(box.to("privacy@gifts.example")) == 1
+        # Credentials never go over plain SMTP: refused before connecting.
+        config.write_text(
+            config.read_text().replace('smtp_tls = "starttls"', 'smtp_tls = "none"')
+            + 'smtp_user = "shop"\n'
+        )
+        from lineage.channels.email import Smtp
+        from lineage.config import resolve
+        from lineage.errors import ConfigError
+
+        with pytest.raises(ConfigError, match="never sent without TLS"):
+            Smtp(resolve(lineage.home))
+    finally:
+        controller.stop()
+
+
+def test_who_has_and_audit_show_the_channel_steps_and_failures(lineage: Lineage) -> None:
+    setup(lineage, free_port(), "http://127.0.0.1:1", holders=("gifts",))
+    rid = lineage.json("erase", JANE, "--received-at", "2020-01-01T00:00:00Z", "--retries", "1")[
+        "request_id"
+    ]
+    (req,) = lineage.json("who-has", JANE)["requests"]
+    gifts = {t["holder"]: t for t in req["tasks"]}["gifts"]
+    assert (gifts["channel"], gifts["step"], gifts["status"]) == ("email", "failed", "failed")
+    assert gifts["updated_at"]
+    audit = json.loads(lineage("audit", "--format", "json").stdout)
+    (finding,) = [f for f in audit["findings"] if f["rule"] == "erasure-overdue"]
+    assert finding["evidence"]["request_id"] == rid
+    assert "unreachable" in finding["evidence"]["failed"]["gifts"]
+    assert "gifts failed: transient" in finding["message"]

@@ -381,12 +381,14 @@ def _erasure(store: Store, as_of: datetime) -> Iterable[Finding]:
         if not q.overdue(as_of):
             continue
         holders = sorted({t.holder for t in q.tasks.values() if not t.settled})
+        failed = {t.holder: t.note for t in q.tasks.values() if t.status == "failed"}
         yield Finding(
             "error",
             "erasure-overdue",
             f"{q.kind} request {q.request_id} received {iso(q.received_at)} is past its "
             f"deadline {iso(q.deadline)}"
-            + (f"; open at {', '.join(holders)}" if holders else "; no task recorded"),
+            + (f"; open at {', '.join(holders)}" if holders else "; no task recorded")
+            + "".join(f"; {h} failed: {why}" for h, why in sorted(failed.items())),
             "complete the tasks, or tell the subject of the extension (Art. 12(3)) with reasons",
             holder=holders[0] if holders else None,
             evidence={
@@ -395,5 +397,6 @@ def _erasure(store: Store, as_of: datetime) -> Iterable[Finding]:
                 "deadline": iso(q.deadline),
                 "extended": bool(q.extensions),
                 "open_holders": holders,
+                "failed": failed,
             },
         )

@@ -177,7 +177,15 @@ def answer(s: Subject, ref: str) -> dict[str, Any]:
                 "deadline": iso(q.deadline),
                 "completed_at": iso(q.completed_at),
                 "tasks": [
-                    {"holder": t.holder, "action": t.action, "status": t.status}
+                    {
+                        "holder": t.holder,
+                        "action": t.action,
+                        "status": t.status,
+                        # Who answered what, when, and through which channel.
+                        "channel": t.channel,
+                        "step": t.step,
+                        "updated_at": iso(t.updated_at),
+                    }
                     for t in q.tasks.values()
                 ],
             }
