@@ -29,6 +29,9 @@ ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # Shared memory in a container can be small; a renderer that runs out of it is killed
+    # ("Target closed"). Temporary files instead.
+    "--disable-dev-shm-usage",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 JANE = "jane.doe@example.dk"
