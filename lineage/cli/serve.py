@@ -114,9 +114,10 @@ def serve(
 
     from lineage.cli.connector import build_receiver
     from lineage.cli.main import make_app
+    from lineage.ingest.server import header_timeout_protocol
     from lineage.serve.api import create_api
     from lineage.serve.channels import routes as channel_routes
-    from lineage.serve.http import AccessLog, HeaderTimeoutH11, Limits
+    from lineage.serve.http import AccessLog, Limits
     from lineage.serve.runtime import Runtime
     from lineage.serve.tokens import Verifier
     from lineage.serve.web import Dispatch, create_web
@@ -161,7 +162,7 @@ def serve(
             access.setLevel(logging.INFO)
             access.propagate = False
             wrapped = AccessLog(wrapped)
-        protocol = type("Protocol", (HeaderTimeoutH11,), {"header_timeout": header_timeout})
+        protocol = header_timeout_protocol(header_timeout)
         config = uvicorn.Config(
             wrapped,
             host=host,

@@ -276,7 +276,7 @@ def serve(receiver: Receiver, host: str, port: int, limits: Limits | None = None
         host=host,
         port=port,
         log_level="warning",
-        http=_protocol(bounds.header_timeout),
+        http=header_timeout_protocol(bounds.header_timeout),
         timeout_keep_alive=max(1, round(bounds.keep_alive)),
         limit_concurrency=bounds.max_connections,
         h11_max_incomplete_event_size=bounds.max_header_bytes,
@@ -284,13 +284,14 @@ def serve(receiver: Receiver, host: str, port: int, limits: Limits | None = None
     uvicorn.Server(config).run()
 
 
-def _protocol(header_timeout: float) -> type[asyncio.Protocol]:
+def header_timeout_protocol(header_timeout: float) -> type[asyncio.Protocol]:
     """uvicorn's h11 protocol with a deadline for each request's headers.
 
     uvicorn arms its idle timer only after a response: a client that connects and never
     finishes its headers (or sends them a byte at a time) holds its connection forever.
     Here every connection, and every keep-alive cycle, must start its next request within
-    ``header_timeout`` seconds or is closed."""
+    ``header_timeout`` seconds or is closed. Used by ``connector serve`` and ``lineage
+    serve`` alike."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class GuardedH11Protocol(H11Protocol):

@@ -1,4 +1,4 @@
-"""HTTP hygiene around the API: body limits and timeouts, the access log, a header timeout.
+"""HTTP hygiene around the API: body limits and timeouts, the access log.
 
 - ``Limits`` (ASGI middleware): a body larger than its route allows gets 413 as soon as the
   ``Content-Length`` says so or the streamed bytes pass the limit (never read whole first);
@@ -6,9 +6,8 @@
   then sees the client as gone, so it records nothing.
 - ``AccessLog`` (ASGI middleware): method, route template, status, duration, token name.
   Never the path as sent, query strings or bodies: they may hold identifiers.
-- ``HeaderTimeoutH11``: uvicorn's h11 protocol with a timer from the connection's start (and
-  after each response) until the request's headers are complete; a client that trickles
-  headers is disconnected (uvicorn has no such timeout of its own).
+The header timeout (uvicorn has none) is the webhook receiver's:
+``lineage.ingest.server.header_timeout_protocol``.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -153,42 +150,3 @@ class AccessLog:
                 (time.perf_counter() - began) * 1000,
                 state.get("token", "-"),
             )
-
-
-class HeaderTimeoutH11(H11Protocol):
-    header_timeout = 10.0
-
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        self._header_timer: asyncio.TimerHandle | None = None
-        self._arm()
-
-    def _arm(self) -> None:
-        self._disarm()
-        self._waiting_cycle = self.cycle
-        self._header_timer = self.loop.call_later(self.header_timeout, self._expired)
-
-    def _disarm(self) -> None:
-        timer = getattr(self, "_header_timer", None)
-        if timer is not None:
-            timer.cancel()
-            self._header_timer = None
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        if self.cycle is not self._waiting_cycle:  # a request's headers are complete
-            self._disarm()
-
-    def on_response_complete(self) -> None:
-        if not self.transport.is_closing():
-            self._arm()
-        super().on_response_complete()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
-
-    def _expired(self) -> None:
-        self._header_timer = None
-        if self.cycle is self._waiting_cycle and not self.transport.is_closing():
-            self.transport.close()
