@@ -3,6 +3,7 @@ lineage home (``config.toml``) > default. Secrets are never part of ``repr``."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import stat
@@ -228,7 +229,7 @@ def init_home(home: Path) -> bool:
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(secrets.token_hex(32) + "\n")
+        fh.write(key_text(secrets.token_bytes(32)))
         fh.flush()
         os.fsync(fh.fileno())
     return True
@@ -250,7 +251,26 @@ def load_key(home: Path) -> bytes:
             f"pseudonym key {path} is readable by others (mode {stat.S_IMODE(mode):o}): "
             f"run chmod 600 {path}"
         )
-    return _hex_key(path.read_text().strip(), str(path))
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
+    lines = [line for line in lines if line]
+    key = _hex_key(lines[0] if lines else "", str(path))
+    # Every reference is keyed by these bytes: a flipped digit would silently name other
+    # subjects, so the file carries a checksum of the key (homes made before it have none).
+    if len(lines) > 2 or (len(lines) == 2 and lines[1] != _check_line(key)):
+        raise ConfigError(
+            f"pseudonym key {path} is damaged (its check line does not match the key): "
+            "restore the file from a backup; every subject reference depends on it"
+        )
+    return key
+
+
+def key_text(key: bytes) -> str:
+    """The key file's content: the key in hex, then a check line."""
+    return f"{key.hex()}\n{_check_line(key)}\n"
+
+
+def _check_line(key: bytes) -> str:
+    return "check " + hashlib.sha256(key).hexdigest()[:16]
 
 
 def _hex_key(text: str, where: str) -> bytes:
