@@ -205,13 +205,15 @@ def _print(data: dict[str, Any], fmt: str) -> None:
 
 @click.group("erasure")
 def erasure() -> None:
-    """Follow rights requests to the end: run, confirm, extend, status, due.
+    """Follow rights requests to the end: run, confirm, extend, status, due, evidence.
 
     \b
       lineage erasure status --overdue
       lineage erasure run REQUEST --id email=jane@example.com
       lineage erasure retry REQUEST --holder gift-supplier --id email=jane@example.com
       lineage erasure evidence REQUEST --out evidence/
+      lineage erasure verify REQUEST.json --public-key lineage-evidence.pem
+      lineage erasure bounces ~/Maildir/.bounces
       lineage erasure confirm REQUEST --holder quickpay --evidence "ticket 4711"
     """
 
