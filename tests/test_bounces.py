@@ -176,6 +176,9 @@ def test_http_route_for_a_mail_server_pipe(lineage: Lineage, smtp: tuple[int, An
         server.stop()
     state = tasks(lineage, rid)
     assert state["gifts"]["step"] == "bounced" and state["partner"]["step"] == "delayed"
+    # The command and the route are one implementation: what one recorded, the other knows.
+    cli = lineage.ok("erasure", "bounces", "-", "--format", "json", input=body.decode())
+    assert json.loads(cli.stdout)["tasks"]["already_recorded"] == 1
 
 
 # -- the parser ---------------------------------------------------------------------------
@@ -250,3 +253,19 @@ def test_killed_after_the_server_kept_the_message_sends_it_again_with_its_messag
     assert first.get_body(("plain",)).get_content() == second.get_body(("plain",)).get_content()
     assert len(box.to(GIFTS)) == 1, "what was on record as sent is not sent again"
     assert tasks(lineage, rid)["partner"]["step"] == "sent"
+
+
+def test_a_notice_that_bounces_after_its_request_completed_is_recorded_and_warned(
+    lineage: Lineage, smtp: tuple[int, Any]
+) -> None:
+    port, box = smtp
+    setup(lineage, port, "http://127.0.0.1:1", holders=("partner",))
+    rid = lineage.json("erase", JANE)["request_id"]
+    lineage.ok("erasure", "confirm", rid, "--holder", "webshop-db", "--evidence", "deleted")
+    assert lineage.json("erasure", "status", rid)["requests"][0]["status"] == "completed"
+    (partner,) = box.to(PARTNER)
+    text = dsn.exim(partner).as_string()
+    done = lineage("erasure", "bounces", "-", input=text)
+    assert done.exit_code == 0, done.output
+    assert "was completed before partner's message bounced (5.0.0)" in done.stderr
+    assert tasks(lineage, rid)["partner"]["status"] == "failed", "the evidence shows it"
