@@ -233,8 +233,11 @@ def _consistent(doc: dict[str, Any]) -> list[dict[str, Any]]:
     req = doc.get("request")
     if not isinstance(events, list) or not isinstance(req, dict):
         raise EvidenceError("the bundle has no events or no request")
-    if not isinstance(req.get("request_id"), str) or not isinstance(req.get("tasks"), list):
+    tasks = req.get("tasks")
+    if not isinstance(req.get("request_id"), str) or not isinstance(tasks, list):
         raise EvidenceError("the bundle's request has no id or no tasks")
+    if not all(isinstance(t, dict) and isinstance(t.get("history"), list) for t in tasks):
+        raise EvidenceError("the bundle's request has a task without its steps")
     last: tuple[int, int] = (-1, -1)
     ids: set[str] = set()
     updates: Counter[tuple[str, str]] = Counter()
@@ -261,15 +264,15 @@ def _consistent(doc: dict[str, Any]) -> list[dict[str, Any]]:
             latest[key] = str(e.get("status"))
     if not any(e.get("event_type") == "ErasureRequested" for e in events):
         raise EvidenceError("the bundle has no ErasureRequested event")
-    for t in req["tasks"]:
+    for t in tasks:
         key = (str(t.get("holder")), str(t.get("action")))
-        history = t.get("history") or []
+        history = t["history"]
         if updates[key] != len(history) or latest.get(key) != t.get("status"):
             raise EvidenceError(
                 f"task {key[0]}/{key[1]}: {len(history)} steps ending {t.get('status')!r}, "
                 f"but the events show {updates[key]} ending {latest.get(key)!r}"
             )
-    if sum(updates.values()) != sum(len(t.get("history") or []) for t in req["tasks"]):
+    if sum(updates.values()) != sum(len(t["history"]) for t in tasks):
         raise EvidenceError("the events update tasks the request does not have")
     return events
 
