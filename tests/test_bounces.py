@@ -111,9 +111,11 @@ def test_mbox_stdin_answered_success_and_damaged_reports(
     success = dsn.exim(gifts)
     success.get_payload()[1].get_payload()[1].replace_header("Action", "delivered")
     success.get_payload()[1].get_payload()[1].replace_header("Status", "2.0.0")
+    anonymous = dsn.exim(gifts)
+    anonymous.set_payload(anonymous.get_payload()[:2])  # nothing names the message
     path = tmp_path / "bounces.mbox"
     box = mailbox.mbox(path)
-    for msg in (damaged, success, dsn.exim(gifts)):
+    for msg in (damaged, success, dsn.exim(gifts), anonymous):
         box.add(msg)
     box.close()
     done = lineage("erasure", "bounces", str(path), "--format", "json")
@@ -121,6 +123,7 @@ def test_mbox_stdin_answered_success_and_damaged_reports(
     assert f"warning: {path}:1: a delivery report without a delivery-status part" in done.stderr
     summary = json.loads(done.stdout)
     assert summary["messages"]["malformed"] == 1 and summary["messages"]["delivered"] == 1
+    assert summary["messages"]["unmatched"] == 1 and summary["messages"]["read"] == 4
     assert summary["tasks"]["bounced"] == 1, "the rest go on"
     g = tasks(lineage, rid)["gifts"]
     assert g["status"] == "failed" and "bounced 5.0.0" in g["note"]

@@ -91,7 +91,7 @@ def record_bounces(
             reports.append((name, report))
     if not reports:
         return summary
-    index = _index(service)
+    index = _index(service, {mid for _n, r in reports for mid in r.original_ids})
     for _name, report in reports:
         matched = [hit for mid in report.original_ids for hit in index.get(mid, [])]
         if not matched:
@@ -111,10 +111,24 @@ def record_bounces(
     return summary
 
 
-def _index(service: Any) -> dict[str, list[tuple[Request, Task, str]]]:
-    """Every task by the Message-IDs it went out under."""
+def _index(service: Any, ids: set[str]) -> dict[str, list[tuple[Request, Task, str]]]:
+    """The tasks that went out under these Message-IDs, by Message-ID: only their requests
+    are folded (one report piped to the service must not fold every request there is)."""
+    from lineage.services.whohas import requests_as_of
+
+    if not ids:
+        return {}
+    app = service.app
+    with app.store() as store:
+        app.catch_up(store)
+        found = store.fetch_dicts("requests_by_message", {"message_ids": sorted(ids)})
+        requests = [
+            req
+            for row in found
+            for req in requests_as_of(store, request_id=row["request_id"]).values()
+        ]
     index: dict[str, list[tuple[Request, Task, str]]] = {}
-    for req in service.requests():
+    for req in requests:
         for task in req.tasks.values():
             if task.channel != "email":
                 continue
