@@ -35,9 +35,9 @@ import yaml
 from lineage.channels.dsn import messages
 from lineage.cli.erasure import service_for
 from lineage.config import resolve
+from lineage.ingest.record import from_lines, parser_for, record
 from lineage.services.app import App
 from lineage.services.erasure.bounces import record_bounces
-from lineage.ingest.record import from_lines, parser_for, record
 from tests import dsn
 from tests.channels import smtp_server
 from tests.serve.conftest import free_port

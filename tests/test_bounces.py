@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import mailbox
+import time
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -158,7 +159,12 @@ def test_http_route_for_a_mail_server_pipe(lineage: Lineage, smtp: tuple[int, An
 
     def post(data: bytes, scope: str = "rights", kind: str = "message/rfc822") -> httpx.Response:
         headers = {"Authorization": f"Bearer {server.tokens[scope]}", "Content-Type": kind}
-        return httpx.post(url, content=data, headers=headers, timeout=20)
+        for _ in range(40):  # busy (503, Retry-After): a mail server defers and tries again
+            answer = httpx.post(url, content=data, headers=headers, timeout=20)
+            if answer.status_code != 503:
+                return answer
+            time.sleep(float(answer.headers.get("retry-after", "1")) / 2)
+        return answer
 
     try:
         assert post(body, "read").status_code == 403

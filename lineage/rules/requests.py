@@ -10,7 +10,8 @@ Tasks sent through a channel (e-mail, webhook) pass ``sending`` (the message is 
 before it goes: not yet done, even for a notice) and then ``notified`` with a ``step`` (sent,
 delivered, opened, reminded) until the holder answers: confirmed, nothing held (confirmed:
 nothing to erase there), or refused. An e-mailed task not answered gets one reminder
-``REMIND_BEFORE`` its request's deadline.
+``REMIND_BEFORE`` its request's deadline. A delivery report that comes back later by mail
+records step ``bounced`` (status failed) or ``delayed`` (status unchanged), once per message.
 """
 
 from __future__ import annotations
