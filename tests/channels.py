@@ -28,6 +28,8 @@ class Mailbox:
         self.refuse: set[str] = set()
         self.fail_first: dict[str, int] = {}
         self.stall_for: str | None = None
+        # Keeps the message for this address, then stalls before its "250 accepted".
+        self.stall_after_data_for: str | None = None
         # The benchmark's faults: this share of messages is refused (451) at its first DATA.
         self.fail_rate = 0.0
         self.rng = random.Random(0)
@@ -66,6 +68,12 @@ class Mailbox:
                 self.refused += 1
                 return "451 4.3.0 try again later"
             self.messages.append(msg)  # type: ignore[arg-type]
+        if self.stall_after_data_for in envelope.rcpt_tos:
+            import asyncio
+
+            self.stalled.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
         return "250 Message accepted"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -177,14 +177,15 @@ def test_email_batch_link_answer_and_evidence(lineage: Lineage, smtp: tuple[int,
     assert set(state) == {"webshop-db", "gifts", "partner", "Fragt ApS"}
 
     doc = lineage.json("erasure", "evidence", rid)
-    from lineage.config import resolve
-    from lineage.services.erasure.evidence import verify
-
-    assert verify(resolve(lineage.home).pseudonym_key(), doc)
+    bundle = lineage.home.parent / "bundle.json"
+    bundle.write_text(json.dumps(doc))
+    assert lineage.json("erasure", "verify", str(bundle))["log_checked"] is True
     assert all(e["sha256"] and "offset" in e["position"] for e in doc["events"])
     assert {"sent", "opened", "confirmed"} <= {e.get("step") for e in doc["events"]}
     doc["request"]["tasks"][0]["status"] = "confirmed!"
-    assert not verify(resolve(lineage.home).pseudonym_key(), doc)
+    bundle.write_text(json.dumps(doc))
+    changed = lineage("erasure", "verify", str(bundle))
+    assert changed.exit_code == 1 and "signature does not match" in changed.stderr
     out = lineage.home.parent / "evidence"
     lineage.ok("erasure", "evidence", rid, "--out", str(out), "--lang", "da")
     assert "Dokumentation for anmodning" in (out / f"{rid}.html").read_text()

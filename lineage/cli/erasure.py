@@ -205,13 +205,15 @@ def _print(data: dict[str, Any], fmt: str) -> None:
 
 @click.group("erasure")
 def erasure() -> None:
-    """Follow rights requests to the end: run, confirm, extend, status, due.
+    """Follow rights requests to the end: run, confirm, extend, status, due, evidence.
 
     \b
       lineage erasure status --overdue
       lineage erasure run REQUEST --id email=jane@example.com
       lineage erasure retry REQUEST --holder gift-supplier --id email=jane@example.com
       lineage erasure evidence REQUEST --out evidence/
+      lineage erasure verify REQUEST.json --public-key lineage-evidence.pem
+      lineage erasure bounces ~/Maildir/.bounces
       lineage erasure confirm REQUEST --holder quickpay --evidence "ticket 4711"
     """
 
@@ -313,9 +315,11 @@ def remind(ctx: click.Context, fmt: str) -> None:
 @catalog_option
 @click.pass_context
 def evidence(ctx: click.Context, request_id: str, out: str | None, lang: str, fmt: str) -> None:
-    """Export the signed evidence of one request for a supervisory authority: every event
-    with its log position and the SHA-256 of its record, who was asked through which
-    channel and who confirmed, refused or failed, when (JSON, and an HTML page).
+    """Export the evidence of one request for a supervisory authority: every event with
+    its log position and the SHA-256 of its record, who was asked through which channel
+    and who confirmed, refused or failed, when (JSON, and an HTML page). Signed with the
+    home's Ed25519 key: the authority checks it with `lineage erasure verify` and the
+    public key from `lineage key public`.
 
     \b
       lineage erasure evidence 3f2a… --out evidence/

@@ -456,6 +456,7 @@ def _register() -> None:
         interop,
         logcmd,
         mapcmd,
+        proof,
         rights,
         ropa,
         serve,
@@ -465,6 +466,9 @@ def _register() -> None:
     cli.add_command(whohas.who_has)
     cli.add_command(erasure.erase)
     cli.add_command(erasure.erasure)
+    erasure.erasure.add_command(proof.verify)
+    erasure.erasure.add_command(proof.bounces)
+    cli.add_command(proof.key)
     cli.add_command(logcmd.log_group)
     cli.add_command(exposed.exposed)
     for command in (rights.access, rights.rectify, rights.restrict, rights.recipients):

@@ -10,7 +10,8 @@ Tasks sent through a channel (e-mail, webhook) pass ``sending`` (the message is 
 before it goes: not yet done, even for a notice) and then ``notified`` with a ``step`` (sent,
 delivered, opened, reminded) until the holder answers: confirmed, nothing held (confirmed:
 nothing to erase there), or refused. An e-mailed task not answered gets one reminder
-``REMIND_BEFORE`` its request's deadline.
+``REMIND_BEFORE`` its request's deadline. A delivery report that comes back later by mail
+records step ``bounced`` (status failed) or ``delayed`` (status unchanged), once per message.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ REMIND_BEFORE = "P7D"
 REMIND_AFTER = "P1D"
 # Channel steps that answer a task (the holder's own word), and those that only track it.
 ANSWERS = ("confirmed", "nothing_held", "refused")
+# Steps recorded from a recipient's mail server's delivery report that arrived later.
+REPORTS = ("bounced", "delayed")
 CHANNELS = ("api", "email", "webhook", "manual")
 
 
@@ -63,6 +66,16 @@ class Task:
     link_id: str | None = None
     # Every recorded step (at, status, step, note): who was sent, reminded, answered what, when.
     history: list[tuple[datetime, str, str | None, str | None]] = field(default_factory=list)
+    # Every Message-ID (or delivery id) the task went out under, and the delivery reports
+    # recorded for them as (message id, step): a report read twice is recorded once.
+    message_ids: list[str] = field(default_factory=list)
+    reports: set[tuple[str, str]] = field(default_factory=set)
+
+    def sent_as(self, message_id: str | None, step: str | None) -> None:
+        if message_id and message_id not in self.message_ids:
+            self.message_ids.append(message_id)
+        if message_id and step in REPORTS:
+            self.reports.add((message_id, step))
 
     @property
     def key(self) -> tuple[str, str]:
@@ -249,6 +262,7 @@ def fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, Request]:
             task.channel = detail.get("channel") or task.channel
             task.step = detail.get("step")
             task.message_id = detail.get("message_id") or task.message_id
+            task.sent_as(detail.get("message_id"), task.step)
             task.link_id = detail.get("link_id") or task.link_id
             task.history.append((at, row["status"], task.step, row["reason"] or detail.get("note")))
         elif et == kinds.EXTENDED:

@@ -47,6 +47,8 @@ ROPA_TYPES = {
     "markdown": ("md", "text/markdown; charset=utf-8"),
     "html": ("html", "text/html; charset=utf-8"),
 }
+# A report returns the message it is about (ours are a few kilobytes) or only its header.
+MAX_REPORT_BYTES = 10 * 1024 * 1024
 MAP_TYPES = {"svg": "image/svg+xml", "png": "image/png", "dot": "text/vnd.graphviz"}
 
 
@@ -484,6 +486,37 @@ def create_api(
             service = service_for(app())
             req = service.run(request_id, list(body.ids.items()))
             return as_json(req.to_json(service.clock()))
+
+    @rights.post(
+        "/erasure/bounces",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"message/rfc822": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+    )
+    async def bounces(request: Request) -> Response:
+        """`lineage erasure bounces -`: one delivery report (RFC 3464) as `message/rfc822`,
+        e.g. piped by the mail server that receives the sender address's bounces. Recorded
+        once however often it is sent; other messages are counted, not refused (200). A
+        damaged report is 422."""
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind != "message/rfc822":
+            raise ApiError(415, "send one message as message/rfc822")
+        data = await request.body()
+        if len(data) > MAX_REPORT_BYTES:
+            raise ApiError(413, f"a delivery report is at most {MAX_REPORT_BYTES} bytes")
+        if not data.strip():
+            raise InputError("no message", "body")
+        return as_json(await run_in_threadpool(_bounces, data))
+
+    def _bounces(data: bytes) -> dict[str, Any]:
+        from lineage.cli.erasure import service_for
+        from lineage.services.erasure.bounces import record_bounces
+
+        with runtime.rights:
+            return record_bounces(service_for(app()), [("body", data)], strict=True).to_json()
 
     # -- ingest -------------------------------------------------------------------------
     slots = {"free": max_ingests}

@@ -164,6 +164,7 @@ class RequestService:
         task.channel = channel or task.channel
         task.step = step
         task.message_id = message_id or task.message_id
+        task.sent_as(message_id, step)
         task.link_id = link_id or task.link_id
         task.history.append((at, status, step, (reason if not planned else None) or note))
         task.attempts = max(task.attempts, attempt)
