@@ -454,7 +454,8 @@ def status(
         rows = [
             (
                 d["request_id"],
-                d["kind"],
+                # A withdrawal names the data use whose consent it withdrew.
+                d["kind"] + (f"\n{d['purpose']}" if d.get("purpose") else ""),
                 d["received_at"][:10],
                 d["deadline"][:10],
                 d["status"],
