@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from lineage.cli.catalog import catalog_option
-from lineage.cli.erasure import make_service, plan_json, render_request
+from lineage.cli.erasure import executor_options, make_service, plan_json, render_request
 from lineage.cli.options import id_option, identifier_pairs
 from lineage.cli.output import emit_json, format_option, table
 
@@ -33,6 +33,7 @@ def consent() -> None:
 )
 @click.option("--channel", metavar="TEXT", help="How the subject withdrew (kept as evidence).")
 @click.option("--dry-run", is_flag=True, help="Plan only: record nothing, send nothing.")
+@executor_options
 @format_option("table", "json")
 @catalog_option
 @click.pass_context
@@ -43,6 +44,9 @@ def withdraw(
     use: str,
     channel: str | None,
     dry_run: bool,
+    retries: int,
+    backoff: float,
+    timeout: float,
     fmt: str,
 ) -> None:
     """Record that the subject withdrew consent to a data use (a ConsentWithdrawn event)
@@ -64,7 +68,7 @@ def withdraw(
     else:
         from lineage.services.erasure.notices import withdraw as answer
 
-        service = make_service(ctx)
+        service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
         data = plan_json(answer(service, pairs, use, channel=channel, dry_run=dry_run))
     if fmt == "json":
         emit_json(data)
@@ -73,10 +77,11 @@ def withdraw(
 
 
 @consent.command("notices", short_help="Open notices for withdrawals recorded elsewhere.")
+@executor_options
 @format_option("table", "json")
 @catalog_option
 @click.pass_context
-def notices(ctx: click.Context, fmt: str) -> None:
+def notices(ctx: click.Context, retries: int, backoff: float, timeout: float, fmt: str) -> None:
     """Open a notice request for every recorded consent withdrawal that has none yet
     (from connectors, the SDK, HTTP ingest or Mailchimp's unsubscribe webhook) and send
     what can be sent. Run it after ingesting, e.g. from cron: a second run opens nothing.
@@ -95,7 +100,7 @@ def notices(ctx: click.Context, fmt: str) -> None:
     else:
         from lineage.services.erasure.notices import open_withdrawals
 
-        service = make_service(ctx)
+        service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
         opened = open_withdrawals(service)
         data = {"opened": [r.to_json(service.clock()) for r in opened]}
     if fmt == "json":

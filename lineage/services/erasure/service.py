@@ -360,14 +360,18 @@ class RequestService:
     ) -> Request:
         """A holder's answer through its signed link or webhook callback: recorded once.
         ``opened``: the link was followed (recorded the first time). A link that is not the
-        task's current one, or a task already answered, is refused and records nothing."""
+        task's current one, or a task already answered (an erasure task of a completed
+        request too), is refused and records nothing."""
         with self.app.store() as store:
             self.app.catch_up(store)
             req = self._request(store, link.request_id)
         task = req.tasks.get((link.holder, link.action))
         if task is None or task.link_id != link.link_id:
             raise LinkUsedError("this link has been replaced by a newer message")
-        if task.answered or req.completed or task.status in ("confirmed", "refused"):
+        # A notice is done once delivered, so its request may be completed already; the
+        # recipient's own confirmation (it stopped, it rectified) is still recorded, once.
+        late = req.completed and task.action != "notify"
+        if task.answered or late or task.status in ("confirmed", "refused"):
             raise LinkUsedError("this request has already been answered: thank you")
         dispatcher = self.dispatcher()
         if opened:
