@@ -38,8 +38,8 @@ import yaml
 from lineage.channels import webhook
 from lineage.cli.erasure import service_for
 from lineage.config import resolve
+from lineage.ingest.record import from_lines, parser_for, record
 from lineage.services.app import App
-from lineage.services.record import from_lines, parser_for, record
 from tests.channels import Receiver, smtp_server
 from tests.serve.conftest import Server, free_port
 
