@@ -293,9 +293,13 @@ def test_bad_withdrawals_are_one_line_and_record_nothing(
     assert not any(p.get("consent_withdrawn_at") for h in rows for p in h["purposes"])
 
 
-def test_withdraw_needs_the_use(lineage: Lineage) -> None:
+def test_withdraw_needs_the_use_and_the_person(lineage: Lineage) -> None:
     result = lineage("consent", "withdraw", JANE)
     assert result.exit_code == 2 and "--use" in result.output
+    result = lineage("consent", "withdraw", "--use", "marketing")
+    assert result.exit_code == 2 and "give an IDENTIFIER" in result.stderr
+    assert "Traceback" not in result.output
+    assert lineage.json("erasure", "status") == {"requests": []}
 
 
 def test_api_sends_rectification_restriction_and_withdrawal_as_the_cli_does(shop: Shop) -> None:
@@ -314,7 +318,9 @@ def test_api_sends_rectification_restriction_and_withdrawal_as_the_cli_does(shop
             )
             assert withdrawn.status_code == 200, withdrawn.text
             bad = c.post("/v1/consent/withdraw", json={"identifier": JANE, "use": "nonsense"})
-            assert bad.status_code == 422 and bad.json()["where"] == "--use"
+            assert bad.status_code == 422 and bad.json()["where"] == "use"
+            missing = c.post("/v1/consent/withdraw", json={"identifier": JANE})
+            assert missing.status_code == 422 and missing.json()["where"] == "body.use"
             restrict = c.post("/v1/restrict", json={"ids": {"email": JANE}})
             assert restrict.status_code == 200
             again = c.post("/v1/consent/notices", json={})

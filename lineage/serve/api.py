@@ -476,7 +476,9 @@ def create_api(
         pairs = _pairs(body)
         with runtime.rights:
             service = service_for(app())
-            req = withdraw(service, pairs, body.use, channel=body.channel, dry_run=body.dry_run)
+            req = withdraw(
+                service, pairs, body.use, channel=body.channel, dry_run=body.dry_run, where="use"
+            )
         return as_json(plan_json(req))
 
     @rights.post("/consent/notices")

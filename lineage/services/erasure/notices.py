@@ -66,20 +66,22 @@ def withdraw(
     *,
     channel: str | None = None,
     dry_run: bool = False,
+    where: str = "--use",
 ) -> Request:
     """Record that the subject withdrew consent to ``use`` (a fideslang data use; it covers
-    its narrower uses) and tell every recipient of data under it to stop."""
+    its narrower uses) and tell every recipient of data under it to stop. ``where``: how
+    the caller names the use in an error (the CLI's option, the API's field)."""
     from lineage.ingest.record import from_object, parser_for, record
 
     use = use.strip()
     if not use:
-        raise InputError("name the data use whose consent is withdrawn", "--use")
+        raise InputError("name the data use whose consent is withdrawn", where)
     app = service.app
     taxonomy = app.taxonomy() or default_taxonomy()
     try:
         taxonomy.check_use(use)
     except TaxonomyError as exc:
-        raise InputError(exc.problem, "--use") from None
+        raise InputError(exc.problem, where) from None
     if dry_run:
         return send_notice(service, pairs, "withdrawal", dry_run=True, purpose=use)
     subject: dict[str, Any] = {}
@@ -97,7 +99,7 @@ def withdraw(
         "evidence": {"channel": channel or "recorded by the controller"},
         **subject,
     }
-    parsed = from_object(parser_for(app, SOURCE), obj, "withdrawal", place="--use")
+    parsed = from_object(parser_for(app, SOURCE), obj, "withdrawal", place=where)
     events = list(parsed.events)
     record(app, type(parsed)(events, parsed.place))
     withdrawn = next(e for e in events if e.event_type == "ConsentWithdrawn")
