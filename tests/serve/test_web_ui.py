@@ -55,7 +55,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     exposed = cli(
         home, "exposed", "--holder", "mailchimp", "--at", at, "--references", "--format", "json"
     )
-    other = next(r for r in json.loads(exposed.stdout)["references"])
+    # Someone else: Jane's linked identifiers are references of hers too (same holders).
+    jane = json.loads(cli(home, "who-has", JANE, "--format", "json").stdout)["holders"]
+    other = next(
+        r
+        for r in json.loads(exposed.stdout)["references"]
+        if json.loads(cli(home, "who-has", r, "--format", "json").stdout)["holders"] != jane
+    )
     received = (now - timedelta(days=25)).strftime("%Y-%m-%dT%H:%M:%SZ")
     done = cli(home, "erase", other, "--received-at", received, "--no-run")
     assert done.returncode == 0, done.stderr
