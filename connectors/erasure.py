@@ -108,11 +108,14 @@ class ConnectorEraser:
             weakref.finalize(self, self._http.close)
         return self._http
 
-    def erase(self, target: ErasureTarget) -> Outcome:
+    def _opened_connector(self, target: ErasureTarget) -> Connector:
         try:
-            connector = self._connector()
+            return self._connector()
         except LineageError as exc:
             raise TerminalEraserError(target.holder, str(exc)) from None
+
+    def erase(self, target: ErasureTarget) -> Outcome:
+        connector = self._opened_connector(target)
         eraser = connector.eraser()
         if eraser is None:
             return Outcome("notified", connector.manual_erasure or "no erasure API: erase by hand")
@@ -124,6 +127,36 @@ class ConnectorEraser:
             error = TransientEraserError if exc.transient else TerminalEraserError
             raise error(target.holder, str(exc)) from None
         return to_outcome(target.holder, outcomes)
+
+
+class ConnectorWithdrawer(ConnectorEraser):
+    """A connector with an unsubscribe call as well (``Connector.unsubscriber``)."""
+
+    def withdraw(self, target: ErasureTarget) -> Outcome:
+        connector = self._opened_connector(target)
+        unsubscriber = connector.unsubscriber()
+        assert unsubscriber is not None, "built only for connectors with an unsubscriber"
+        try:
+            outcomes = unsubscriber.unsubscribe(
+                connector.api(self._client(connector), retry=self.retry),
+                target.identifiers,
+                target.purpose or "",
+            )
+        except ConnectorError as exc:
+            error = TransientEraserError if exc.transient else TerminalEraserError
+            raise error(target.holder, str(exc)) from None
+        outcome = to_outcome(target.holder, outcomes)
+        if outcome.status == "confirmed" and not any(o.actions for o in outcomes):
+            # Confirmed without a call that changed anything: the vendor had no such person.
+            return Outcome("confirmed", outcome.note, step="nothing_held")
+        return outcome
+
+
+def unsubscribes(connector: str) -> bool:
+    """Whether the connector has its own call for a consent withdrawal."""
+    from lineage.ingest.registry import load
+
+    return load(connector).unsubscriber is not Connector.unsubscriber
 
 
 def to_outcome(holder: str, outcomes: list[ErasureOutcome]) -> Outcome:
@@ -163,7 +196,8 @@ def factory_for(connector: str) -> Callable[[str, Mapping[str, Any], Path], Conn
     """The ``lineage.erasers`` factory for a connector's eraser."""
 
     def factory(holder: str, options: Mapping[str, Any], home: Path) -> ConnectorEraser:
-        return ConnectorEraser(connector, holder, home, options)
+        cls = ConnectorWithdrawer if unsubscribes(connector) else ConnectorEraser
+        return cls(connector, holder, home, options)
 
     factory.__name__ = f"erase_with_{connector.replace('-', '_')}"
     return factory
@@ -175,4 +209,4 @@ stripe = factory_for("stripe")
 quickpay = factory_for("quickpay")
 zendesk_sell = factory_for("zendesk-sell")
 
-__all__ = ["ConnectorEraser", "factory_for", "to_outcome"]
+__all__ = ["ConnectorEraser", "ConnectorWithdrawer", "factory_for", "to_outcome", "unsubscribes"]

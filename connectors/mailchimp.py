@@ -1,8 +1,10 @@
-"""Mailchimp Marketing API v3: list members, webhooks, permanent deletion.
+"""Mailchimp Marketing API v3: list members, webhooks, permanent deletion, unsubscribe.
 
 Lineage meaning: a member is data shared with Mailchimp (a processor in the US, so also a
 transfer); ``subscribed`` carries consent for e-mail marketing, ``unsubscribed`` its
 withdrawal. Erasure is the ``delete-permanent`` action: ``DELETE`` on a member only archives.
+A consent withdrawal recorded elsewhere reaches Mailchimp as ``PATCH`` on the member with
+``status: unsubscribed`` (the member stays on the list, no longer mailed).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from lineage.ingest.base import (
     MappedConfig,
     MappingContext,
     Resource,
+    Unsubscriber,
     WebhookDelivery,
     WebhookHandler,
     WebhookRequest,
@@ -141,6 +144,9 @@ class MailchimpConnector(Connector):
 
     def eraser(self) -> Eraser:
         return MailchimpEraser(self.config.list_id)
+
+    def unsubscriber(self) -> Unsubscriber:
+        return MailchimpUnsubscriber(self.config.list_id)
 
 
 def map_member(record: dict[str, Any], ctx: MappingContext) -> list[Event]:
@@ -287,6 +293,29 @@ class MailchimpEraser(Eraser):
                 return [ErasureOutcome("mailchimp", "confirmed", "not on the list", actions=())]
             raise
         return [ErasureOutcome("mailchimp", "confirmed", actions=(f"POST {path}",))]
+
+
+class MailchimpUnsubscriber(Unsubscriber):
+    """Every list member is e-mail marketing: any withdrawn purpose that reached Mailchimp
+    unsubscribes the member. 404: not on the list, nothing held."""
+
+    def __init__(self, list_id: str) -> None:
+        self.list_id = list_id
+
+    def unsubscribe(
+        self, api: Api, identifiers: Mapping[str, str], purpose: str
+    ) -> list[ErasureOutcome]:
+        email = identifiers.get("email")
+        if not email:
+            return [ErasureOutcome("mailchimp", "failed", "Mailchimp finds members by e-mail only")]
+        path = f"/lists/{self.list_id}/members/{subscriber_hash(email)}"
+        try:
+            api.request("PATCH", path, json_body={"status": "unsubscribed"})
+        except RequestError as exc:
+            if exc.status == 404:
+                return [ErasureOutcome("mailchimp", "confirmed", "nothing held: not on the list")]
+            raise
+        return [ErasureOutcome("mailchimp", "confirmed", actions=(f"PATCH {path} unsubscribed",))]
 
 
 __all__ = ["MailchimpConfig", "MailchimpConnector", "map_member", "subscriber_hash"]

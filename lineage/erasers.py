@@ -44,6 +44,12 @@ their erasers in the group under the connector's name; they read their credentia
 connector does (``LINEAGE_<CONNECTOR>_<SETTING>`` or ``HOME/connectors.toml``).
 
 A factory is ``factory(holder: str, options: Mapping[str, Any], home: Path) -> Eraser``.
+
+An eraser that can also stop processing for a purpose whose consent was withdrawn (Art.
+7(3), 21(3): Mailchimp's unsubscribe) is a ``Withdrawer``: ``withdraw(target)`` with
+``target.purpose``, answering as ``erase`` does (``Outcome("confirmed", step="nothing_held")``
+when the holder had no such person). Holders whose eraser is not one are told of a withdrawal
+through their e-mail, webhook or manual channel instead.
 """
 
 from __future__ import annotations
@@ -55,7 +61,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from lineage.errors import ConfigError, TerminalEraserError, TransientEraserError
 
@@ -70,6 +76,8 @@ class ErasureTarget:
     categories: tuple[str, ...]
     # Raw identifiers ({"email": "jane@example.com"}), from the command line; never stored.
     identifiers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # A consent withdrawal: the data use to stop processing for.
+    purpose: str | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class Outcome:
     status: Literal["confirmed", "refused", "notified", "retained"]
     note: str | None = None
     retain_until: datetime | None = None  # "retained": until when the holder keeps it
+    # The channel step recorded with it: "nothing_held" when the holder had no such person.
+    step: str | None = None
 
 
 class Eraser(Protocol):
@@ -84,6 +94,13 @@ class Eraser(Protocol):
     def name(self) -> str: ...
 
     def erase(self, target: ErasureTarget) -> Outcome: ...
+
+
+@runtime_checkable
+class Withdrawer(Eraser, Protocol):
+    """An eraser whose holder also has a call that stops processing for one purpose."""
+
+    def withdraw(self, target: ErasureTarget) -> Outcome: ...
 
 
 EraserFactory = Callable[[str, Mapping[str, Any], Path], Eraser]

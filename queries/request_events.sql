@@ -1,7 +1,7 @@
 -- The events of rights requests: all of them, or those of one request ($request_id), or
 -- those of one subject's references ($refs), in order.
 SELECT event_type, occurred_at, subject_ref, holder, categories, request_id, status, reason,
-       at_time, detail
+       at_time, detail, purpose
 FROM events
 WHERE event_type IN @REQUESTS
   AND ($request_id IS NULL OR request_id = $request_id)

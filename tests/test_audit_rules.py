@@ -166,6 +166,16 @@ def _open_request(c: dict[str, Any], e: list[dict[str, Any]]) -> None:
                 status="planned", action="erase"))  # fmt: skip
 
 
+def _failed_withdrawal_notice(c: dict[str, Any], e: list[dict[str, Any]]) -> None:
+    rid = "7d3c6a70-0c55-4c09-9a4e-7a8a1fd8f002"
+    e.append({**ev("ErasureRequested", "2024-12-20T00:00:00Z", request_id=rid,
+                   received_at="2024-12-20T00:00:00Z", purpose="marketing"),
+              "kind": "withdrawal"})  # fmt: skip
+    e.append(ev("ErasureTaskUpdated", "2024-12-20T00:00:01Z", request_id=rid, holder="mailer",
+                status="failed", action="notify", channel="email",
+                reason="terminal: recipient refused: 550"))  # fmt: skip
+
+
 MUTATIONS: dict[str, Mutation] = {
     "transfer-invalid": _privacy_shield,
     "transfer-dpf-uncertified": _uncertified,
@@ -180,6 +190,7 @@ MUTATIONS: dict[str, Mutation] = {
     "legitimate-interest-missing": _no_interest,
     "recipient-never-observed": _never_observed,
     "erasure-overdue": _open_request,
+    "withdrawal-notice-failed": _failed_withdrawal_notice,
 }
 
 

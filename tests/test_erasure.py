@@ -52,7 +52,15 @@ def test_plan_covers_every_holder_with_the_right_action(lineage: Lineage) -> Non
     lineage.emit(company())
     lineage.emit([collected("bo@example.com", system="other-db")], name="bo.jsonl")
     plan = lineage.json("erase", JANE, "--received-at", "2025-03-01T10:00:00Z")
-    assert list(plan) == ["request_id", "subject", "received_at", "deadline", "tasks"]
+    assert list(plan) == [
+        "request_id",
+        "kind",
+        "purpose",
+        "subject",
+        "received_at",
+        "deadline",
+        "tasks",
+    ]
     assert (plan["received_at"], plan["deadline"]) == (
         "2025-03-01T10:00:00Z",
         "2025-04-01T10:00:00Z",

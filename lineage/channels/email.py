@@ -38,6 +38,8 @@ class Item:
     link: str
     # Raw identifiers as this recipient knows the subject: only ever in the message itself.
     identities: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # A consent withdrawal: the data use to stop processing for.
+    purpose: str | None = None
 
 
 class SendError(Exception):

@@ -21,8 +21,10 @@ speaks one needs little to speak this. One request per task::
                  "callbacks": [{"url": "https://lineage.example/hooks/channels/callback/…"}]}}
 
 ``kind`` is ``DeleteRequest``, ``CorrectionRequest``, ``RestrictProcessingRequest`` or
-``ConsentWithdrawalNotice``. The answer (HTTP 200, now) or a later status event (POST to the
-callback URL, signed the same way with the same secret) carries::
+``ConsentWithdrawalNotice`` (whose ``request.purpose`` names the fideslang data use the
+subject withdrew consent to: stop processing for it and its narrower uses). The answer
+(HTTP 200, now) or a later status event (POST to the callback URL, signed the same way with
+the same secret) carries::
 
     {"apiVersion": "lineage.dsr/v1", "kind": "DeleteResponse" | "DeleteStatusEvent",
      "metadata": {"uid": "<delivery id>"},
@@ -137,6 +139,7 @@ def request_body(
     submitted: float,
     due: float,
     callback: str,
+    purpose: str | None = None,
 ) -> bytes:
     doc = {
         "apiVersion": API_VERSION,
@@ -153,6 +156,7 @@ def request_body(
                 for k, v in sorted(identities.items())
             ],
             "categories": list(categories),
+            **({"purpose": purpose} if purpose else {}),
             "submittedTimestamp": int(submitted),
             "dueTimestamp": int(due),
             "callbacks": [{"url": callback}],

@@ -81,6 +81,8 @@ def plan_json(req: Any) -> dict[str, Any]:
 
     return {
         "request_id": None if req.request_id == "dry-run" else req.request_id,
+        "kind": req.kind,
+        "purpose": req.purpose,
         "subject": req.subject_ref,
         "received_at": iso(req.received_at),
         "deadline": iso(req.deadline),
@@ -89,8 +91,11 @@ def plan_json(req: Any) -> dict[str, Any]:
 
 
 def render_request(data: dict[str, Any]) -> str:
+    what = f"{data.get('kind') or 'erasure'} request"
+    if data.get("purpose"):
+        what += f" (consent to {data['purpose']})"
     head = (
-        f"request {data['request_id'] or '(dry run, nothing recorded)'}  "
+        f"{what} {data['request_id'] or '(dry run, nothing recorded)'}  "
         f"subject {data['subject'][:16]}…\n"
         f"received {data['received_at']}  deadline {data['deadline']}"
     )
@@ -453,7 +458,8 @@ def status(
         rows = [
             (
                 d["request_id"],
-                d["kind"],
+                # A withdrawal names the data use whose consent it withdrew.
+                d["kind"] + (f"\n{d['purpose']}" if d.get("purpose") else ""),
                 d["received_at"][:10],
                 d["deadline"][:10],
                 d["status"],

@@ -449,6 +449,7 @@ def _register() -> None:
         audit,
         catalog,
         connector,
+        consent,
         demo,
         dlq,
         erasure,
@@ -473,6 +474,7 @@ def _register() -> None:
     cli.add_command(exposed.exposed)
     for command in (rights.access, rights.rectify, rights.restrict, rights.recipients):
         cli.add_command(command)
+    cli.add_command(consent.consent)
     cli.add_command(demo.demo)
     cli.add_command(catalog.catalog)
     cli.add_command(ropa.ropa)

@@ -30,15 +30,12 @@ def _open(
         else:
             data = client.restrict(ids=dict(pairs), dry_run=dry_run)
     else:
+        from lineage.services.erasure.notices import send_notice
+
         service = make_service(ctx)
         cats = categories_of(categories, "--categories", service)
-        req = service.open_request(pairs, kind=kind, scope=cats, dry_run=dry_run)
-        if not dry_run:
-            from lineage.services.erasure.service import raw_identifiers
-
-            # Recipients with an e-mail or webhook channel are told now (Art. 19).
-            service.execute(req, raw_identifiers(pairs))
-        data = plan_json(req)
+        # Recipients with an e-mail or webhook channel are told now (Art. 19).
+        data = plan_json(send_notice(service, pairs, kind, cats, dry_run=dry_run))
     if fmt == "json":
         emit_json(data)
     else:

@@ -128,7 +128,7 @@ class FakeApi:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_DELETE = do_PUT = _serve
+            do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: tests read ``api.log``

@@ -88,6 +88,7 @@ class Mailchimp:
         base = f"{prefix}/lists/{self.list_id}/members"
         api.add("GET", base, self.list_members)
         api.add("POST", base + r"/(?P<hash>[0-9a-f]+)/actions/delete-permanent", self.delete)
+        api.add("PATCH", base + r"/(?P<hash>[0-9a-f]+)", self.update)
 
     def _auth(self, request: FakeRequest) -> FakeResponse | None:
         if _basic_password(request) == self.api_key:
@@ -141,6 +142,27 @@ class Mailchimp:
         if len(self.members) == before:
             return FakeResponse(404, {"title": "Resource Not Found", "status": 404})
         return FakeResponse(204)
+
+    def update(self, request: FakeRequest) -> FakeResponse:
+        """``PATCH`` a member (the unsubscribe): the member as Mailchimp answers it."""
+        if denied := self._auth(request):
+            return denied
+        assert request.match is not None
+        body = request.json() or {}
+        for member in self.members:
+            if member["id"] == request.match["hash"]:
+                if "status" in body:
+                    member["status"] = body["status"]
+                return FakeResponse(200, member)
+        return FakeResponse(
+            404,
+            {
+                "type": "https://mailchimp.com/developer/marketing/docs/errors/",
+                "title": "Resource Not Found",
+                "status": 404,
+                "detail": "The requested resource could not be found.",
+            },
+        )
 
 
 def _economic_page(

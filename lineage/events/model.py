@@ -187,15 +187,19 @@ class IdentityLinked(Event):
 class ErasureRequested(Event):
     """A rights request was received. An empty ``scope`` means all categories. ``kind`` is
     ``erasure`` (Art. 17), or ``rectification`` / ``restriction``, whose notification to
-    every recipient (Art. 19) is tracked with the same tasks."""
+    every recipient (Art. 19) is tracked with the same tasks; ``withdrawal`` tells every
+    recipient of data under ``purpose`` (a data use) that consent to it was withdrawn, once
+    per ``ConsentWithdrawn`` (``withdrawal_id``: that event's id)."""
 
     event_type: ClassVar[str] = kinds.REQUESTED
     columns: ClassVar[dict[str, str]] = {"received_at": "at_time", "scope": "categories"}
-    version: ClassVar[int] = 2  # v2 added kind
+    version: ClassVar[int] = 3  # v2 added kind; v3 purpose and withdrawal_id
     request_id: str
     received_at: datetime
     scope: tuple[str, ...] = ()
     kind: str = "erasure"
+    purpose: str | None = None
+    withdrawal_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

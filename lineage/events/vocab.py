@@ -61,4 +61,4 @@ RETENTION_RUNS_FROM = (
 ERASURE_ACTIONS = ("erase", "retain", "notify")
 
 # Rights requests tracked as ErasureRequested: Art. 17, Art. 16, Art. 18.
-REQUEST_KINDS = ("erasure", "rectification", "restriction")
+REQUEST_KINDS = ("erasure", "rectification", "restriction", "withdrawal")

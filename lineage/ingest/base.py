@@ -200,6 +200,17 @@ class Eraser(ABC):
     def erase(self, api: Api, identifiers: Mapping[str, str]) -> list[ErasureOutcome]: ...
 
 
+class Unsubscriber(ABC):
+    """Stops processing for a purpose at a vendor when consent to it is withdrawn (Art.
+    7(3), 21(3)): e.g. Mailchimp's unsubscribe. Answers like an eraser: ``confirmed`` when
+    processing stopped, with ``reason`` "nothing held" when the vendor had no such person."""
+
+    @abstractmethod
+    def unsubscribe(
+        self, api: Api, identifiers: Mapping[str, str], purpose: str
+    ) -> list[ErasureOutcome]: ...
+
+
 class Connector(ABC):
     name: ClassVar[str]
     title: ClassVar[str]
@@ -230,6 +241,10 @@ class Connector(ABC):
         return None
 
     def eraser(self) -> Eraser | None:
+        return None
+
+    def unsubscriber(self) -> Unsubscriber | None:
+        """The vendor's own call for a consent withdrawal, if it has one."""
         return None
 
     def mapping_defaults(self, catalog: Mapping[str, Any] | None = None) -> Defaults:

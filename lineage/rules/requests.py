@@ -42,7 +42,11 @@ def notice_basis(kind: str, action: str) -> str:
     """Why a recipient must act on a request (what the message to it cites): a processor or
     sub-processor erases under its contract (Art. 28(3)(g)), and its own sub-processors
     under the same duties (28(4)); an independent recipient is told of an erasure,
-    rectification or restriction under Art. 19 (and 17(2) where the data was made public)."""
+    rectification or restriction under Art. 19 (and 17(2) where the data was made public).
+    A consent withdrawal binds every recipient to stop (Art. 7(3), 21(3)); a processor acts
+    only on our documented instructions (Art. 28(3)(a))."""
+    if kind == "withdrawal":
+        return "consent"
     if kind == "erasure" and action != "notify":
         return "art28"
     return "art19"
@@ -160,6 +164,9 @@ class Request:
     kind: str = "erasure"
     scope: tuple[str, ...] = ()
     tasks: dict[tuple[str, str], Task] = field(default_factory=dict)
+    # A withdrawal's data use and the id of its ConsentWithdrawn event.
+    purpose: str | None = None
+    withdrawal_id: str | None = None
     extensions: list[tuple[datetime, str, datetime]] = field(default_factory=list)
     completed_at: datetime | None = None
 
@@ -207,6 +214,8 @@ class Request:
             "kind": self.kind,
             "subject": self.subject_ref,
             "scope": list(self.scope),
+            "purpose": self.purpose,
+            "withdrawal_id": self.withdrawal_id,
             "received_at": iso(self.received_at),
             "deadline": iso(self.deadline),
             "extensions": [
@@ -233,6 +242,8 @@ def fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, Request]:
                 received_at=row["at_time"] or row["occurred_at"],
                 kind=detail.get("kind") or "erasure",
                 scope=tuple(row["categories"] or ()),
+                purpose=row.get("purpose"),
+                withdrawal_id=detail.get("withdrawal_id"),
             )
             continue
         request = requests.get(rid)

@@ -304,6 +304,23 @@ class Client(EventMethods):
             "POST", "/v1/restrict", json={**self._who(identifier, ids), "dry_run": dry_run}
         )
 
+    def withdraw(
+        self,
+        identifier: str | None = None,
+        *,
+        use: str,
+        ids: Mapping[str, str] | None = None,
+        channel: str | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Record a consent withdrawal and tell every recipient of data under ``use``."""
+        body = {**self._who(identifier, ids), "use": use, "channel": channel, "dry_run": dry_run}
+        return self._json("POST", "/v1/consent/withdraw", json=body)
+
+    def consent_notices(self) -> dict[str, Any]:
+        """Open notices for recorded withdrawals that have none yet."""
+        return self._json("POST", "/v1/consent/notices", json={})
+
     def confirm(
         self,
         request_id: str,

@@ -115,6 +115,16 @@ class RestrictBody(Subject):
     dry_run: bool = False
 
 
+class WithdrawBody(Subject):
+    use: str = Field(description="The fideslang data use withdrawn (covers narrower uses).")
+    channel: str | None = Field(None, description="How the subject withdrew (evidence).")
+    dry_run: bool = False
+
+
+class NoticesBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
 class MapBody(SubjectAsOf):
     format: Literal["svg", "png", "dot"] = "svg"
 
@@ -439,12 +449,14 @@ def create_api(
 
     def _notify(kind: str, body: Subject, categories: list[str], dry_run: bool) -> Response:
         from lineage.cli.erasure import categories_of, plan_json, service_for
+        from lineage.services.erasure.notices import send_notice
 
         pairs = _pairs(body)
         with runtime.rights:
             service = service_for(app())
             cats = categories_of(tuple(categories), "categories", service)
-            req = service.open_request(pairs, kind=kind, scope=cats, dry_run=dry_run)
+            # Sent now, as the CLI does; the identifiers in the body are used, not recorded.
+            req = send_notice(service, pairs, kind, cats, dry_run=dry_run)
         return as_json(plan_json(req))
 
     @rights.post("/rectify")
@@ -456,6 +468,31 @@ def create_api(
     def restrict(body: RestrictBody) -> Response:
         """`lineage restrict`: record a restriction, notify recipients (Art. 18, 19)."""
         return _notify("restriction", body, [], body.dry_run)
+
+    @rights.post("/consent/withdraw")
+    def consent_withdraw(body: WithdrawBody) -> Response:
+        """`lineage consent withdraw`: record a withdrawal, tell recipients to stop."""
+        from lineage.cli.erasure import plan_json, service_for
+        from lineage.services.erasure.notices import withdraw
+
+        pairs = _pairs(body)
+        with runtime.rights:
+            service = service_for(app())
+            req = withdraw(
+                service, pairs, body.use, channel=body.channel, dry_run=body.dry_run, where="use"
+            )
+        return as_json(plan_json(req))
+
+    @rights.post("/consent/notices")
+    def consent_notices(body: NoticesBody) -> Response:
+        """`lineage consent notices`: notices for withdrawals recorded without them."""
+        from lineage.cli.erasure import service_for
+        from lineage.services.erasure.notices import open_withdrawals
+
+        with runtime.rights:
+            service = service_for(app())
+            opened = open_withdrawals(service)
+            return as_json({"opened": [r.to_json(service.clock()) for r in opened]})
 
     @rights.post("/erasure/requests/{request_id}/confirm")
     def confirm(request_id: str, body: ConfirmBody) -> Response:

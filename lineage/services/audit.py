@@ -18,7 +18,10 @@ evidence and a fix hint. Rules:
     legitimate-interest-missing  legitimate interests as basis without the interest stated
     recipient-never-observed   declared recipient that no event shows receiving data (info)
     erasure-overdue            erasure request open past its deadline (Art. 12(3), with
-                               extensions; a notified independent controller is done)
+                               extensions; a notified independent controller is done); also
+                               rectification, restriction and withdrawal notices
+    withdrawal-notice-failed   a consent withdrawal's notice to a recipient failed: it may
+                               still process for the withdrawn purpose (Art. 7(3), 28(3)(a))
 
 Without a catalog the rules that need only events still run (``EVENT_RULES``): transfers
 judged on the events' own tools, retention where the events carry one, consent, erasure
@@ -50,6 +53,7 @@ EVENT_RULES = (
     "retention-overdue",
     "consent-withdrawn",
     "erasure-overdue",
+    "withdrawal-notice-failed",
 )
 CATALOG_RULES = (
     "processor-without-dpa",
@@ -376,9 +380,12 @@ def _consent(evidence: Company) -> Iterable[Finding]:
 
 
 def _erasure(store: Store, as_of: datetime) -> Iterable[Finding]:
-    """The requests ``erasure status`` shows overdue: the same fold, the same deadline."""
+    """The requests ``erasure status`` shows overdue: the same fold, the same deadline; and
+    withdrawal notices that failed before their deadline."""
     for q in sorted(requests_as_of(store, as_of).values(), key=lambda q: q.received_at):
         if not q.overdue(as_of):
+            if q.kind == "withdrawal" and not q.completed:
+                yield from _withdrawal_failed(q)
             continue
         holders = sorted({t.holder for t in q.tasks.values() if not t.settled})
         failed = {t.holder: t.note for t in q.tasks.values() if t.status == "failed"}
@@ -398,5 +405,29 @@ def _erasure(store: Store, as_of: datetime) -> Iterable[Finding]:
                 "extended": bool(q.extensions),
                 "open_holders": holders,
                 "failed": failed,
+            },
+        )
+
+
+def _withdrawal_failed(q: Any) -> Iterable[Finding]:
+    for t in sorted(q.tasks.values(), key=lambda t: t.holder):
+        if t.status != "failed":
+            continue
+        yield Finding(
+            "warning",
+            "withdrawal-notice-failed",
+            f"the notice of withdrawn consent to {q.purpose} (request {q.request_id}) did not "
+            f"reach {t.holder} via {t.channel or 'its channel'}: {t.note or 'no reason recorded'}",
+            f"lineage erasure retry {q.request_id} --holder {t.holder} --id KIND=VALUE, or tell "
+            f"it by hand and lineage erasure confirm {q.request_id} --holder {t.holder}",
+            holder=t.holder,
+            purpose=q.purpose,
+            evidence={
+                "request_id": q.request_id,
+                "kind": q.kind,
+                "deadline": iso(q.deadline),
+                "channel": t.channel,
+                "attempts": t.attempts,
+                "reason": t.note,
             },
         )

@@ -172,6 +172,7 @@ def answer(s: Subject, ref: str) -> dict[str, Any]:
             {
                 "request_id": q.request_id,
                 "kind": q.kind,
+                "purpose": q.purpose,
                 "received_at": iso(q.received_at),
                 "status": q.status(s.as_of),
                 "deadline": iso(q.deadline),

@@ -108,7 +108,9 @@ GOLDEN_EVENTS: dict[str, Event] = {
             request_id="req-2024-001",
             received_at=datetime(2024, 2, 1, 8, 0, 0, 1, tzinfo=UTC),
             scope=("user.contact.email",),
-            kind="rectification",
+            kind="withdrawal",
+            purpose="marketing.communications.email",
+            withdrawal_id="00000000-0000-4000-8000-000000000004",
         ),
         ErasureTaskUpdated(
             **_envelope(8),
@@ -150,6 +152,14 @@ GOLDEN_EVENTS: dict[str, Event] = {
 # Files written by earlier schema versions, and the event each decodes to today: the old
 # fields as written, the fields added since at their defaults.
 LEGACY_EVENTS: dict[tuple[str, int], Event] = {
+    ("ErasureRequested", 2): ErasureRequested(
+        **_envelope(7),
+        schema_version=2,
+        request_id="req-2024-001",
+        received_at=datetime(2024, 2, 1, 8, 0, 0, 1, tzinfo=UTC),
+        scope=("user.contact.email",),
+        kind="rectification",
+    ),
     ("ErasureRequested", 1): ErasureRequested(
         **_envelope(7),
         schema_version=1,

@@ -61,6 +61,7 @@ def cli_answers(home: Path) -> dict[str, Any]:
         "erase-dry": js(home, "erase", JANE, "--dry-run", "--received-at", RECEIVED, *c),
         "restrict-dry": js(home, "restrict", JANE, "--dry-run"),
         "rectify-dry": js(home, "rectify", JANE, "--categories", "user.name", "--dry-run", *c),
+        "withdraw-dry": js(home, "consent", "withdraw", JANE, "--use", "marketing", "--dry-run"),
         "map": run(home, "map", "--format", "dot", "-o", "-", "--as-of", AS_OF, *c),
         "map-jane": run(
             home, "map", "--subject", JANE, "--format", "dot", "-o", "-", "--as-of", AS_OF, *c
@@ -129,6 +130,12 @@ def test_answers_equal_the_cli(server: Server, cli_answers: dict[str, Any]) -> N
         assert _without(c.post("/v1/rectify", json=rectify).json(), "received_at", "deadline") == (
             _without(want["rectify-dry"], "received_at", "deadline")
         )
+        withdraw = {"identifier": JANE, "use": "marketing", "dry_run": True}
+        withdrawn = c.post("/v1/consent/withdraw", json=withdraw).json()
+        assert _without(withdrawn, "received_at", "deadline") == (
+            _without(want["withdraw-dry"], "received_at", "deadline")
+        )
+        assert {t["holder"] for t in withdrawn["tasks"]}, "the webshop's marketing recipients"
         company = c.get("/v1/map", params={"format": "dot", "as_of": AS_OF})
         assert company.text == want["map"]
         one = c.post("/v1/map", json={**jane, "format": "dot"})
@@ -187,6 +194,10 @@ def test_the_cli_through_the_service_prints_what_it_prints_alone(
     assert _without(rectify, "received_at", "deadline") == _without(
         want["rectify-dry"], "received_at", "deadline"
     )
+    withdrawn = vj("consent", "withdraw", JANE, "--use", "marketing", "--dry-run")
+    assert _without(withdrawn, "received_at", "deadline") == _without(
+        want["withdraw-dry"], "received_at", "deadline"
+    )
     assert via("map", "--format", "dot", "-o", "-", "--as-of", AS_OF) == want["map"]
     jane_map = via("map", "--subject", JANE, "--format", "dot", "-o", "-", "--as-of", AS_OF)
     assert jane_map == want["map-jane"]
@@ -229,11 +240,23 @@ def test_rights_requests_through_the_service_are_the_cli_s(
         holder = made.json()["tasks"][0]["holder"]
         confirmed = c.post(f"/v1/erasure/requests/{request_id}/confirm", json={"holder": holder})
         assert confirmed.status_code in (200, 422)  # a retained task cannot be confirmed yet
+        withdrawn = c.post(
+            "/v1/consent/withdraw", json={"identifier": JANE, "use": "marketing.communications"}
+        )
+        assert withdrawn.status_code == 200, withdrawn.text
+        withdrawal = withdrawn.json()["request_id"]
+        # The webshop's ingested withdrawals get their notices; the API's had them already.
+        first = c.post("/v1/consent/notices", json={}).json()["opened"]
+        assert withdrawal not in {r["request_id"] for r in first}
+        assert c.post("/v1/consent/notices", json={}).json() == {"opened": []}
     with server.client("read") as c:
         api = c.get(f"/v1/erasure/requests/{request_id}").json()
+        api_withdrawal = c.get(f"/v1/erasure/requests/{withdrawal}").json()
         due = c.get("/v1/erasure/due").json()
     server.stop()
     try:
+        assert js(home, "erasure", "status", withdrawal) == api_withdrawal
+        assert api_withdrawal["requests"][0]["kind"] == "withdrawal"
         assert js(home, "erasure", "status", request_id) == api
         assert js(home, "erasure", "due") == due
         assert api["requests"][0]["extensions"][0]["reason"] == "many archives"

@@ -55,7 +55,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     exposed = cli(
         home, "exposed", "--holder", "mailchimp", "--at", at, "--references", "--format", "json"
     )
-    other = next(r for r in json.loads(exposed.stdout)["references"])
+    # Someone else: Jane's linked identifiers are references of hers too (same holders).
+    jane = json.loads(cli(home, "who-has", JANE, "--format", "json").stdout)["holders"]
+    other = next(
+        r
+        for r in json.loads(exposed.stdout)["references"]
+        if json.loads(cli(home, "who-has", r, "--format", "json").stdout)["holders"] != jane
+    )
     received = (now - timedelta(days=25)).strftime("%Y-%m-%dT%H:%M:%SZ")
     done = cli(home, "erase", other, "--received-at", received, "--no-run")
     assert done.returncode == 0, done.stderr
@@ -242,3 +248,41 @@ def test_a_read_token_cannot_act(server: Server) -> None:
             "/ui/erase", data={"identifier": JANE, "csrf": token[1]}, headers=session
         )
         assert erase.status_code == 403 and "scope read" in erase.text
+
+
+def test_withdrawal_notices_on_the_requests_pages(server: Server, browser: Any) -> None:
+    """A withdrawal that arrived by ingest, its notices opened by the service: the requests
+    page names it with its data use and flags the failed notice (no identifiers kept)."""
+    withdrawn = {
+        "event_type": "ConsentWithdrawn",
+        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "source": "web-form",
+        "subject": {"email": JANE},
+        "purpose": "marketing",
+    }
+    with server.client("admin") as c:
+        assert c.post("/v1/events", json=[withdrawn]).status_code == 200
+        opened = c.post("/v1/consent/notices", json={}).json()["opened"]
+    (ours,) = [r for r in opened if r["purpose"] == "marketing"]
+    assert ours["tasks"], "the demo's marketing recipients"
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    expect = sync_api.expect
+    expect.set_options(timeout=30_000)
+    page.goto(server.url + "/ui/login")
+    page.fill("#token", server.token("admin"))
+    page.click("button[type=submit]")
+    page.click("nav >> text=Requests")
+    row = page.locator("tbody tr", has=page.locator(f"a[href='/ui/requests/{ours['request_id']}']"))
+    expect(row).to_contain_text("withdrawal")
+    expect(row).to_contain_text("consent to marketing")
+    expect(row.locator(".tag.bad", has_text="failed")).to_be_visible()
+    shot(page, "12-requests-withdrawal")
+    row.locator("a").click()
+    expect(page.locator("dl.facts")).to_contain_text("Consent withdrawn to")
+    task = next(t for t in ours["tasks"] if t["status"] == "failed")
+    shown = page.locator("tr", has_text=task["holder"]).first
+    expect(shown.locator("td").nth(3)).to_contain_text(task["channel"])
+    expect(shown.locator("td").nth(3)).to_contain_text("failed")
+    shot(page, "13-request-withdrawal")
+    context.close()

@@ -340,6 +340,7 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
             for task, done in zip(row["tasks"], q.tasks.values(), strict=True):
                 task["done"] = done.done
             row["tasks_open"] = sum(not t.done for t in q.tasks.values())
+            row["failed"] = any(t.status == "failed" for t in q.tasks.values())
             left = (q.deadline - at).total_seconds() / 86400
             row["days_left"] = int(left // 1)
             row["urgency"] = (

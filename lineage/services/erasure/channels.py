@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 BATCH_LIMIT = 100
 MAX_SUBPROCESSORS = 20
 SENT_CHANNELS = ("email", "webhook")
-BASIS_TEXT = {"art28": "Art. 28(3)(g)", "art19": "Art. 19"}
+BASIS_TEXT = {"art28": "Art. 28(3)(g)", "art19": "Art. 19", "consent": "Art. 7(3), 21(3), 28(3)(a)"}
 _NAME = re.compile(r"[\w][\w .,&()'/+-]{0,79}")
 
 Batch = Sequence[tuple[Request, Mapping[str, str]]]
@@ -197,6 +197,7 @@ class Dispatcher:
             action=task.action,
             basis=notice_basis(req.kind, task.action),
             categories=task.categories,
+            purpose=req.purpose,
             deadline=iso(req.deadline) or "",
             link=self._url("answer", req, task, link_id),
             identities=identities,
@@ -283,6 +284,7 @@ class Dispatcher:
                 basis=BASIS_TEXT[notice_basis(req.kind, task.action)],
                 identities=self._identities(req, task, identifiers, channel),
                 categories=task.categories,
+                purpose=req.purpose,
                 submitted=req.received_at.timestamp(),
                 due=req.deadline.timestamp(),
                 callback=self._url("callback", req, task, link_id),

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from lineage.rules.requests import Task
 from lineage.rules.subject import Holding
-from lineage.rules.taxonomy import covered
+from lineage.rules.taxonomy import covered, covers
 from lineage.timeutil import iso
 
 if TYPE_CHECKING:
@@ -163,6 +163,33 @@ def plan_notification(s: Subject, kind: str, categories: tuple[str, ...]) -> lis
                 "notify",
                 tuple(sorted(cats)),
                 reason=f"recipient ({h.role or 'unknown role'}): communicate the {kind} (Art. 19)",
+            )
+        )
+    return tasks
+
+
+def plan_withdrawal(s: Subject, use: str, told: frozenset[str] = frozenset()) -> list[Task]:
+    """Consent to ``use`` was withdrawn: every recipient holding data it received under
+    ``use`` or a use it covers (``marketing`` covers ``marketing.communications.email``) is
+    told to stop processing for it (Art. 7(3), 21(3); a processor acts only on our
+    instructions, Art. 28(3)(a)). ``told``: holders that reported the withdrawal themselves
+    (it came from them) get nothing. Our own systems stop through the consent record."""
+    tasks = []
+    for h in s.state.held():
+        if h.own or h.name in told:
+            continue
+        uses = {u for (_c, u, _b) in h.receipts if u and covers(use, u)}
+        cats = {c for (c, u, _b) in h.receipts if u in uses}
+        if not cats:
+            continue
+        tasks.append(
+            Task(
+                h.name,
+                "notify",
+                tuple(sorted(cats)),
+                reason=f"recipient ({h.role or 'unknown role'}) of data under "
+                f"{', '.join(sorted(uses))}: consent withdrawn, stop processing for {use} "
+                "(Art. 7(3), 21(3), 28(3)(a))",
             )
         )
     return tasks

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lineage.edge.identity import normalise
-from lineage.erasers import Eraser, EraserRegistry, ErasureTarget, Outcome
+from lineage.erasers import Eraser, EraserRegistry, ErasureTarget, Outcome, Withdrawer
 from lineage.errors import (
     EraserError,
     InputError,
@@ -47,7 +47,7 @@ from lineage.events.model import (
 from lineage.projection.store import Store
 from lineage.rules.requests import Request, Task
 from lineage.services.erasure.channels import SENT_CHANNELS, Dispatcher
-from lineage.services.erasure.plan import plan_erasure, plan_notification
+from lineage.services.erasure.plan import plan_erasure, plan_notification, plan_withdrawal
 from lineage.services.whohas import identity_component, requests_as_of, subject
 from lineage.timeutil import add_duration, iso, now
 
@@ -110,13 +110,24 @@ class RequestService:
                 found[holder] = channel.kind
         return found
 
-    def channel_of(self, holder: str, action: str = "erase") -> str | None:
+    def channel_of(self, holder: str, action: str = "erase", kind: str = "erasure") -> str | None:
         """How a task reaches ``holder``: its catalog channel, else ``api`` with an eraser
-        (which erases: it carries no notice)."""
-        kind = self.channels[holder].kind if holder in self.channels else None
-        if kind is None and holder in self.registry:
-            kind = "api"
-        return None if kind == "api" and action == "notify" else kind
+        (which erases: it carries no notice). A consent withdrawal goes by ``api`` only to
+        an eraser that can unsubscribe (``Withdrawer``); any other holder is told through
+        its e-mail or webhook address, else by hand."""
+        channel = self.channels.get(holder)
+        found = channel.kind if channel is not None else None
+        if found is None and holder in self.registry:
+            found = "api"
+        if kind == "withdrawal" and found == "api":
+            if isinstance(self.registry.get(holder), Withdrawer):
+                return "api"
+            if channel is not None and channel.email:
+                return "email"
+            if channel is not None and channel.url:
+                return "webhook"
+            return "manual"
+        return None if found == "api" and action == "notify" else found
 
     def dispatcher(self) -> Dispatcher:
         return Dispatcher(self, {h: c for h, c in self.channels.items()}, self.http)
@@ -216,8 +227,12 @@ class RequestService:
         scope: tuple[str, ...] = (),
         received_at: datetime | None = None,
         dry_run: bool = False,
+        purpose: str | None = None,
+        withdrawal_id: str | None = None,
     ) -> Request:
-        """Record (unless ``dry_run``) and plan a request; nothing is executed yet."""
+        """Record (unless ``dry_run``) and plan a request; nothing is executed yet. A
+        withdrawal notice (``purpose``, ``withdrawal_id``) is one per ``ConsentWithdrawn``:
+        asked again, the request already recorded for it is returned."""
         at = self.clock()
         received = received_at or at
         if received > at:
@@ -227,14 +242,28 @@ class RequestService:
             self.app.catch_up(store)
             component = identity_component(store, refs, at)
             for other in self._requests(store, refs=component).values():
-                if other.kind == kind and not other.completed:
+                if kind == "withdrawal":
+                    if withdrawal_id is not None and other.withdrawal_id == withdrawal_id:
+                        return other
+                elif other.kind == kind and not other.completed:
                     raise OpenRequestError(other.request_id, kind)
+            if dry_run:
+                request_id = "dry-run"
+            elif withdrawal_id is not None:
+                # Keyed on the withdrawal: two senders racing record one request id.
+                request_id = str(
+                    uuid.uuid5(uuid.NAMESPACE_URL, f"lineage:withdrawal:{withdrawal_id}")
+                )
+            else:
+                request_id = str(uuid.uuid4())
             req = Request(
-                request_id="dry-run" if dry_run else str(uuid.uuid4()),
+                request_id=request_id,
                 subject_ref=refs[0],
                 received_at=received,
                 kind=kind,
                 scope=scope,
+                purpose=purpose,
+                withdrawal_id=withdrawal_id,
             )
             if not dry_run:
                 # Step 1: the request is durable before anything else happens.
@@ -248,6 +277,8 @@ class RequestService:
                             received_at=received,
                             scope=scope,
                             kind=kind,
+                            purpose=purpose,
+                            withdrawal_id=withdrawal_id,
                         )
                     ]
                 )
@@ -259,10 +290,12 @@ class RequestService:
         s = subject(store, [req.subject_ref], self.clock(), catalog)
         if req.kind == "erasure":
             tasks = plan_erasure(s, req.scope, self.clock(), self._executors())
+        elif req.kind == "withdrawal":
+            tasks = plan_withdrawal(s, req.purpose or "", self._reporters(store, req))
         else:
             tasks = plan_notification(s, req.kind, req.scope)
         for task in tasks:
-            task.channel = self.channel_of(task.holder, task.action)
+            task.channel = self.channel_of(task.holder, task.action, req.kind)
             req.tasks[task.key] = task
         if dry_run:
             return
@@ -272,6 +305,20 @@ class RequestService:
             events += self._update(req, task, task.status, channel=task.channel)
         events += self._completion(req)
         self._append(events)
+
+    def _reporters(self, store: Store, req: Request) -> frozenset[str]:
+        """Holders a withdrawal came from (its event's source is the holder, or the
+        connector of the holder's eraser: Mailchimp's unsubscribe webhook): they know."""
+        if req.withdrawal_id is None:
+            return frozenset()
+        rows = store.fetch_dicts("withdrawals", {"event_id": req.withdrawal_id})
+        sources = {r["source"] for r in rows}
+        found = set(sources)
+        for holder in self.registry:
+            eraser = self.registry.get(holder)
+            if eraser is not None and eraser.name in sources:
+                found.add(holder)
+        return frozenset(found)
 
     def run(
         self, request_id: str, pairs: list[tuple[str, str]], holder: str | None = None
@@ -314,14 +361,18 @@ class RequestService:
     ) -> Request:
         """A holder's answer through its signed link or webhook callback: recorded once.
         ``opened``: the link was followed (recorded the first time). A link that is not the
-        task's current one, or a task already answered, is refused and records nothing."""
+        task's current one, or a task already answered (an erasure task of a completed
+        request too), is refused and records nothing."""
         with self.app.store() as store:
             self.app.catch_up(store)
             req = self._request(store, link.request_id)
         task = req.tasks.get((link.holder, link.action))
         if task is None or task.link_id != link.link_id:
             raise LinkUsedError("this link has been replaced by a newer message")
-        if task.answered or req.completed or task.status in ("confirmed", "refused"):
+        # A notice is done once delivered, so its request may be completed already; the
+        # recipient's own confirmation (it stopped, it rectified) is still recorded, once.
+        late = req.completed and task.action != "notify"
+        if task.answered or late or task.status in ("confirmed", "refused"):
             raise LinkUsedError("this request has already been answered: thank you")
         dispatcher = self.dispatcher()
         if opened:
@@ -375,6 +426,11 @@ class RequestService:
         at = self.clock()
         self._known = identifiers
         for task in list(req.tasks.values()):
+            if req.kind == "withdrawal" and task.channel == "api" and not task.done:
+                withdrawer = self.registry.get(task.holder)
+                if isinstance(withdrawer, Withdrawer) and not req.completed:
+                    self._run_task(req, task, withdrawer, identifiers)
+                continue
             if task.done or req.completed or task.action == "notify" or task.status == "refused":
                 continue  # notify tasks and refusals need a person (or a channel)
             if task.channel in (*SENT_CHANNELS, "manual"):
@@ -393,7 +449,10 @@ class RequestService:
     def _run_task(
         self, req: Request, task: Task, eraser: Eraser, identifiers: dict[str, str]
     ) -> None:
-        target = ErasureTarget(req.request_id, task.holder, task.categories, identifiers)
+        target = ErasureTarget(
+            req.request_id, task.holder, task.categories, identifiers, purpose=req.purpose
+        )
+        withdraw = req.kind == "withdrawal" and isinstance(eraser, Withdrawer)
         for n in range(self.retries):
             attempt = task.attempts + 1
             # Step 3: the attempt is on record before the holder is called.
@@ -401,13 +460,15 @@ class RequestService:
                 self._update(
                     req,
                     task,
-                    "notified",
+                    # A notice on record as notified is done: until the holder answers,
+                    # an unsubscribe in flight is only sending.
+                    "sending" if withdraw else "notified",
                     note=f"attempt {attempt} via {eraser.name}",
                     attempt=attempt,
                 )
             )
             try:
-                outcome = _call(eraser, target, self.timeout)
+                outcome = _call(eraser, target, self.timeout, withdraw)
             except EraserError as exc:
                 error, transient = exc.reason, exc.transient
             except Exception as exc:  # an eraser's own bug: the task stays open
@@ -425,6 +486,7 @@ class RequestService:
                         reason=outcome.note if outcome.status == "refused" else None,
                         note=outcome.note,
                         attempt=attempt,
+                        step=outcome.step,
                     )
                 )
                 return
@@ -586,15 +648,20 @@ def _months_between(start: datetime, end: datetime) -> int:
     return (end.year - start.year) * 12 + end.month - start.month
 
 
-def _call(eraser: Eraser, target: ErasureTarget, timeout: float) -> Outcome:
-    """Call the eraser with a time limit. A daemon thread: a hung holder must not keep
-    the command from exiting (erasers are idempotent, so a late answer does no harm)."""
+def _call(eraser: Eraser, target: ErasureTarget, timeout: float, withdraw: bool = False) -> Outcome:
+    """Call the eraser (or its unsubscribe, ``withdraw``) with a time limit. A daemon
+    thread: a hung holder must not keep the command from exiting (erasers are idempotent,
+    so a late answer does no harm)."""
     result: list[Outcome] = []
     error: list[BaseException] = []
 
     def work() -> None:
         try:
-            result.append(eraser.erase(target))
+            if withdraw:
+                assert isinstance(eraser, Withdrawer)
+                result.append(eraser.withdraw(target))
+            else:
+                result.append(eraser.erase(target))
         except BaseException as exc:
             error.append(exc)
 
