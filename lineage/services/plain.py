@@ -5,7 +5,7 @@ of taxonomy keys (the catalog's own names first, then fideslang's)."""
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lineage.i18n import N_, gettext
 
@@ -109,3 +109,17 @@ def key_name(key: str, catalog: Catalog | None = None, lang: str = "en") -> str:
                 return custom.name
     name = _fideslang_names().get(key)
     return gettext(lang)(name) if name else key
+
+
+def text(parts: Any, lang: str = "en", fallback: str | None = None) -> str:
+    """A text the rules produced (``rules.reasons``: parts, or their JSON) in ``lang``;
+    ``fallback`` (the English that JSON carries) when there are no parts to render."""
+    from lineage.rules.reasons import TEMPLATES, Reason, from_json
+
+    items = tuple(parts or ())
+    if items and not isinstance(items[0], Reason):
+        items = from_json(items)
+    if not items:
+        return fallback or ""
+    _ = gettext(lang)
+    return "; ".join(_(TEMPLATES[p.code]) % dict(p.params) for p in items)
