@@ -41,8 +41,29 @@ def id_option(f: F) -> F:
     )(f)
 
 
-def lang_option(help_text: str) -> Callable[[F], F]:
-    """``--lang en|da``: the languages the documents for people are written in."""
-    return click.option(
-        "--lang", type=click.Choice(["en", "da"]), default="en", show_default=True, help=help_text
+def _language(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from lineage.errors import InputError
+    from lineage.i18n import LANGUAGES
+
+    if value in LANGUAGES:
+        return value
+    env = ctx.get_parameter_source("lang") is click.core.ParameterSource.ENVIRONMENT
+    raise InputError(
+        f"unknown language {value!r}; expected one of {', '.join(LANGUAGES)}",
+        "LINEAGE_LANG" if env else "--lang",
     )
+
+
+def lang_option(f: F) -> F:
+    """``--lang en|da`` (default ``LINEAGE_LANG``, then en): the language of everything a
+    person reads: tables, documents, and the rules' texts in them. JSON keeps its keys and
+    codes in every language."""
+    return click.option(
+        "--lang",
+        metavar="en|da",
+        envvar="LINEAGE_LANG",
+        default="en",
+        show_default=True,
+        callback=_language,
+        help="Language of the output for people: en or da (env LINEAGE_LANG).",
+    )(f)

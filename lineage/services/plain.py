@@ -64,6 +64,45 @@ STATUSES: dict[str, str] = {
 }
 
 
+# Words of rights requests (``rules.requests``): their kinds, the tasks' actions and
+# statuses, and the requests' statuses.
+REQUEST_KINDS: dict[str, str] = {
+    "erasure": N_("erasure"),
+    "rectification": N_("rectification"),
+    "restriction": N_("restriction of processing"),
+}
+
+ACTIONS: dict[str, str] = {
+    "erase": N_("erase"),
+    "retain": N_("retain"),
+    "notify": N_("notify"),
+}
+
+TASK_STATUSES: dict[str, str] = {
+    "planned": N_("planned"),
+    "sending": N_("sending"),
+    "notified": N_("notified"),
+    "confirmed": N_("confirmed"),
+    "refused": N_("refused"),
+    "failed": N_("failed"),
+    "retained": N_("retained"),
+}
+
+REQUEST_STATUSES: dict[str, str] = {
+    "open": N_("open"),
+    "overdue": N_("overdue"),
+    "retained": N_("retained"),
+    "completed": N_("completed"),
+}
+
+# The audit's severities.
+SEVERITIES: dict[str, str] = {
+    "error": N_("error"),
+    "warning": N_("warning"),
+    "info": N_("info"),
+}
+
+
 def _pick(table: dict[str, str], key: str | None, lang: str) -> str:
     if key is None:
         return "?"
@@ -89,6 +128,26 @@ def mechanism(key: str | None, lang: str = "en") -> str:
 
 def status(key: str | None, lang: str = "en") -> str:
     return _pick(STATUSES, key, lang)
+
+
+def request_kind(key: str | None, lang: str = "en") -> str:
+    return _pick(REQUEST_KINDS, key, lang)
+
+
+def action(key: str | None, lang: str = "en") -> str:
+    return _pick(ACTIONS, key, lang)
+
+
+def task_status(key: str | None, lang: str = "en") -> str:
+    return _pick(TASK_STATUSES, key, lang)
+
+
+def request_status(key: str | None, lang: str = "en") -> str:
+    return _pick(REQUEST_STATUSES, key, lang)
+
+
+def severity(key: str | None, lang: str = "en") -> str:
+    return _pick(SEVERITIES, key, lang)
 
 
 @cache
