@@ -23,6 +23,7 @@ from lineage.resources import package_dir
 
 __all__ = [
     "LANGUAGES",
+    "NP_",
     "N_",
     "check",
     "environment",
@@ -44,6 +45,12 @@ def N_(text: str) -> str:
     """Marks a message for the catalog (``pybabel extract`` finds it); it is translated where
     it is shown, in that reader's language."""
     return text
+
+
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a message with a plural (``babel.cfg`` names ``NP_`` as a keyword); ``ngettext``
+    picks the form where it is shown."""
+    return singular, plural
 
 
 def check(lang: str) -> str:

@@ -7,6 +7,14 @@ import click
 from lineage.cli.catalog import catalog_option
 from lineage.cli.options import lang_option
 from lineage.cli.output import Marked, Warned, emit_json, format_option, table
+from lineage.i18n import NP_
+
+# The summary line: findings by severity.
+COUNTS = {
+    "error": NP_("%(num)d error", "%(num)d errors"),
+    "warning": NP_("%(num)d warning", "%(num)d warnings"),
+    "info": NP_("%(num)d info", "%(num)d info"),
+}
 
 
 @click.command()
@@ -85,12 +93,7 @@ def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str, lang: s
         if rows:
             click.echo(table(rows, headers))
         n = ngettext(lang)
-        counts = (
-            n("%(num)d error", "%(num)d errors", summary["error"]) % {"num": summary["error"]},
-            n("%(num)d warning", "%(num)d warnings", summary["warning"])
-            % {"num": summary["warning"]},
-            n("%(num)d info", "%(num)d info", summary["info"]) % {"num": summary["info"]},
-        )
+        counts = (n(*COUNTS[s], summary[s]) % {"num": summary[s]} for s in COUNTS)
         click.echo(", ".join(counts))
     if any(reaches(f["severity"], fail_on) for f in findings):
         ctx.exit(1)

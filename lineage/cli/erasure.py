@@ -328,12 +328,10 @@ def remind(ctx: click.Context, fmt: str, lang: str) -> None:
     if fmt == "json":
         emit_json({"reminded": count})
     else:
-        from lineage.i18n import ngettext
+        from lineage.i18n import NP_, ngettext
 
-        click.echo(
-            ngettext(lang)("reminded %(num)d task", "reminded %(num)d tasks", count)
-            % {"num": count}
-        )
+        reminded = NP_("reminded %(num)d task", "reminded %(num)d tasks")
+        click.echo(ngettext(lang)(*reminded, count) % {"num": count})
 
 
 @erasure.command("evidence")

@@ -62,15 +62,17 @@ def exposed(
             )
         click.echo(buf.getvalue(), nl=False)
     else:
-        from lineage.i18n import gettext, ngettext
+        from lineage.i18n import NP_, gettext, ngettext
         from lineage.services import plain
 
         _ = gettext(lang)
         count = result["subjects"]
         click.echo(
             ngettext(lang)(
-                "%(num)d subject at %(holder)s at %(at)s",
-                "%(num)d subjects at %(holder)s at %(at)s",
+                *NP_(
+                    "%(num)d subject at %(holder)s at %(at)s",
+                    "%(num)d subjects at %(holder)s at %(at)s",
+                ),
                 count,
             )
             % {"num": count, "holder": holder, "at": result["at"]}

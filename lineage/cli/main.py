@@ -444,10 +444,11 @@ def status(ctx: click.Context, fmt: str, lang: str) -> None:
 def _future(proj: dict[str, Any], lang: str) -> str:
     from lineage.i18n import gettext
 
+    _ = gettext(lang)
     count = proj.get("future_events", 0)
     if not count:
         return "0"
-    return gettext(lang)("%(num)s (first %(at)s)") % {
+    return _("%(num)s (first %(at)s)") % {
         "num": f"{count:,}",
         "at": proj["first_future_event_at"],
     }

@@ -127,9 +127,8 @@ def render(result: dict[str, Any], lang: str = "en") -> str:
         transfer = "-"
         if h["transfer"]:
             t = h["transfer"]
-            transfer = (
-                f"{t['country']} {t['mechanism']} {_('valid') if t['valid'] else _('INVALID')}"
-            )
+            verdict = _("valid") if t["valid"] else _("INVALID")
+            transfer = f"{t['country']} {t['mechanism']} {verdict}"
             if not t["valid"]:
                 reason = plain.text(t.get("reason_parts"), lang, t.get("reason"))
                 transfer = Marked(f"{transfer}\n{reason}" if reason else transfer)
@@ -169,6 +168,7 @@ def _role(h: dict[str, Any], lang: str) -> str:
     from lineage.i18n import gettext
     from lineage.services import plain
 
+    _ = gettext(lang)
     if len(h["path"]) == 1:
-        return gettext(lang)("own system")
+        return _("own system")
     return plain.role(h["role"], lang) if h["role"] else "-"

@@ -69,7 +69,7 @@ STATUSES: dict[str, str] = {
 REQUEST_KINDS: dict[str, str] = {
     "erasure": N_("erasure"),
     "rectification": N_("rectification"),
-    "restriction": N_("restriction of processing"),
+    "restriction": N_("restriction"),
 }
 
 ACTIONS: dict[str, str] = {
