@@ -160,7 +160,52 @@ TEMPLATES: dict[str, str] = {
     "audit.erasure_overdue.fix": N_(
         "complete the tasks, or tell the subject of the extension (Art. 12(3)) with reasons"
     ),
+    # Why a rights request's task exists (services.erasure): erase, retain or notify.
+    "task.erase": N_("no purpose justifies keeping it"),
+    "task.notify.controller": N_(
+        "independent controller: tell it of the erasure (Art. 19); it decides itself"
+    ),
+    "task.notify.joint_controller": N_(
+        "independent joint controller: tell it of the erasure (Art. 19); it decides itself"
+    ),
+    "task.notify.public_authority": N_(
+        "independent public authority: tell it of the erasure (Art. 19); it decides itself"
+    ),
+    "task.notify.rectification": N_(
+        "recipient (%(role)s): communicate the rectification (Art. 19)"
+    ),
+    "task.notify.restriction": N_("recipient (%(role)s): communicate the restriction (Art. 19)"),
+    "task.sub_processor": N_("sub-processor named by %(holder)s (Art. 28(2), 28(4))"),
+    # Art. 17(3) grounds for keeping data, with the data use; ``rules`` are the catalog's
+    # retention rules for it (rendered by ``catalog.retention.RetentionRule.describe``).
+    "task.retain.legal_obligation": N_("Art. 17(3)(b) legal obligation (%(use)s)"),
+    "task.retain.public_task": N_("Art. 17(3)(b) public task (%(use)s)"),
+    "task.retain.legal_claims": N_("Art. 17(3)(e) legal claims (%(use)s)"),
+    "task.retain.legal_obligation.catalog": N_(
+        "Art. 17(3)(b) legal obligation (%(use)s, catalog: %(rules)s)"
+    ),
+    "task.retain.public_task.catalog": N_(
+        "Art. 17(3)(b) public task (%(use)s, catalog: %(rules)s)"
+    ),
+    "task.retain.legal_claims.catalog": N_(
+        "Art. 17(3)(e) legal claims (%(use)s, catalog: %(rules)s)"
+    ),
+    "task.retain.at_holder": N_("Art. 17(3)(b) legal obligation at the holder"),
+    "task.retain.until": N_("restricted (Art. 18) until %(date)s, then erased"),
+    "task.retain.no_period": N_("no retention period recorded: restricted until one is declared"),
+    "task.retain.until_holder_declares": N_(
+        "restricted until the holder declares when its retention ends"
+    ),
+    # An eraser's own words, quoted as recorded.
+    "task.held.reports": N_("%(eraser)s reports: %(note)s"),
+    "task.held": N_("%(eraser)s retains it"),
 }
+
+# Codes whose parts name the Art. 17(3) ground itself (kept when a holder reports its own
+# retention: the ground stays, the period is the holder's).
+GROUNDS = frozenset(c for c in TEMPLATES if c.startswith("task.retain.legal_")) | frozenset(
+    c for c in TEMPLATES if c.startswith("task.retain.public_task")
+)
 
 
 @dataclass(frozen=True)
@@ -175,16 +220,50 @@ class Reason:
             raise KeyError(f"no text has the code {self.code!r}")
 
     def __hash__(self) -> int:  # texts are collected once each (``dict.fromkeys``)
-        return hash((self.code, tuple(sorted(self.params.items()))))
+        return hash((self.code, repr(sorted(self.params.items()))))
 
     def english(self) -> str:
-        return TEMPLATES[self.code] % dict(self.params)
+        return self.render(TEMPLATES[self.code], "en")
+
+    def render(self, template: str, lang: str) -> str:
+        """``template`` (this code's, translated) filled with the parameters; catalog
+        retention rules (``rules``) described in ``lang``."""
+        params = dict(self.params)
+        if isinstance(params.get("rules"), list):
+            params["rules"] = _rules(params["rules"], lang)
+        return template % params
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "params": dict(self.params)}
 
 
 Text = tuple[Reason, ...]
+
+
+def rule_params(purpose: str, rule: Any) -> dict[str, Any]:
+    """A catalog retention rule (``catalog.retention.RetentionRule``) as a parameter."""
+    return {
+        "purpose": purpose,
+        "duration": rule.duration,
+        "runs_from": rule.runs_from,
+        "until_consent_withdrawn": rule.until_consent_withdrawn,
+        "note": rule.note,
+    }
+
+
+def _rules(rules: list[Mapping[str, Any]], lang: str) -> str:
+    from lineage.catalog.retention import RetentionRule
+
+    return "; ".join(
+        f"{r['purpose']}: "
+        + RetentionRule(
+            r.get("duration"),
+            r.get("runs_from"),
+            bool(r.get("until_consent_withdrawn")),
+            r.get("note"),
+        ).describe(lang)
+        for r in rules
+    )
 
 
 def english(parts: Iterable[Reason]) -> str:

@@ -181,4 +181,4 @@ def text(parts: Any, lang: str = "en", fallback: str | None = None) -> str:
     if not items:
         return fallback or ""
     _ = gettext(lang)
-    return "; ".join(_(TEMPLATES[p.code]) % dict(p.params) for p in items)
+    return "; ".join(p.render(_(TEMPLATES[p.code]), lang) for p in items)
