@@ -89,3 +89,27 @@ def test_every_rule_text_renders_in_danish() -> None:
         assert all(v in danish for v in params.values()), code
         if english != "%(source)s":
             assert danish != english % params, f"{code} is not translated"
+
+
+def test_the_bundled_fideslang_names_are_the_library_s() -> None:
+    """Tables name categories and data uses from a bundled copy (no fideslang import at
+    start); it must say what the installed fideslang says. ``REGENERATE_GOLDEN=1`` rewrites
+    it after a fideslang upgrade."""
+    import csv
+    import io
+    import os
+
+    from fideslang import DEFAULT_TAXONOMY
+
+    from lineage.resources import data_file
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["kind", "key", "name"])
+    for kind, items in (("category", DEFAULT_TAXONOMY.data_category),
+                        ("use", DEFAULT_TAXONOMY.data_use)):  # fmt: skip
+        writer.writerows((kind, i.fides_key, i.name) for i in items if i.name)
+    path = data_file("fideslang_names.csv")
+    if os.environ.get("REGENERATE_GOLDEN") == "1":
+        path.write_text(buf.getvalue(), encoding="utf-8")
+    assert path.read_text(encoding="utf-8") == buf.getvalue()
