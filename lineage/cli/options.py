@@ -42,16 +42,15 @@ def id_option(f: F) -> F:
 
 
 def _language(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The language, checked as documents check it; the error names where it came from."""
     from lineage.errors import InputError
-    from lineage.i18n import LANGUAGES
+    from lineage.i18n import check
 
-    if value in LANGUAGES:
-        return value
-    env = ctx.get_parameter_source("lang") is click.core.ParameterSource.ENVIRONMENT
-    raise InputError(
-        f"unknown language {value!r}; expected one of {', '.join(LANGUAGES)}",
-        "LINEAGE_LANG" if env else "--lang",
-    )
+    try:
+        return check(value)
+    except InputError as exc:
+        env = ctx.get_parameter_source("lang") is click.core.ParameterSource.ENVIRONMENT
+        raise InputError(exc.problem, "LINEAGE_LANG" if env else "--lang") from None
 
 
 def lang_option(f: F) -> F:

@@ -154,7 +154,7 @@ def severity(key: str | None, lang: str = "en") -> str:
 def _fideslang_names() -> dict[str, str]:
     """fideslang's names of its categories and data uses, from a copy bundled with lineage
     (``lineage/data/fideslang_names.csv``; a test keeps it equal to the installed fideslang):
-    importing fideslang would double a table command's start."""
+    a table command need not import fideslang's models to name a key."""
     import csv
 
     from lineage.resources import data_file
