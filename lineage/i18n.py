@@ -7,7 +7,9 @@ step, so an edited catalog takes effect at once). Templates under ``lineage/temp
 rendered by Jinja2 with autoescaping and the i18n extension (``{% trans %}``, ``_()``).
 
 To find new messages: ``pybabel extract -F babel.cfg -o lineage.pot .`` then
-``pybabel update -i lineage.pot -d lineage/locale -D lineage``.
+``pybabel update -i lineage.pot -d lineage/locale -D lineage``. Mark messages with ``_``/
+``N_`` (``NP_`` for a plural) on a literal outside f-strings, or the extraction misses them;
+``tests/test_i18n.py`` extracts the same way and fails on any message without its Danish.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from lineage.resources import package_dir
 
 __all__ = [
     "LANGUAGES",
+    "NP_",
     "N_",
     "check",
     "environment",
@@ -44,6 +47,12 @@ def N_(text: str) -> str:
     """Marks a message for the catalog (``pybabel extract`` finds it); it is translated where
     it is shown, in that reader's language."""
     return text
+
+
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Marks a message with a plural (``babel.cfg`` names ``NP_`` as a keyword); ``ngettext``
+    picks the form where it is shown."""
+    return singular, plural
 
 
 def check(lang: str) -> str:

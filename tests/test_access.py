@@ -197,7 +197,7 @@ def test_plain_names_and_legal_bases(lineage: Lineage, tmp_path: Path) -> None:
     da = lineage.ok("access", JANE, "--catalog", catalog, "--format", "html", "--lang", "da")
     page = da.stdout
     assert '<html lang="da">' in page and "<h2>Dine rettigheder</h2>" in page
-    assert "legitim interesse (art. 6, stk. 1, litra f)" in page
+    assert "legitime interesser (art. 6, stk. 1, litra f)" in page
     assert "indtil du trækker dit samtykke tilbage" in page
     # Without a catalog, fideslang's name of the data use stands in.
     plain = report(lineage)

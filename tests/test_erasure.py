@@ -85,6 +85,8 @@ def test_plan_covers_every_holder_with_the_right_action(lineage: Lineage) -> Non
             "categories",
             "action",
             "reason",
+            "reason_code",
+            "reason_parts",
             "retain_until",
             "status",
             "executor",
@@ -96,6 +98,11 @@ def test_plan_covers_every_holder_with_the_right_action(lineage: Lineage) -> Non
         }
         for t in plan["tasks"]
     )
+    assert keep["reason_code"] == "task.retain.legal_obligation"
+    assert keep["reason_parts"][-1] == {
+        "code": "task.retain.until",
+        "params": {"date": "2029-01-15T09:35:00Z"},
+    }
     assert all(t["executor"] is None for t in plan["tasks"]), "no erasers configured: manual"
     # Deepest first: the sub-processor before its processor and the own system last.
     order = [t["holder"] for t in plan["tasks"]]

@@ -50,6 +50,16 @@ def test_bookkeeping_retention_comes_from_the_catalog(lineage: Lineage) -> None:
     assert "Art. 17(3)(b) legal obligation" in str(keep.reason)
     assert "5 years from the end of the financial year" in str(keep.reason)
     assert "bookkeeping" in str(keep.reason)
+    # In Danish the ground, the catalog's rule and the restriction are Danish, from the
+    # same parts (as recorded in the log, read back by the fold).
+    from lineage.services import plain as words
+
+    (again,) = svc.requests(req.request_id)
+    folded = again.tasks[("e-conomic", "retain")]
+    assert folded.reason == keep.reason and folded.reason_parts == keep.reason_parts
+    danish = words.text(folded.reason_parts, "da")
+    assert "retlig forpligtelse" in danish and "bookkeeping: 5 år" in danish
+    assert "begrænsning af behandling (art. 18) indtil" in danish
     # Its sub-processor holds the same bookkeeping data under the same rule.
     assert req.tasks[("visma-hosting", "retain")].retain_until == keep.retain_until
     assert ("e-conomic", "erase") not in req.tasks, "all it holds is bookkeeping data"

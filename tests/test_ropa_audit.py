@@ -187,7 +187,7 @@ def test_formats(lineage: Lineage, tmp_path: Path, lang: str) -> None:
     assert ws.title == ("Art. 30, stk. 1" if lang == "da" else "Art. 30(1)")
     if lang == "da":  # values in Danish too, not only the headings
         assert "legitimate_interests" not in md.split("| Behandlingsgrundlag (nøgle) |")[0]
-        assert "Legitim interesse" in md and "databehandleraftale indgået" in md
+        assert "Legitime interesser" in md and "databehandleraftale indgået" in md
         assert "DPA signed" not in md and " under " not in md and "E-mailadresse" in md
 
 

@@ -15,7 +15,7 @@ from lineage.catalog.model import RetentionSpec
 from lineage.errors import InputError
 from lineage.events.taxonomy import suggest
 from lineage.events.vocab import RETENTION_RUNS_FROM
-from lineage.i18n import N_
+from lineage.i18n import N_, NP_
 from lineage.timeutil import add_duration, parse_duration
 
 UNTIL_WITHDRAWN = "until_consent_withdrawn"
@@ -25,8 +25,12 @@ ESTIMATED_FROM = ("contract_end", "request_closed")
 
 
 # Durations in words, through the catalog's plural forms.
-_UNITS = {"Y": ("%(num)d year", "%(num)d years"), "M": ("%(num)d month", "%(num)d months"),
-          "W": ("%(num)d week", "%(num)d weeks"), "D": ("%(num)d day", "%(num)d days")}  # fmt: skip
+_UNITS = {
+    "Y": NP_("%(num)d year", "%(num)d years"),
+    "M": NP_("%(num)d month", "%(num)d months"),
+    "W": NP_("%(num)d week", "%(num)d weeks"),
+    "D": NP_("%(num)d day", "%(num)d days"),
+}
 _STARTS = {
     "collection": N_("from collection"),
     "last_activity": N_("from the last activity"),

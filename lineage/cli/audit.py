@@ -5,7 +5,16 @@ from __future__ import annotations
 import click
 
 from lineage.cli.catalog import catalog_option
+from lineage.cli.options import lang_option
 from lineage.cli.output import Marked, Warned, emit_json, format_option, table
+from lineage.i18n import NP_
+
+# The summary line: findings by severity.
+COUNTS = {
+    "error": NP_("%(num)d error", "%(num)d errors"),
+    "warning": NP_("%(num)d warning", "%(num)d warnings"),
+    "info": NP_("%(num)d info", "%(num)d info"),
+}
 
 
 @click.command()
@@ -18,9 +27,10 @@ from lineage.cli.output import Marked, Warned, emit_json, format_option, table
 )
 @click.option("--as-of", metavar="TIME", help="Judge as of this time (default now).")
 @format_option("table", "json")
+@lang_option
 @catalog_option
 @click.pass_context
-def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str) -> None:
+def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str, lang: str) -> None:
     """Check the catalog against the events and the GDPR's rules: transfers without a valid
     tool on their dates, data held past retention, processing after consent was withdrawn,
     processors without a DPA, special categories without an Art. 9 condition, flows the
@@ -34,9 +44,12 @@ def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str) -> None
     \b
       lineage audit
       lineage audit --format json --fail-on warning
+      lineage audit --lang da
     """
     from lineage.cli.main import _catch_up, make_app
     from lineage.cli.remote import service
+    from lineage.i18n import gettext, ngettext
+    from lineage.services import plain
     from lineage.services.audit import reaches, report
     from lineage.timeutil import now, parse_time
 
@@ -51,10 +64,14 @@ def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str) -> None
             _catch_up(app, store)
             data = report(catalog, store, when)
     skipped, summary, findings = data["skipped_rules"], data["summary"], data["findings"]
+    _ = gettext(lang)
     if skipped:
         click.echo(
-            "note: no catalog (--catalog FILE or lineage.yaml in the home): "
-            f"skipped {len(skipped)} rules that need one ({', '.join(skipped)})",
+            _(
+                "note: no catalog (--catalog FILE or lineage.yaml in the home): skipped "
+                "%(num)d rules that need one (%(rules)s)"
+            )
+            % {"num": len(skipped), "rules": ", ".join(skipped)},
             err=True,
         )
     if fmt == "json":
@@ -63,19 +80,20 @@ def audit(ctx: click.Context, fail_on: str, as_of: str | None, fmt: str) -> None
         marks = {"error": Marked, "warning": Warned}
         rows = [
             (
-                marks.get(f["severity"], str)(f["severity"]),
+                marks.get(f["severity"], str)(plain.severity(f["severity"], lang)),
                 f["rule"],
                 f["holder"] or "-",
                 f["purpose"] or "-",
-                f["message"],
-                f["fix"],
+                plain.text(f.get("message_parts"), lang, f["message"]),
+                plain.text(f.get("fix_parts"), lang, f["fix"]),
             )
             for f in findings
         ]
+        headers = [_("severity"), _("rule"), _("holder"), _("purpose"), _("finding"), _("fix")]
         if rows:
-            click.echo(table(rows, ["severity", "rule", "holder", "purpose", "finding", "fix"]))
-        click.echo(
-            f"{summary['error']} errors, {summary['warning']} warnings, {summary['info']} info"
-        )
+            click.echo(table(rows, headers))
+        n = ngettext(lang)
+        counts = (n(*COUNTS[s], summary[s]) % {"num": summary[s]} for s in COUNTS)
+        click.echo(", ".join(counts))
     if any(reaches(f["severity"], fail_on) for f in findings):
         ctx.exit(1)

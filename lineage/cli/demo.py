@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from lineage.cli.options import lang_option
 from lineage.cli.output import emit_json, format_option
 
 CATALOG = "lineage.yaml"
@@ -19,8 +20,9 @@ CATALOG = "lineage.yaml"
     help="Keep the demo home here instead of a temporary folder.",
 )
 @format_option("table", "json")
+@lang_option
 @click.pass_context
-def demo(ctx: click.Context, subjects: int, keep: str | None, fmt: str) -> None:
+def demo(ctx: click.Context, subjects: int, keep: str | None, fmt: str, lang: str) -> None:
     """Run the whole pipeline on a sample webshop: emit its events, project them, and show
     who holds the data of one customer (jane.doe@example.dk).
 
@@ -83,7 +85,7 @@ def demo(ctx: click.Context, subjects: int, keep: str | None, fmt: str) -> None:
             f"({recorded - appended.count} of them by the connectors: {', '.join(synced)})"
         )
         click.echo(f"$ lineage who-has {SAMPLE_EMAIL}\n")
-        click.echo(render(answer))
+        click.echo(render(answer, lang))
         where = f"--home {shlex.quote(str(home))} " if keep else ""
         if keep:
             click.echo(f"\nhome kept at {home}, with the sample company's catalog ({CATALOG})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from lineage.cli.options import lang_option
 from lineage.cli.output import emit_json, format_option, table
 
 
@@ -18,8 +19,9 @@ def dlq() -> None:
 
 @dlq.command("list")
 @format_option("table", "json")
+@lang_option
 @click.pass_context
-def dlq_list(ctx: click.Context, fmt: str) -> None:
+def dlq_list(ctx: click.Context, fmt: str, lang: str) -> None:
     """List the dead letters: source partition and offset, reason, size.
 
     \b
@@ -34,8 +36,12 @@ def dlq_list(ctx: click.Context, fmt: str) -> None:
     if fmt == "json":
         emit_json(letters)
         return
+    from lineage.i18n import gettext
+
+    _ = gettext(lang)
     if not letters:
-        click.echo("no dead letters")
+        click.echo(_("no dead letters"))
         return
+    # The reason is a decoder's own words about the bytes, kept as recorded.
     rows = [(d["partition"], d["offset"], d["size"], d["reason"]) for d in letters]
-    click.echo(table(rows, ["partition", "offset", "bytes", "reason"]))
+    click.echo(table(rows, [_("partition"), _("offset"), _("bytes"), _("reason")]))

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 import click
 
 from lineage.cli.catalog import catalog_option
-from lineage.cli.options import id_option, identifier_pairs
+from lineage.cli.options import id_option, identifier_pairs, lang_option
 from lineage.cli.output import emit_json, format_option, table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -90,40 +90,65 @@ def plan_json(req: Any) -> dict[str, Any]:
     }
 
 
-def render_request(data: dict[str, Any]) -> str:
-    what = f"{data.get('kind') or 'erasure'} request"
+def render_request(data: dict[str, Any], lang: str = "en") -> str:
+    from lineage.i18n import gettext
+    from lineage.services import plain
+
+    _ = gettext(lang)
+    what = plain.request_kind(data.get("kind") or "erasure", lang)
     if data.get("purpose"):
-        what += f" (consent to {data['purpose']})"
+        # A withdrawal names the data use whose consent it withdrew.
+        what += " (" + _("consent to") + " " + data["purpose"] + ")"
     head = (
-        f"{what} {data['request_id'] or '(dry run, nothing recorded)'}  "
-        f"subject {data['subject'][:16]}…\n"
-        f"received {data['received_at']}  deadline {data['deadline']}"
+        what
+        + " "
+        + _("request %(request)s  subject %(subject)s…")
+        % {
+            "request": data["request_id"] or _("(dry run, nothing recorded)"),
+            "subject": data["subject"][:16],
+        }
+        + "\n"
+        + _("received %(received)s  deadline %(deadline)s")
+        % {"received": data["received_at"], "deadline": data["deadline"]}
     )
     if data.get("status"):
-        head += f"  status {data['status']}"
+        head += "  " + _("status %(status)s") % {
+            "status": plain.request_status(data["status"], lang)
+        }
     if not data["tasks"]:
-        return head + "\nnothing is held for this subject: no tasks"
+        return head + "\n" + _("nothing is held for this subject: no tasks")
     rows = [
         (
             t["holder"],
-            t["action"],
-            "\n".join(t["categories"]),
-            t["status"],
-            t["executor"] or "manual",
+            plain.action(t["action"], lang),
+            "\n".join(plain.key_name(c, None, lang) for c in t["categories"]),
+            plain.task_status(t["status"], lang),
+            t["executor"] or _("manual"),
             (t["retain_until"] or "-")[:10],
-            _reason(t),
+            _reason(t, lang),
         )
         for t in data["tasks"]
     ]
-    headers = ["holder", "action", "categories", "status", "executor", "retain until", "reason"]
+    headers = [
+        _("holder"),
+        _("action"),
+        _("categories"),
+        _("status"),
+        _("executor"),
+        _("retain until"),
+        _("reason"),
+    ]
     return head + "\n" + table(rows, headers)
 
 
-def _reason(task: dict[str, Any]) -> str:
-    """Why the task exists and, when it failed or was refused, why that was."""
-    reason = task["reason"] or "-"
+def _reason(task: dict[str, Any], lang: str) -> str:
+    """Why the task exists and, when it failed or was refused, why that was (the holder's
+    own words, as recorded)."""
+    from lineage.services import plain
+
+    reason = plain.text(task.get("reason_parts"), lang, task["reason"]) or "-"
     if task["status"] in ("failed", "refused") and task.get("note"):
-        return f"{task['status']}: {task['note']}\n{reason}"
+        return f"{plain.task_status(task['status'], lang)}: {task['note']}\n{reason}"
     return reason
 
 
@@ -141,6 +166,7 @@ def _reason(task: dict[str, Any]) -> str:
 @click.option("--received-at", metavar="TIME", help="When the request was received (default now).")
 @executor_options
 @format_option("table", "json")
+@lang_option
 @catalog_option
 @click.pass_context
 def erase(
@@ -155,6 +181,7 @@ def erase(
     backoff: float,
     timeout: float,
     fmt: str,
+    lang: str,
 ) -> None:
     """Record an erasure request (Art. 17), plan it over every holder of the subject's data
     and execute it where an eraser is configured (<home>/erasers.toml, or the catalog
@@ -189,6 +216,7 @@ def erase(
                 received_at=received_at,
             ),
             fmt,
+            lang,
         )
         return
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
@@ -198,14 +226,14 @@ def erase(
         from lineage.services.erasure.service import raw_identifiers
 
         service.execute(req, raw_identifiers(pairs))
-    _print(plan_json(req), fmt)
+    _print(plan_json(req), fmt, lang)
 
 
-def _print(data: dict[str, Any], fmt: str) -> None:
+def _print(data: dict[str, Any], fmt: str, lang: str) -> None:
     if fmt == "json":
         emit_json(data)
     else:
-        click.echo(render_request(data))
+        click.echo(render_request(data, lang))
 
 
 @click.group("erasure")
@@ -228,6 +256,7 @@ def erasure() -> None:
 @id_option
 @executor_options
 @format_option("table", "json")
+@lang_option
 @catalog_option
 @click.pass_context
 def run(
@@ -238,6 +267,7 @@ def run(
     backoff: float,
     timeout: float,
     fmt: str,
+    lang: str,
 ) -> None:
     """Execute, or resume after a crash, the tasks of a request that have an eraser.
 
@@ -253,11 +283,11 @@ def run(
     pairs = identifier_pairs(None, ids) if ids else []
     client = remote(ctx)
     if client is not None:
-        _print(client.run(request_id, ids=dict(pairs)), fmt)
+        _print(client.run(request_id, ids=dict(pairs)), fmt, lang)
         return
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
     req = service.run(request_id, pairs)
-    _show(req, fmt, service)
+    _show(req, fmt, service, lang)
 
 
 @erasure.command("retry")
@@ -266,6 +296,7 @@ def run(
 @id_option
 @executor_options
 @format_option("table", "json")
+@lang_option
 @catalog_option
 @click.pass_context
 def retry(
@@ -277,6 +308,7 @@ def retry(
     backoff: float,
     timeout: float,
     fmt: str,
+    lang: str,
 ) -> None:
     """Try failed tasks again (their reason is in `erasure status`): the eraser, or the
     e-mail or webhook to the holder, with the identifiers given here.
@@ -287,14 +319,15 @@ def retry(
     pairs = identifier_pairs(None, ids) if ids else []
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
     req = service.run(request_id, pairs, holder)
-    _show(req, fmt, service)
+    _show(req, fmt, service, lang)
 
 
 @erasure.command("remind")
 @format_option("table", "json")
+@lang_option
 @catalog_option
 @click.pass_context
-def remind(ctx: click.Context, fmt: str) -> None:
+def remind(ctx: click.Context, fmt: str, lang: str) -> None:
     """Send one reminder for every e-mailed task still unanswered a week before its
     request's deadline, one message per recipient (run it daily, e.g. from cron).
 
@@ -305,7 +338,10 @@ def remind(ctx: click.Context, fmt: str) -> None:
     if fmt == "json":
         emit_json({"reminded": count})
     else:
-        click.echo(f"reminded {count} task{'s' if count != 1 else ''}")
+        from lineage.i18n import NP_, ngettext
+
+        reminded = NP_("reminded %(num)d task", "reminded %(num)d tasks")
+        click.echo(ngettext(lang)(*reminded, count) % {"num": count})
 
 
 @erasure.command("evidence")
@@ -315,7 +351,7 @@ def remind(ctx: click.Context, fmt: str) -> None:
     type=click.Path(file_okay=False),
     help="Write REQUEST.json and REQUEST.html into this folder (default: stdout).",
 )
-@click.option("--lang", type=click.Choice(["en", "da"]), default="en", show_default=True)
+@lang_option
 @format_option("json", "html")
 @catalog_option
 @click.pass_context
@@ -348,8 +384,8 @@ def evidence(ctx: click.Context, request_id: str, out: str | None, lang: str, fm
     click.echo(f"wrote {folder / request_id}.json and .html", err=True)
 
 
-def _show(req: Any, fmt: str, service: Any) -> None:
-    _print(req.to_json(service.clock()), fmt)
+def _show(req: Any, fmt: str, service: Any, lang: str) -> None:
+    _print(req.to_json(service.clock()), fmt, lang)
 
 
 @erasure.command("confirm")
@@ -362,6 +398,7 @@ def _show(req: Any, fmt: str, service: Any) -> None:
     help="Only this task at the holder (a holder may erase some data and retain other).",
 )
 @format_option("table", "json")
+@lang_option
 @click.pass_context
 def confirm(
     ctx: click.Context,
@@ -370,6 +407,7 @@ def confirm(
     evidence: str | None,
     action: str | None,
     fmt: str,
+    lang: str,
 ) -> None:
     """Record a manual confirmation: the holder erased (or, for an independent
     controller, was notified; a second confirm records its own confirmation).
@@ -383,11 +421,11 @@ def confirm(
 
     client = remote(ctx)
     if client is not None:
-        _print(client.confirm(request_id, holder, evidence=evidence, action=action), fmt)
+        _print(client.confirm(request_id, holder, evidence=evidence, action=action), fmt, lang)
         return
     service = make_service(ctx)
     req = service.confirm(request_id, holder, evidence, action)
-    _show(req, fmt, service)
+    _show(req, fmt, service, lang)
 
 
 @erasure.command("extend")
@@ -399,9 +437,10 @@ def confirm(
     help="Further months (default: what is left of the two Art. 12(3) allows).",
 )
 @format_option("table", "json")
+@lang_option
 @click.pass_context
 def extend(
-    ctx: click.Context, request_id: str, reason: str | None, months: int | None, fmt: str
+    ctx: click.Context, request_id: str, reason: str | None, months: int | None, fmt: str, lang: str
 ) -> None:
     """Extend the one-month deadline by up to two further months (Art. 12(3)), with the
     reason. Must be decided within the first month; three months in total at most.
@@ -413,11 +452,11 @@ def extend(
 
     client = remote(ctx)
     if client is not None:
-        _print(client.extend(request_id, reason or "", months=months), fmt)
+        _print(client.extend(request_id, reason or "", months=months), fmt, lang)
         return
     service = make_service(ctx)
     req = service.extend(request_id, reason or "", months)
-    _show(req, fmt, service)
+    _show(req, fmt, service, lang)
 
 
 @erasure.command("status")
@@ -425,9 +464,15 @@ def extend(
 @click.option("--overdue", is_flag=True, help="Only requests past their deadline.")
 @click.option("--as-of", metavar="TIME", help="Judge from events up to this time (default now).")
 @format_option("table", "json")
+@lang_option
 @click.pass_context
 def status(
-    ctx: click.Context, request_id: str | None, overdue: bool, as_of: str | None, fmt: str
+    ctx: click.Context,
+    request_id: str | None,
+    overdue: bool,
+    as_of: str | None,
+    fmt: str,
+    lang: str,
 ) -> None:
     """Every request (or one) with its tasks, deadline (one month, Art. 12(3), or as
     extended) and status: open, retained (answered; deferred erasures pending), overdue,
@@ -438,6 +483,8 @@ def status(
       lineage erasure status --overdue --format json
     """
     from lineage.cli.remote import service as remote
+    from lineage.i18n import gettext
+    from lineage.services import plain
     from lineage.services.rights_answers import requests as answer
     from lineage.timeutil import parse_time
 
@@ -448,28 +495,41 @@ def status(
     else:
         found = answer(make_service(ctx), request_id, overdue=overdue, as_of=at)
     data = found["requests"]
+    _ = gettext(lang)
     if fmt == "json":
         emit_json({"requests": data})
     elif not data:
-        click.echo("no overdue requests" if overdue else "no requests")
+        click.echo(_("no overdue requests") if overdue else _("no requests"))
     elif request_id:
-        click.echo(render_request(data[0]))
+        click.echo(render_request(data[0], lang))
     else:
         rows = [
             (
                 d["request_id"],
                 # A withdrawal names the data use whose consent it withdrew.
-                d["kind"] + (f"\n{d['purpose']}" if d.get("purpose") else ""),
+                plain.request_kind(d["kind"], lang)
+                + (f"\n{d['purpose']}" if d.get("purpose") else ""),
                 d["received_at"][:10],
                 d["deadline"][:10],
-                d["status"],
+                plain.request_status(d["status"], lang),
                 sum(t["status"] in ("confirmed", "notified") for t in d["tasks"]),
                 len(d["tasks"]),
             )
             for d in data
         ]
         click.echo(
-            table(rows, ["request", "kind", "received", "deadline", "status", "done", "tasks"])
+            table(
+                rows,
+                [
+                    _("request"),
+                    _("kind"),
+                    _("received"),
+                    _("deadline"),
+                    _("status"),
+                    _("done"),
+                    _("tasks"),
+                ],
+            )
         )
     if overdue and data:
         ctx.exit(1)
@@ -477,8 +537,9 @@ def status(
 
 @erasure.command("due")
 @format_option("table", "json")
+@lang_option
 @click.pass_context
-def due(ctx: click.Context, fmt: str) -> None:
+def due(ctx: click.Context, fmt: str, lang: str) -> None:
     """Deferred erasures whose retention has ended: erase them now (`lineage erasure run`,
     or by hand and `lineage erasure confirm`).
 
@@ -486,22 +547,30 @@ def due(ctx: click.Context, fmt: str) -> None:
       lineage erasure due --format json
     """
     from lineage.cli.remote import service as remote
+    from lineage.i18n import gettext
+    from lineage.services import plain
     from lineage.services.rights_answers import due as answer
 
+    _ = gettext(lang)
     client = remote(ctx)
     data = client.erasure_due() if client is not None else answer(make_service(ctx))
     rows = data["due"]
     if fmt == "json":
         emit_json({"due": rows})
     elif not rows:
-        click.echo("no deferred erasure is due")
+        click.echo(_("no deferred erasure is due"))
     else:
         click.echo(
             table(
                 [
-                    (r["request_id"], r["holder"], "\n".join(r["categories"]), r["due_since"])
+                    (
+                        r["request_id"],
+                        r["holder"],
+                        "\n".join(plain.key_name(c, None, lang) for c in r["categories"]),
+                        r["due_since"],
+                    )
                     for r in rows
                 ],
-                ["request", "holder", "categories", "due since"],
+                [_("request"), _("holder"), _("categories"), _("due since")],
             )
         )

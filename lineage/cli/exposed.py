@@ -8,6 +8,7 @@ import io
 import click
 
 from lineage.cli.catalog import catalog_option
+from lineage.cli.options import lang_option
 from lineage.cli.output import emit_json, format_option, table
 
 
@@ -16,9 +17,12 @@ from lineage.cli.output import emit_json, format_option, table
 @click.option("--at", "at", required=True, metavar="TIME", help="The moment of the breach.")
 @click.option("--references", is_flag=True, help="Also list the subject references.")
 @format_option("table", "json", "csv")
+@lang_option
 @catalog_option
 @click.pass_context
-def exposed(ctx: click.Context, holder: str, at: str, references: bool, fmt: str) -> None:
+def exposed(
+    ctx: click.Context, holder: str, at: str, references: bool, fmt: str, lang: str
+) -> None:
     """Breach impact (Art. 33/34): how many subjects, which categories (special categories
     flagged), under which legal bases and purposes, were at HOLDER at that moment.
 
@@ -58,10 +62,34 @@ def exposed(ctx: click.Context, holder: str, at: str, references: bool, fmt: str
             )
         click.echo(buf.getvalue(), nl=False)
     else:
-        click.echo(f"{result['subjects']} subjects at {holder} at {result['at']}")
-        rows = [(c["category"], c["subjects"], c["special"] or "") for c in result["categories"]]
-        click.echo(table(rows, ["category", "subjects", "special"]))
-        bases = ", ".join(f"{b['legal_basis']} ({b['subjects']})" for b in result["legal_bases"])
-        click.echo(f"legal bases: {bases or '-'}")
+        from lineage.i18n import NP_, gettext, ngettext
+        from lineage.services import plain
+
+        _ = gettext(lang)
+        count = result["subjects"]
+        click.echo(
+            ngettext(lang)(
+                *NP_(
+                    "%(num)d subject at %(holder)s at %(at)s",
+                    "%(num)d subjects at %(holder)s at %(at)s",
+                ),
+                count,
+            )
+            % {"num": count, "holder": holder, "at": result["at"]}
+        )
+        rows = [
+            (
+                plain.key_name(c["category"], None, lang),
+                c["subjects"],
+                c["special"] or "",
+            )
+            for c in result["categories"]
+        ]
+        click.echo(table(rows, [_("category"), _("subjects"), _("special")]))
+        bases = ", ".join(
+            f"{plain.basis_name(b['legal_basis'], lang)} ({b['subjects']})"
+            for b in result["legal_bases"]
+        )
+        click.echo(_("legal bases: %(bases)s") % {"bases": bases or "-"})
         if references:
             click.echo("\n".join(result["references"]))

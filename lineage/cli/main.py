@@ -12,6 +12,7 @@ import click
 
 from lineage import __version__
 from lineage.cli.catalog import catalog_option
+from lineage.cli.options import lang_option
 from lineage.cli.output import emit_json, format_option, progress, table, warn
 from lineage.errors import InputError, LineageError, NoSpaceError, is_no_space
 
@@ -402,8 +403,9 @@ def rebuild(ctx: click.Context, workers: int | None, fmt: str) -> None:
 
 @cli.command()
 @format_option("table", "json")
+@lang_option
 @click.pass_context
-def status(ctx: click.Context, fmt: str) -> None:
+def status(ctx: click.Context, fmt: str, lang: str) -> None:
     """Log size and end, projected position, counts of events, subjects and holders."""
     from lineage.cli.remote import service
 
@@ -417,27 +419,39 @@ def status(ctx: click.Context, fmt: str) -> None:
     if fmt == "json":
         emit_json(info)
         return
+    from lineage.i18n import gettext
+
+    _ = gettext(lang)
     log, proj = info["log"], info["projection"]
+    size = log["size_bytes"]
     rows = [
-        ("home", info["home"]),
-        ("log", f"{log['backend']} {log['id']}"),
-        ("log size", f"{log['size_bytes']:,} bytes" if log["size_bytes"] >= 0 else "unknown"),
-        ("log end", _positions(log["end"])),
-        ("projected to", _positions(proj["position"])),
-        ("pending", f"{proj['pending']:,}"),
-        ("events", f"{proj.get('events', 0):,}"),
-        ("subject references", f"{proj.get('subject_refs', 0):,}"),
-        ("holders", f"{proj.get('holders', 0):,}"),
-        ("set aside", f"{proj.get('quarantined', 0):,}"),
-        ("future-dated events", _future(proj)),
-        ("dead letters", f"{log['dead_letters']:,}"),
+        (_("home"), info["home"]),
+        (_("log"), f"{log['backend']} {log['id']}"),
+        (_("log size"), _("%(num)s bytes") % {"num": f"{size:,}"} if size >= 0 else _("unknown")),
+        (_("log end"), _positions(log["end"])),
+        (_("projected to"), _positions(proj["position"])),
+        (_("pending"), f"{proj['pending']:,}"),
+        (_("events"), f"{proj.get('events', 0):,}"),
+        (_("subject references"), f"{proj.get('subject_refs', 0):,}"),
+        (_("holders"), f"{proj.get('holders', 0):,}"),
+        (_("set aside"), f"{proj.get('quarantined', 0):,}"),
+        (_("future-dated events"), _future(proj, lang)),
+        (_("dead letters"), f"{log['dead_letters']:,}"),
     ]
     click.echo(table(rows, ["", ""]))
 
 
-def _future(proj: dict[str, Any]) -> str:
+def _future(proj: dict[str, Any], lang: str) -> str:
+    from lineage.i18n import gettext
+
+    _ = gettext(lang)
     count = proj.get("future_events", 0)
-    return f"{count:,} (first {proj['first_future_event_at']})" if count else "0"
+    if not count:
+        return "0"
+    return _("%(num)s (first %(at)s)") % {
+        "num": f"{count:,}",
+        "at": proj["first_future_event_at"],
+    }
 
 
 def _positions(positions: dict[int, int]) -> str:

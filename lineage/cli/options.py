@@ -41,8 +41,28 @@ def id_option(f: F) -> F:
     )(f)
 
 
-def lang_option(help_text: str) -> Callable[[F], F]:
-    """``--lang en|da``: the languages the documents for people are written in."""
+def _language(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The language, checked as documents check it; the error names where it came from."""
+    from lineage.errors import InputError
+    from lineage.i18n import check
+
+    try:
+        return check(value)
+    except InputError as exc:
+        env = ctx.get_parameter_source("lang") is click.core.ParameterSource.ENVIRONMENT
+        raise InputError(exc.problem, "LINEAGE_LANG" if env else "--lang") from None
+
+
+def lang_option(f: F) -> F:
+    """``--lang en|da`` (default ``LINEAGE_LANG``, then en): the language of everything a
+    person reads: tables, documents, and the rules' texts in them. JSON keeps its keys and
+    codes in every language."""
     return click.option(
-        "--lang", type=click.Choice(["en", "da"]), default="en", show_default=True, help=help_text
-    )
+        "--lang",
+        metavar="en|da",
+        envvar="LINEAGE_LANG",
+        default="en",
+        show_default=True,
+        callback=_language,
+        help="Language of the output for people: en or da (env LINEAGE_LANG).",
+    )(f)

@@ -20,6 +20,7 @@ def _open(
     categories: tuple[str, ...],
     dry_run: bool,
     fmt: str,
+    lang: str,
 ) -> None:
     from lineage.cli.remote import service as remote
 
@@ -39,7 +40,7 @@ def _open(
     if fmt == "json":
         emit_json(data)
     else:
-        click.echo(render_request(data))
+        click.echo(render_request(data, lang))
 
 
 @click.command("rectify", short_help="Record a rectification and notify recipients (Art. 16, 19).")
@@ -55,6 +56,7 @@ def _open(
 )
 @click.option("--dry-run", is_flag=True, help="Plan only: record nothing.")
 @format_option("table", "json")
+@lang_option
 @catalog_option
 @click.pass_context
 def rectify(
@@ -64,6 +66,7 @@ def rectify(
     categories: tuple[str, ...],
     dry_run: bool,
     fmt: str,
+    lang: str,
 ) -> None:
     """Record a rectification (Art. 16) and plan its notification to every recipient that
     holds the corrected categories (Art. 19); track each with `lineage erasure confirm`.
@@ -71,7 +74,7 @@ def rectify(
     \b
       lineage rectify jane@example.com --categories user.contact.address
     """
-    _open(ctx, identifier_pairs(identifier, ids), "rectification", categories, dry_run, fmt)
+    _open(ctx, identifier_pairs(identifier, ids), "rectification", categories, dry_run, fmt, lang)
 
 
 @click.command("restrict", short_help="Record a restriction and notify recipients (Art. 18, 19).")
@@ -79,9 +82,15 @@ def rectify(
 @id_option
 @click.option("--dry-run", is_flag=True, help="Plan only: record nothing.")
 @format_option("table", "json")
+@lang_option
 @click.pass_context
 def restrict(
-    ctx: click.Context, identifier: str | None, ids: tuple[str, ...], dry_run: bool, fmt: str
+    ctx: click.Context,
+    identifier: str | None,
+    ids: tuple[str, ...],
+    dry_run: bool,
+    fmt: str,
+    lang: str,
 ) -> None:
     """Record a restriction of processing (Art. 18) and plan its notification to every
     recipient (Art. 19); who-has then shows those holders as restricted.
@@ -89,7 +98,7 @@ def restrict(
     \b
       lineage restrict jane@example.com
     """
-    _open(ctx, identifier_pairs(identifier, ids), "restriction", (), dry_run, fmt)
+    _open(ctx, identifier_pairs(identifier, ids), "restriction", (), dry_run, fmt, lang)
 
 
 def _subject(ctx: click.Context, identifier: str | None, ids: tuple[str, ...]) -> Any:
@@ -105,8 +114,11 @@ def _subject(ctx: click.Context, identifier: str | None, ids: tuple[str, ...]) -
 @click.argument("identifier", required=False)
 @id_option
 @format_option("table", "json")
+@lang_option
 @click.pass_context
-def recipients(ctx: click.Context, identifier: str | None, ids: tuple[str, ...], fmt: str) -> None:
+def recipients(
+    ctx: click.Context, identifier: str | None, ids: tuple[str, ...], fmt: str, lang: str
+) -> None:
     """Everyone the subject's data was disclosed to (Art. 19: the subject may ask), with
     role, country, categories and whether they still hold them.
 
@@ -128,24 +140,29 @@ def recipients(ctx: click.Context, identifier: str | None, ids: tuple[str, ...],
     if fmt == "json":
         emit_json(result)
         return
+    from lineage.i18n import gettext
+    from lineage.services import plain
+
+    _ = gettext(lang)
     rows = [
         (
             r["recipient"],
-            r["role"] or "-",
+            plain.role(r["role"], lang) if r["role"] else "-",
             r["country"] or "-",
-            "\n".join(r["categories"]) or "-",
-            r["status"],
+            "\n".join(plain.key_name(c, None, lang) for c in r["categories"]) or "-",
+            plain.status(r["status"], lang),
         )
         for r in result["recipients"]
     ]
-    click.echo(table(rows, ["recipient", "role", "country", "categories", "status"]))
+    headers = [_("recipient"), _("role"), _("country"), _("categories"), _("status")]
+    click.echo(table(rows, headers))
 
 
 @click.command("access", short_help="The subject access report (Art. 15): json, md or html.")
 @click.argument("identifier", required=False)
 @id_option
 @click.option("--as-of", metavar="TIME", help="Answer from events up to this time (default now).")
-@lang_option("Language of the report's sentences and headings.")
+@lang_option
 @format_option("json", "markdown", "html")
 @catalog_option
 @click.pass_context

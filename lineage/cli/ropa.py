@@ -19,7 +19,7 @@ _SUFFIX = {"markdown": "md", "csv": "csv", "xlsx": "xlsx", "json": "json", "html
     type=click.Path(dir_okay=False),
     help="Write to this file (required for xlsx; default standard output).",
 )
-@lang_option("Language of the headings and the values (plain names, legal bases).")
+@lang_option
 @click.option("--as-of", metavar="TIME", help="Evidence from events up to this time.")
 @catalog_option
 @click.pass_context

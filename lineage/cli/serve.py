@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from lineage.cli.catalog import catalog_option
+from lineage.cli.options import lang_option
 from lineage.cli.output import emit_json, format_option, progress, table, warn
 
 MIB = 1024 * 1024
@@ -226,17 +227,21 @@ def create(ctx: click.Context, scope: str, name: str | None, fmt: str) -> None:
 
 @token.command("list")
 @format_option("table", "json")
+@lang_option
 @click.pass_context
-def list_tokens(ctx: click.Context, fmt: str) -> None:
+def list_tokens(ctx: click.Context, fmt: str, lang: str) -> None:
     """Tokens by name, scope, when created and last used (never the tokens themselves)."""
+    from lineage.i18n import gettext
+
+    _ = gettext(lang)
     tokens = [t.public() for t in _tokens(ctx).load()]
     if fmt == "json":
         emit_json({"tokens": tokens})
     elif not tokens:
-        click.echo("no tokens")
+        click.echo(_("no tokens"))
     else:
         rows = [(t["name"], t["scope"], t["created"], t["last_used"] or "-") for t in tokens]
-        click.echo(table(rows, ["name", "scope", "created", "last used"]))
+        click.echo(table(rows, [_("name"), _("scope"), _("created"), _("last used")]))
 
 
 @token.command("revoke")

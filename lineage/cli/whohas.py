@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from lineage.cli.catalog import catalog_option
-from lineage.cli.options import id_option, identifier_pairs
+from lineage.cli.options import id_option, identifier_pairs, lang_option
 from lineage.cli.output import Marked, emit_json, format_option, table
 
 
@@ -28,6 +28,7 @@ from lineage.cli.output import Marked, emit_json, format_option, table
     help="Answer from these projection files together (repeatable; e.g. every shard).",
 )
 @format_option("table", "json")
+@lang_option
 @catalog_option
 @click.pass_context
 def who_has(
@@ -38,6 +39,7 @@ def who_has(
     shards: int | None,
     projections: tuple[str, ...],
     fmt: str,
+    lang: str,
 ) -> None:
     """Every holder of one person's data: categories, purposes and legal bases, since when,
     retained until, transfer tool and its validity, the path the data took, and status.
@@ -51,6 +53,7 @@ def who_has(
       lineage who-has jane@example.com
       lineage who-has --id customer_number=1042 --as-of 2024-06-30
       lineage who-has jane@example.com --format json
+      lineage who-has jane@example.com --lang da
     """
     from lineage.cli.main import current_store, make_app
     from lineage.cli.remote import service
@@ -63,7 +66,7 @@ def who_has(
     if remote is not None:
         result = remote.who_has(ids=dict(pairs), as_of=as_of)
         _future_note(result, fmt)
-        emit_json(result) if fmt == "json" else click.echo(render(result))
+        emit_json(result) if fmt == "json" else click.echo(render(result, lang))
         return
     app = make_app(ctx, shards=shards)
     refs = app.refs_for(pairs)
@@ -86,7 +89,7 @@ def who_has(
     if fmt == "json":
         emit_json(result)
     else:
-        click.echo(render(result))
+        click.echo(render(result, lang))
 
 
 def _future_note(result: dict[str, Any], fmt: str) -> None:
@@ -100,34 +103,46 @@ def _future_note(result: dict[str, Any], fmt: str) -> None:
         )
 
 
-def render(result: dict[str, Any]) -> str:
-    head = f"subject {result['subject'][:16]}…  as of {result['as_of']}"
+def render(result: dict[str, Any], lang: str = "en") -> str:
+    """The who-has table in ``lang``: plain names of categories, purposes, legal bases and
+    roles, as the web UI and the documents name them (``services.plain``)."""
+    from lineage.i18n import gettext
+    from lineage.services import plain
+
+    _ = gettext(lang)
+    head = _("subject %(subject)s…  as of %(as_of)s") % {
+        "subject": result["subject"][:16],
+        "as_of": result["as_of"],
+    }
     if not result["holders"]:
-        return head + "\nno holder has data of this subject"
+        return head + "\n" + _("no holder has data of this subject")
     rows = []
     for h in result["holders"]:
         purposes = "\n".join(
-            f"{p['purpose']} ({p['legal_basis'] or '?'})"
-            + (" consent withdrawn" if p.get("consent_withdrawn_at") else "")
+            f"{plain.key_name(p['purpose'], None, lang)} "
+            f"({plain.basis_name(p['legal_basis'], lang)})"
+            + (" " + _("consent withdrawn") if p.get("consent_withdrawn_at") else "")
             for p in h["purposes"]
         )
         transfer = "-"
         if h["transfer"]:
             t = h["transfer"]
-            transfer = f"{t['country']} {t['mechanism']} {'valid' if t['valid'] else 'INVALID'}"
+            verdict = _("valid") if t["valid"] else _("INVALID")
+            transfer = f"{t['country']} {t['mechanism']} {verdict}"
             if not t["valid"]:
-                transfer = Marked(transfer)
+                reason = plain.text(t.get("reason_parts"), lang, t.get("reason"))
+                transfer = Marked(f"{transfer}\n{reason}" if reason else transfer)
         dates = f"{(h['since'] or '-')[:10]}\n{(h['retain_until'] or '-')[:10]}"
         if h["status"] == "overdue" or h["overdue_categories"]:
-            dates = Marked(dates + "\npast retention")
-        status = h["status"]
+            dates = Marked(dates + "\n" + plain.status("overdue", lang))
+        status = plain.status(h["status"], lang)
         if h["special_categories"]:
-            status += "\nspecial category"
+            status += "\n" + _("special category")
         rows.append(
             (
                 h["holder"],
-                f"{h['role'] or '-'}\n{h['country'] or '-'}",
-                "\n".join(h["categories"]) or "-",
+                f"{_role(h, lang)}\n{h['country'] or '-'}",
+                "\n".join(plain.key_name(c, None, lang) for c in h["categories"]) or "-",
                 purposes or "-",
                 dates,
                 transfer,
@@ -136,13 +151,24 @@ def render(result: dict[str, Any]) -> str:
             )
         )
     headers = [
-        "holder",
-        "role, country",
-        "categories",
-        "purposes (basis)",
-        "since, until",
-        "transfer",
-        "path",
-        "status",
+        _("holder"),
+        _("role, country"),
+        _("categories"),
+        _("purposes (basis)"),
+        _("since, until"),
+        _("transfer"),
+        _("path"),
+        _("status"),
     ]
     return head + "\n" + table(rows, headers)
+
+
+def _role(h: dict[str, Any], lang: str) -> str:
+    """The web UI's words: our own system where the path starts, else the recipient's role."""
+    from lineage.i18n import gettext
+    from lineage.services import plain
+
+    _ = gettext(lang)
+    if len(h["path"]) == 1:
+        return _("own system")
+    return plain.role(h["role"], lang) if h["role"] else "-"

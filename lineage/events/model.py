@@ -209,8 +209,9 @@ class ErasureTaskUpdated(Event):
     event_type: ClassVar[str] = kinds.TASK_UPDATED
     columns: ClassVar[dict[str, str]] = {"retain_until": "at_time"}
     # v2 added action, categories, executor, attempt, note; v3 channel, step, message_id,
-    # link_id (the proof of every channel step: sent, delivered, opened, answered).
-    version: ClassVar[int] = 3
+    # link_id (the proof of every channel step: sent, delivered, opened, answered); v4
+    # reason_parts (the reason's code and parameters, for readers of other languages).
+    version: ClassVar[int] = 4
     request_id: str
     holder: str
     status: str
@@ -225,6 +226,7 @@ class ErasureTaskUpdated(Event):
     step: str | None = None
     message_id: str | None = None
     link_id: str | None = None
+    reason_parts: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

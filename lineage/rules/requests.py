@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from lineage.events import kinds
+from lineage.rules.reasons import Text, from_json, to_json
 from lineage.timeutil import add_duration, iso, parse_duration
 
 DEADLINE = "P1M"
@@ -59,6 +60,9 @@ class Task:
     categories: tuple[str, ...] = ()
     status: str = "planned"
     reason: str | None = None
+    # The reason's parts (``rules.reasons``), when the rules gave it: shown in each reader's
+    # language. Empty for reasons recorded before they had parts (shown as recorded).
+    reason_parts: Text = ()
     retain_until: datetime | None = None
     executor: str | None = None
     attempts: int = 0
@@ -137,6 +141,8 @@ class Task:
             "categories": list(self.categories),
             "action": self.action,
             "reason": self.reason,
+            "reason_code": self.reason_parts[0].code if self.reason_parts else None,
+            "reason_parts": to_json(self.reason_parts),
             "retain_until": iso(self.retain_until),
             "status": self.status,
             "executor": self.executor,
@@ -262,6 +268,8 @@ def fold(rows: Iterable[Mapping[str, Any]]) -> dict[str, Request]:
                 task.categories = tuple(row["categories"])
             if row["status"] in ("planned", "retained"):
                 task.reason = row["reason"]
+                parts = detail.get("reason_parts")
+                task.reason_parts = from_json(json.loads(parts)) if parts else ()
                 task.retain_until = row["at_time"]
                 task.executor = detail.get("executor")
             elif row["status"] in ("failed", "refused"):

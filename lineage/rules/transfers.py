@@ -14,6 +14,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from lineage.resources import data_file
+from lineage.rules.reasons import Reason, Text, english, to_json
 from lineage.timeutil import iso
 
 if TYPE_CHECKING:
@@ -37,7 +38,24 @@ class Window:
 @dataclass(frozen=True)
 class Validity:
     valid: bool
-    reason: str
+    parts: Text
+
+    @property
+    def reason(self) -> str:
+        return english(self.parts)
+
+    def to_json(self) -> dict[str, Any]:
+        """``reason`` for people reading JSON, the code and parts for programs and other
+        languages."""
+        return {
+            "reason": self.reason,
+            "reason_code": self.parts[0].code,
+            "reason_parts": to_json(self.parts),
+        }
+
+
+def _v(valid: bool, code: str, **params: Any) -> Validity:
+    return Validity(valid, (Reason(code, {k: str(v) for k, v in params.items()}),))
 
 
 def _date(text: str) -> date | None:
@@ -101,28 +119,28 @@ def validity(
     """Validity of a transfer to ``country`` under ``mechanism`` made at ``transferred``."""
     on, at = transferred.date(), as_of.date()
     if in_eea(country, on):
-        return Validity(True, f"{country} is in the EEA")
+        return _v(True, "transfer.in_eea", country=country)
     if mechanism in (None, "none"):
-        return Validity(False, f"no transfer tool for {country}")
+        return _v(False, "transfer.no_tool", country=country)
     if mechanism == "adequacy":
         decision = adequacy().get(country)
         if decision is None:
-            return Validity(False, f"{country} has no adequacy decision")
+            return _v(False, "transfer.no_adequacy", country=country)
         if not decision.covers(on, at):
-            return Validity(False, f"the adequacy decision for {country} did not cover {on}")
-        return Validity(True, decision.source)
+            return _v(False, "transfer.adequacy_not_covering", country=country, date=on)
+        return _v(True, "transfer.valid", source=decision.source)
     window = mechanisms().get(mechanism)
     if window is None:
-        return Validity(False, f"unknown transfer tool {mechanism!r}")
+        return _v(False, "transfer.unknown_tool", mechanism=repr(mechanism))
     if window.countries and country not in window.countries:
-        return Validity(False, f"{mechanism} does not apply to {country}")
+        return _v(False, "transfer.not_for_country", mechanism=mechanism, country=country)
     if window.valid_from and on < window.valid_from:
-        return Validity(False, f"{mechanism} did not exist yet on {on}")
+        return _v(False, "transfer.not_yet", mechanism=mechanism, date=on)
     if window.invalid_from and on >= window.invalid_from:
-        return Validity(False, f"{mechanism} was invalid from {window.invalid_from}")
+        return _v(False, "transfer.invalid_from", mechanism=mechanism, date=window.invalid_from)
     if window.invalid_from and at >= window.invalid_from:
-        return Validity(False, f"{mechanism} was invalidated on {window.invalid_from}")
-    return Validity(True, window.source)
+        return _v(False, "transfer.invalidated", mechanism=mechanism, date=window.invalid_from)
+    return _v(True, "transfer.valid", source=window.source)
 
 
 def tool_for(
@@ -158,7 +176,7 @@ def judge(h: Holding, catalog: Catalog | None, as_of: datetime) -> dict[str, Any
         "country": country,
         "mechanism": mechanism or "none",
         "valid": v.valid,
-        "reason": v.reason,
+        **v.to_json(),
         "mechanism_ref": move.mechanism_ref,
         "at": iso(move.at),
         "current": bool(h.categories),

@@ -200,7 +200,8 @@ def _transfers(
         if h["transfer"]["current"]:
             current.append(t)
         else:
-            del t["valid"], t["reason"], t["current"]
+            for key in ("valid", "reason", "reason_code", "reason_parts", "current"):
+                del t[key]
             past.append(
                 {**t, "erased_at": erased_at.get(h["holder"]), "categories": h["erased_categories"]}
             )

@@ -159,14 +159,15 @@ def _holder_retention(t: dict[str, Any], rep: dict[str, Any], x: dict[str, Any])
     return f"{x['holder']}: " + "; ".join(per_purpose + per_category or [_kept(t, x)])
 
 
-def _transfer(t: dict[str, Any], x: dict[str, Any], past: bool) -> str:
+def _transfer(t: dict[str, Any], x: dict[str, Any], past: bool, lang: str) -> str:
     head = t["in_country"].format(
         recipient=x["recipient"], country=x["country"], mechanism=x["mechanism_text"]
     )
     if past:
         return f"{head}: {t['erased_on'].format(date=_day(x['erased_at']))}"
     verdict = t["valid"] if x["valid"] else t["not_valid"]
-    return f"{head}: {verdict} ({x['reason']})"
+    reason = plain.text(x.get("reason_parts"), lang, x["reason"])
+    return f"{head}: {verdict} ({reason})"
 
 
 def sections(rep: dict[str, Any]) -> dict[str, Any]:
@@ -203,14 +204,14 @@ def sections(rep: dict[str, Any]) -> dict[str, Any]:
         },
         {
             "heading": t["transfers"],
-            "items": [_transfer(t, x, past=False) for x in rep["transfers"]],
+            "items": [_transfer(t, x, past=False, lang=lang) for x in rep["transfers"]],
         },
     ]
     if rep.get("past_transfers"):
         parts.append(
             {
                 "heading": t["past_transfers"],
-                "items": [_transfer(t, x, past=True) for x in rep["past_transfers"]],
+                "items": [_transfer(t, x, past=True, lang=lang) for x in rep["past_transfers"]],
             }
         )
     parts += [

@@ -33,12 +33,13 @@ subject that who-has uses (``services.company``).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from lineage.catalog.catalog import Catalog
 from lineage.projection.store import Store
+from lineage.rules.reasons import Reason, Text, english, to_json
 from lineage.rules.transfers import dpf_certified, in_eea, validity
 from lineage.services.company import Company, Transfer, company
 from lineage.services.evidence import Flow, observed_flows
@@ -71,14 +72,33 @@ CATALOG_RULES = (
 class Finding:
     severity: str
     rule: str
-    message: str
-    fix: str
+    message: Text
+    fix: Text
     holder: str | None = None
     purpose: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """``message`` and ``fix`` in English, and their parts for other languages."""
+        return {
+            "severity": self.severity,
+            "rule": self.rule,
+            "message": english(self.message),
+            "fix": english(self.fix),
+            "holder": self.holder,
+            "purpose": self.purpose,
+            "evidence": self.evidence,
+            "message_parts": to_json(self.message),
+            "fix_parts": to_json(self.fix),
+        }
+
+
+def _t(code: str, **params: Any) -> Text:
+    return (_r(code, **params),)
+
+
+def _r(code: str, **params: Any) -> Reason:
+    return Reason(code, {k: v if isinstance(v, int) else str(v) for k, v in params.items()})
 
 
 def reaches(severity: str, threshold: str) -> bool:
@@ -124,19 +144,16 @@ def _declared(catalog: Catalog, as_of: datetime) -> Iterable[Finding]:
             yield Finding(
                 "error",
                 "processor-without-dpa",
-                f"{name} is a {h.role.replace('_', '-')} with no data processing agreement "
-                "recorded",
-                f"sign a DPA (Art. 28(3)) and record its date as holders.{name}.dpa_signed",
+                _t(f"audit.no_dpa.{h.role}", holder=name),
+                _t("audit.no_dpa.fix", holder=name),
                 holder=name,
             )
         if h.role in ("processor", "sub_processor") and h.channel is None and not h.eraser:
             yield Finding(
                 "warning",
                 "processor-without-channel",
-                f"{name} is a {h.role.replace('_', '-')} with no channel for erasure and "
-                "other rights requests: nothing will reach it",
-                f"name one as holders.{name}.channel (kind email, webhook, api or manual; "
-                "Art. 28(3)(e), (g))",
+                _t(f"audit.no_channel.{h.role}", holder=name),
+                _t("audit.no_channel.fix", holder=name),
                 holder=name,
             )
         if not in_eea(h.country, as_of.date()):
@@ -146,8 +163,15 @@ def _declared(catalog: Catalog, as_of: datetime) -> Iterable[Finding]:
                 yield Finding(
                     "error",
                     "transfer-invalid",
-                    f"{name} is in {h.country} and the catalog's transfer tool "
-                    f"({mechanism or 'none'}) is not valid: {v.reason}",
+                    (
+                        _r(
+                            "audit.declared_tool_invalid",
+                            holder=name,
+                            country=h.country,
+                            mechanism=mechanism or "none",
+                        ),
+                        *v.parts,
+                    ),
                     _transfer_fix(h.country),
                     holder=name,
                     evidence={"declared": True, "country": h.country, "mechanism": mechanism},
@@ -160,10 +184,8 @@ def _declared(catalog: Catalog, as_of: datetime) -> Iterable[Finding]:
             yield Finding(
                 "error",
                 "special-category-no-condition",
-                f"purpose {pid} declares special categories ({', '.join(special)}) "
-                "without an Art. 9(2) condition",
-                f"set purposes.{pid}.art9_condition (e.g. explicit_consent) or stop "
-                "processing these categories",
+                _t("audit.special_declared", purpose=pid, categories=", ".join(special)),
+                _t("audit.special_declared.fix", purpose=pid),
                 purpose=pid,
                 evidence={"categories": special},
             )
@@ -171,8 +193,8 @@ def _declared(catalog: Catalog, as_of: datetime) -> Iterable[Finding]:
             yield Finding(
                 "warning",
                 "legitimate-interest-missing",
-                f"purpose {pid} relies on legitimate interests without stating them",
-                f"write the interest and the balancing in purposes.{pid}.legitimate_interest",
+                _t("audit.interest_missing", purpose=pid),
+                _t("audit.interest_missing.fix", purpose=pid),
                 purpose=pid,
             )
 
@@ -182,27 +204,23 @@ def _dpf_uncertified(holder: str, evidence: dict[str, Any], known: bool = True) 
         return Finding(
             "warning",
             "transfer-dpf-uncertified",
-            f"transfers to {holder} rely on the Data Privacy Framework; without a catalog "
-            f"lineage cannot tell whether {holder} is certified",
-            f"check the DPF list and declare {holder} with dpf_certified in a catalog",
+            _t("audit.dpf_unknown", holder=holder),
+            _t("audit.dpf_unknown.fix", holder=holder),
             holder=holder,
             evidence=evidence,
         )
     return Finding(
         "error",
         "transfer-dpf-uncertified",
-        f"transfers to {holder} rely on the Data Privacy Framework, but {holder} is not "
-        "marked as certified",
-        f"check the DPF list and set holders.{holder}.dpf_certified: true, or use the 2021 SCCs",
+        _t("audit.dpf_uncertified", holder=holder),
+        _t("audit.dpf_uncertified.fix", holder=holder),
         holder=holder,
         evidence=evidence,
     )
 
 
-def _transfer_fix(country: str) -> str:
-    if country == "US":
-        return "use the DPF with a certified recipient, or the 2021 SCCs with a transfer assessment"
-    return "sign the 2021 SCCs (Decision 2021/914) or rely on an adequacy decision"
+def _transfer_fix(country: str) -> Text:
+    return _t("audit.transfer_fix_us" if country == "US" else "audit.transfer_fix")
 
 
 def _transfers(catalog: Catalog | None, evidence: Company) -> Iterable[Finding]:
@@ -214,7 +232,7 @@ def _transfers(catalog: Catalog | None, evidence: Company) -> Iterable[Finding]:
         merged.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2])
     ):
         invalid = sum(g.invalid for g in groups)
-        problems = list(dict.fromkeys(p for g in groups for p in g.problems))
+        problems = tuple(dict.fromkeys(p for g in groups for p in g.problems))
         country = groups[0].country
         ev = {
             "country": country,
@@ -229,10 +247,24 @@ def _transfers(catalog: Catalog | None, evidence: Company) -> Iterable[Finding]:
             yield Finding(
                 "warning" if unrecorded else "error",
                 "transfer-invalid",
-                f"data of {invalid} subject(s) went to {holder} in {country} under "
-                f"{'no tool' if mechanism == 'none' else mechanism}: "
-                + "; ".join(problems)
-                + ("; no catalog declares one" if unrecorded else ""),
+                (
+                    _r(
+                        "audit.transfer_invalid_no_tool",
+                        subjects=invalid,
+                        holder=holder,
+                        country=country,
+                    )
+                    if mechanism == "none"
+                    else _r(
+                        "audit.transfer_invalid",
+                        subjects=invalid,
+                        holder=holder,
+                        country=country,
+                        mechanism=mechanism,
+                    ),
+                    *problems,
+                    *(_t("audit.no_catalog_declares") if unrecorded else ()),
+                ),
                 _transfer_fix(country),
                 holder=holder,
                 purpose=purpose,
@@ -260,10 +292,19 @@ def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
             yield Finding(
                 "warning" if known else "error",
                 "undeclared-recipient",
-                f"{f.subjects} subject(s)' data observed at {f.holder} for "
-                f"{'/'.join(pids)}, which does not declare it",
-                f"add {f.holder} to purposes.{pids[0]}.recipients"
-                + ("" if known else f" and declare it under holders.{f.holder}"),
+                _t(
+                    "audit.undeclared_recipient",
+                    subjects=f.subjects,
+                    holder=f.holder,
+                    purposes="/".join(pids),
+                ),
+                _t(
+                    "audit.undeclared_recipient.fix"
+                    if known
+                    else "audit.undeclared_recipient.fix_holder",
+                    holder=f.holder,
+                    purpose=pids[0],
+                ),
                 holder=f.holder,
                 purpose=pids[0],
                 evidence=_flow_evidence(f),
@@ -273,9 +314,13 @@ def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
             yield Finding(
                 "warning",
                 "undeclared-category",
-                f"categories {', '.join(extra)} observed at {f.holder} for {'/'.join(pids)} "
-                "are not declared",
-                f"add them to purposes.{pids[0]}.categories, or stop collecting them",
+                _t(
+                    "audit.undeclared_category",
+                    categories=", ".join(extra),
+                    holder=f.holder,
+                    purposes="/".join(pids),
+                ),
+                _t("audit.undeclared_category.fix", purpose=pids[0]),
                 holder=f.holder,
                 purpose=pids[0],
                 evidence=_flow_evidence(f),
@@ -289,9 +334,13 @@ def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
             yield Finding(
                 "error",
                 "special-category-no-condition",
-                f"special categories {', '.join(special)} observed at {f.holder} for "
-                f"{'/'.join(pids)} without an Art. 9(2) condition",
-                f"set purposes.{pids[0]}.art9_condition or stop processing them",
+                _t(
+                    "audit.special_observed",
+                    categories=", ".join(special),
+                    holder=f.holder,
+                    purposes="/".join(pids),
+                ),
+                _t("audit.special_observed.fix", purpose=pids[0]),
                 holder=f.holder,
                 purpose=pids[0],
                 evidence=_flow_evidence(f),
@@ -300,10 +349,12 @@ def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
         yield Finding(
             "error",
             "undeclared-purpose",
-            f"events under {use} at {', '.join(sorted({f.holder for f in fs}))}: no catalog "
-            "purpose covers this data use",
-            f"declare a purpose with data_use: {use} (or an ancestor of it), or correct the "
-            "connector",
+            _t(
+                "audit.undeclared_purpose",
+                purpose=use,
+                holders=", ".join(sorted({f.holder for f in fs})),
+            ),
+            _t("audit.undeclared_purpose.fix", purpose=use),
             holder=fs[0].holder,
             purpose=use,
             evidence={"subjects": max(f.subjects for f in fs), "events": sum(f.events for f in fs)},
@@ -316,9 +367,8 @@ def _flows(catalog: Catalog, flows: list[Flow]) -> Iterable[Finding]:
                 yield Finding(
                     "info",
                     "recipient-never-observed",
-                    f"{r} is declared as a recipient for {pid} but no event shows it "
-                    "receiving data",
-                    "connect the recipient's flow to lineage, or remove it from the catalog",
+                    _t("audit.never_observed", holder=r, purpose=pid),
+                    _t("audit.never_observed.fix"),
                     holder=r,
                     purpose=pid,
                 )
@@ -341,10 +391,17 @@ def _retention(evidence: Company) -> Iterable[Finding]:
         yield Finding(
             "error",
             "retention-overdue",
-            f"{o.subjects} subject(s)' data at {o.holder} ({', '.join(sorted(o.categories))}) "
-            f"held past retention (ended from {(iso(o.earliest) or '')[:10]})"
-            + (f"; special categories: {', '.join(special)}" if special else ""),
-            f"erase it at {o.holder} (lineage erase) or record the Art. 17(3) reason to keep it",
+            (
+                _r(
+                    "audit.retention_overdue",
+                    subjects=o.subjects,
+                    holder=o.holder,
+                    categories=", ".join(sorted(o.categories)),
+                    date=(iso(o.earliest) or "")[:10],
+                ),
+                *(_t("audit.special_categories", categories=", ".join(special)) if special else ()),
+            ),
+            _t("audit.retention_overdue.fix", holder=o.holder),
             holder=o.holder,
             purpose=sorted(o.pids)[0] if o.pids else sorted(o.purposes)[0],
             evidence={
@@ -365,9 +422,14 @@ def _consent(evidence: Company) -> Iterable[Finding]:
         yield Finding(
             "error",
             "consent-withdrawn",
-            f"{b.events} event(s) at {holder} processed {len(b.subjects)} subject(s)' "
-            f"data under consent for {purpose} after they withdrew it",
-            "stop the flow for subjects who withdrew (check the connector honours withdrawal)",
+            _t(
+                "audit.consent_withdrawn",
+                events=b.events,
+                holder=holder,
+                subjects=len(b.subjects),
+                purpose=purpose,
+            ),
+            _t("audit.consent_withdrawn.fix"),
             holder=holder,
             purpose=purpose,
             evidence={
@@ -392,11 +454,18 @@ def _erasure(store: Store, as_of: datetime) -> Iterable[Finding]:
         yield Finding(
             "error",
             "erasure-overdue",
-            f"{q.kind} request {q.request_id} received {iso(q.received_at)} is past its "
-            f"deadline {iso(q.deadline)}"
-            + (f"; open at {', '.join(holders)}" if holders else "; no task recorded")
-            + "".join(f"; {h} failed: {why}" for h, why in sorted(failed.items())),
-            "complete the tasks, or tell the subject of the extension (Art. 12(3)) with reasons",
+            (
+                _r(
+                    "audit.erasure_overdue",
+                    kind=q.kind,
+                    request=q.request_id,
+                    received=iso(q.received_at),
+                    deadline=iso(q.deadline),
+                ),
+                _r("audit.open_at", holders=", ".join(holders)) if holders else _r("audit.no_task"),
+                *(_r("audit.failed_at", holder=h, note=why) for h, why in sorted(failed.items())),
+            ),
+            _t("audit.erasure_overdue.fix"),
             holder=holders[0] if holders else None,
             evidence={
                 "request_id": q.request_id,
@@ -416,10 +485,15 @@ def _withdrawal_failed(q: Any) -> Iterable[Finding]:
         yield Finding(
             "warning",
             "withdrawal-notice-failed",
-            f"the notice of withdrawn consent to {q.purpose} (request {q.request_id}) did not "
-            f"reach {t.holder} via {t.channel or 'its channel'}: {t.note or 'no reason recorded'}",
-            f"lineage erasure retry {q.request_id} --holder {t.holder} --id KIND=VALUE, or tell "
-            f"it by hand and lineage erasure confirm {q.request_id} --holder {t.holder}",
+            _t(
+                "audit.withdrawal_failed",
+                purpose=q.purpose,
+                request=q.request_id,
+                holder=t.holder,
+                channel=t.channel or "?",
+                note=t.note or "?",
+            ),
+            _t("audit.withdrawal_failed.fix", request=q.request_id, holder=t.holder),
             holder=t.holder,
             purpose=q.purpose,
             evidence={

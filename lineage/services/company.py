@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from lineage.projection.store import Store
+from lineage.rules.reasons import Reason, from_json
 from lineage.rules.taxonomy import special_category
 from lineage.rules.transfers import judge
 from lineage.services.subjects import every_subject
@@ -49,7 +50,8 @@ class Transfer:
     mechanism: str
     subjects: int = 0
     invalid: int = 0
-    problems: list[str] = field(default_factory=list)
+    # Why transfers are invalid (parts of ``rules.reasons`` texts), each once.
+    problems: list[Reason] = field(default_factory=list)
     first_seen: datetime | None = None
     last_seen: datetime | None = None
 
@@ -108,8 +110,9 @@ def company(store: Store, as_of: datetime, catalog: Catalog | None = None) -> Co
                 g.last_seen = move.at if g.last_seen is None else max(g.last_seen, move.at)
                 if not t["valid"]:
                     g.invalid += 1
-                    if t["reason"] not in g.problems:
-                        g.problems.append(t["reason"])
+                    for p in from_json(t["reason_parts"]):
+                        if p not in g.problems:
+                            g.problems.append(p)
         for v in s.state.violations:
             b = out.consent.setdefault((v.holder, v.purpose), ConsentBreach(v.holder, v.purpose))
             b.subjects.add(ref)

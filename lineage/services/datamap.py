@@ -103,7 +103,7 @@ def company_map(store: Store, as_of: datetime, catalog: Catalog | None = None) -
         e = edges.get((t.from_holder or SUBJECTS, t.holder))
         if e is None:
             continue
-        problems = list(t.problems)
+        problems = [p.english() for p in t.problems]
         invalid = t.invalid
         uncertified = _uncertified(catalog, t.holder, t.mechanism)
         if uncertified:

@@ -198,7 +198,7 @@ class _Exporter:
                     "dataUse": t.purpose,
                     "subjects": t.subjects,
                     "invalidSubjects": t.invalid,
-                    "reasons": list(t.problems),
+                    "reasons": [p.english() for p in t.problems],
                 }
             )
         return out

@@ -5,7 +5,7 @@ of taxonomy keys (the catalog's own names first, then fideslang's)."""
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lineage.i18n import N_, gettext
 
@@ -64,6 +64,46 @@ STATUSES: dict[str, str] = {
 }
 
 
+# Words of rights requests (``rules.requests``): their kinds, the tasks' actions and
+# statuses, and the requests' statuses.
+REQUEST_KINDS: dict[str, str] = {
+    "erasure": N_("erasure"),
+    "rectification": N_("rectification"),
+    "restriction": N_("restriction"),
+    "withdrawal": N_("withdrawal"),
+}
+
+ACTIONS: dict[str, str] = {
+    "erase": N_("erase"),
+    "retain": N_("retain"),
+    "notify": N_("notify"),
+}
+
+TASK_STATUSES: dict[str, str] = {
+    "planned": N_("planned"),
+    "sending": N_("sending"),
+    "notified": N_("notified"),
+    "confirmed": N_("confirmed"),
+    "refused": N_("refused"),
+    "failed": N_("failed"),
+    "retained": N_("retained"),
+}
+
+REQUEST_STATUSES: dict[str, str] = {
+    "open": N_("open"),
+    "overdue": N_("overdue"),
+    "retained": N_("retained"),
+    "completed": N_("completed"),
+}
+
+# The audit's severities.
+SEVERITIES: dict[str, str] = {
+    "error": N_("error"),
+    "warning": N_("warning"),
+    "info": N_("info"),
+}
+
+
 def _pick(table: dict[str, str], key: str | None, lang: str) -> str:
     if key is None:
         return "?"
@@ -91,12 +131,37 @@ def status(key: str | None, lang: str = "en") -> str:
     return _pick(STATUSES, key, lang)
 
 
+def request_kind(key: str | None, lang: str = "en") -> str:
+    return _pick(REQUEST_KINDS, key, lang)
+
+
+def action(key: str | None, lang: str = "en") -> str:
+    return _pick(ACTIONS, key, lang)
+
+
+def task_status(key: str | None, lang: str = "en") -> str:
+    return _pick(TASK_STATUSES, key, lang)
+
+
+def request_status(key: str | None, lang: str = "en") -> str:
+    return _pick(REQUEST_STATUSES, key, lang)
+
+
+def severity(key: str | None, lang: str = "en") -> str:
+    return _pick(SEVERITIES, key, lang)
+
+
 @cache
 def _fideslang_names() -> dict[str, str]:
-    from fideslang import DEFAULT_TAXONOMY
+    """fideslang's names of its categories and data uses, from a copy bundled with lineage
+    (``lineage/data/fideslang_names.csv``; a test keeps it equal to the installed fideslang):
+    a table command need not import fideslang's models to name a key."""
+    import csv
 
-    items = [*DEFAULT_TAXONOMY.data_category, *DEFAULT_TAXONOMY.data_use]
-    return {item.fides_key: item.name for item in items if item.name}
+    from lineage.resources import data_file
+
+    with open(data_file("fideslang_names.csv"), newline="", encoding="utf-8") as fh:
+        return {row["key"]: row["name"] for row in csv.DictReader(fh)}
 
 
 def key_name(key: str, catalog: Catalog | None = None, lang: str = "en") -> str:
@@ -109,3 +174,17 @@ def key_name(key: str, catalog: Catalog | None = None, lang: str = "en") -> str:
                 return custom.name
     name = _fideslang_names().get(key)
     return gettext(lang)(name) if name else key
+
+
+def text(parts: Any, lang: str = "en", fallback: str | None = None) -> str:
+    """A text the rules produced (``rules.reasons``: parts, or their JSON) in ``lang``;
+    ``fallback`` (the English that JSON carries) when there are no parts to render."""
+    from lineage.rules.reasons import TEMPLATES, Reason, from_json
+
+    items = tuple(parts or ())
+    if items and not isinstance(items[0], Reason):
+        items = from_json(items)
+    if not items:
+        return fallback or ""
+    _ = gettext(lang)
+    return "; ".join(p.render(_(TEMPLATES[p.code]), lang) for p in items)

@@ -170,7 +170,7 @@ def _transfer(
         text += "; " + _("safeguards: {safeguards}").format(safeguards=t.safeguards)
     v = validity(mechanism, country, as_of, as_of)
     if not v.valid:
-        text += "; " + _("NOT VALID: {reason}").format(reason=v.reason)
+        text += "; " + _("NOT VALID: {reason}").format(reason=plain.text(v.parts, lang))
     elif mechanism == "dpf" and not dpf_certified(catalog, t.recipient):
         text += "; " + _("NOT VALID: {holder} is not marked DPF-certified").format(
             holder=t.recipient

@@ -128,6 +128,7 @@ GOLDEN_EVENTS: dict[str, Event] = {
             step="sent",
             message_id="<0f4e2c1a@lineage>",
             link_id="0f4e2c1a",
+            reason_parts='[{"code": "task.erase", "params": {}}]',
         ),
         ErasureExtended(
             **_envelope(12),
@@ -189,6 +190,24 @@ LEGACY_EVENTS: dict[tuple[str, int], Event] = {
         executor="e-conomic",
         attempt=2,
         note="booked invoices kept",
+    ),
+    ("ErasureTaskUpdated", 3): ErasureTaskUpdated(
+        **_envelope(8),
+        schema_version=3,
+        request_id="req-2024-001",
+        holder="e-conomic",
+        status="retained",
+        reason="bookkeeping act: 5 years",
+        retain_until=datetime(2029, 1, 15, tzinfo=UTC),
+        action="retain",
+        categories=("user.name", "user.contact.address"),
+        executor="e-conomic",
+        attempt=2,
+        note="booked invoices kept",
+        channel="email",
+        step="sent",
+        message_id="<0f4e2c1a@lineage>",
+        link_id="0f4e2c1a",
     ),
 }
 

@@ -75,7 +75,7 @@ def cli_answers(home: Path) -> dict[str, Any]:
     }
 
 
-TEXT_COMMANDS = [
+ENGLISH_COMMANDS = [
     ("who-has", JANE, "--as-of", AS_OF, "--catalog", CATALOG),
     ("recipients", JANE),
     ("exposed", "--holder", "mailchimp", "--at", AS_OF, "--catalog", CATALOG),
@@ -85,6 +85,8 @@ TEXT_COMMANDS = [
     ("dlq", "list"),
     ("erase", JANE, "--dry-run", "--received-at", RECEIVED, "--catalog", CATALOG),
 ]
+# ... and in Danish: rendered from the same JSON, here and through the service.
+TEXT_COMMANDS = [*ENGLISH_COMMANDS, *((*args, "--lang", "da") for args in ENGLISH_COMMANDS)]
 
 
 @pytest.fixture(scope="module")
@@ -206,6 +208,8 @@ def test_the_cli_through_the_service_prints_what_it_prints_alone(
     for args in TEXT_COMMANDS:
         code = 1 if args[0] == "audit" else 0
         assert via(*args, code=code) == want[" ".join(args)], args
+    danish = " ".join(ENGLISH_COMMANDS[0]) + " --lang da"
+    assert want[danish] != want[" ".join(ENGLISH_COMMANDS[0])] and "UGYLDIGT" in want[danish]
     # The service's refusals are the CLI's one-line errors with its exit codes.
     done = subprocess.run(
         [sys.executable, "-m", "lineage.cli.main", "who-has", JANE],

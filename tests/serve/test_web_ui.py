@@ -119,6 +119,7 @@ def test_a_dpo_works_through_the_ui(server: Server, browser: Any, tmp_path: Path
     expect(holders).to_contain_text("desk-support-inc")
     expect(holders).to_contain_text("Email")  # fideslang's name, not user.contact.email
     expect(holders.locator(".tag.bad", has_text="not valid")).to_have_count(1)
+    expect(holders).to_contain_text("privacy_shield was invalidated on 2020-07-16")
     expect(holders.locator(".tag.bad", has_text="overdue").first).to_be_visible()
     expect(page.locator("figure.map img")).to_be_visible()
     shot(page, "02-person")
@@ -135,6 +136,9 @@ def test_a_dpo_works_through_the_ui(server: Server, browser: Any, tmp_path: Path
     page.click("form.search button[type=submit]")
     expect(page.locator("h1")).to_contain_text("Hvis oplysninger")
     expect(holders).to_contain_text("ikke gyldigt")
+    # The rule's reason in Danish too (rules.reasons rendered through the catalog).
+    expect(holders).to_contain_text("privacy_shield blev erklæret ugyldig den 2020-07-16")
+    expect(holders).not_to_contain_text("was invalidated")
     shot(page, "04-person-da")
     page.click("button[name=lang][value=en]")
 

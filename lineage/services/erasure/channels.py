@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from lineage.channels.links import Link, link_key, sign
 from lineage.errors import ConfigError, InputError
 from lineage.events.model import Event
+from lineage.rules.reasons import Reason, english
 from lineage.rules.requests import Request, Task, notice_basis
 from lineage.timeutil import iso
 
@@ -367,11 +368,13 @@ class Dispatcher:
             action = "notify" if task.action == "notify" else "erase"
             if name == task.holder or (name, action) in req.tasks:
                 continue
+            why = (Reason("task.sub_processor", {"holder": task.holder}),)
             sub = Task(
                 name,
                 action,
                 task.categories,
-                reason=f"sub-processor named by {task.holder} (Art. 28(2), 28(4))",
+                reason=english(why),
+                reason_parts=why,
                 executor=self.channels[name].kind if name in self.channels else None,
                 channel=self.channels[name].kind if name in self.channels else None,
             )

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from lineage.rules.reasons import Reason, Text, english, rule_params
 from lineage.rules.requests import Task
 from lineage.rules.subject import Holding
 from lineage.rules.taxonomy import covered, covers
@@ -27,29 +28,35 @@ if TYPE_CHECKING:
 
 INDEPENDENT_ROLES = ("controller", "joint_controller", "public_authority")
 
-# Art. 17(3) exceptions, by legal basis or by data use. Legal claims have no fideslang
-# data use: a catalog declares a custom one ending in ``legal_claims``.
-EXCEPTION_BASES = {
-    "legal_obligation": "Art. 17(3)(b) legal obligation",
-    "public_task": "Art. 17(3)(b) public task",
-}
-EXCEPTION_USE_SUFFIXES = {"legal_claims": "Art. 17(3)(e) legal claims"}
+# Art. 17(3) exceptions, by legal basis or by data use (their texts: ``task.retain.<ground>``
+# in ``rules.reasons``). Legal claims have no fideslang data use: a catalog declares a custom
+# one ending in ``legal_claims``.
+EXCEPTION_BASES = ("legal_obligation", "public_task")
+EXCEPTION_USE_SUFFIXES = ("legal_claims",)
 
 
 @dataclass(frozen=True)
 class Retention:
     categories: frozenset[str]
     until: datetime | None
-    reason: str
+    reason: Text
 
 
 def exception_ground(purpose: str | None, basis: str | None) -> str | None:
+    """The Art. 17(3) ground that keeps data received for ``purpose`` on ``basis``, if any."""
     if basis in EXCEPTION_BASES:
-        return EXCEPTION_BASES[basis]
-    for suffix, ground in EXCEPTION_USE_SUFFIXES.items():
+        return basis
+    for suffix in EXCEPTION_USE_SUFFIXES:
         if purpose and (purpose == suffix or purpose.endswith("." + suffix)):
-            return ground
+            return suffix
     return None
+
+
+def task(holder: str, action: str, categories: set[str], why: Text, **kw: Any) -> Task:
+    """A task with its reason: the English text and the parts other languages render."""
+    return Task(
+        holder, action, tuple(sorted(categories)), reason=english(why), reason_parts=why, **kw
+    )
 
 
 def retention(s: Subject, h: Holding, categories: set[str], now: datetime) -> Retention | None:
@@ -58,7 +65,7 @@ def retention(s: Subject, h: Holding, categories: set[str], now: datetime) -> Re
     runs (``rules.retention``: the events' own, else the catalog's rule)."""
     kept: set[str] = set()
     ends: list[datetime] = []
-    grounds: list[str] = []
+    grounds: list[Reason] = []
     unknown = False
     reckoned = s.retention(h)
     for key, r in reckoned.receipts.items():
@@ -69,11 +76,14 @@ def retention(s: Subject, h: Holding, categories: set[str], now: datetime) -> Re
         if r.known and r.until is not None and r.until <= now:
             continue  # that retention has ended: no exception any more
         kept.add(category)
-        why = use or "?"
         if r.source == "catalog":
             rules = s.catalog.rules if s.catalog is not None else {}
-            why += ", catalog: " + "; ".join(f"{pid}: {rules[pid].describe()}" for pid in r.pids)
-        grounds.append(f"{ground} ({why})")
+            described = [rule_params(pid, rules[pid]) for pid in r.pids]
+            grounds.append(
+                Reason(f"task.retain.{ground}.catalog", {"use": use or "?", "rules": described})
+            )
+        else:
+            grounds.append(Reason(f"task.retain.{ground}", {"use": use or "?"}))
         if r.known and r.until is not None:
             ends.append(r.until)
         else:
@@ -81,11 +91,12 @@ def retention(s: Subject, h: Holding, categories: set[str], now: datetime) -> Re
     if not kept:
         return None
     until = None if unknown else max(ends)
-    reason = "; ".join(sorted(set(grounds)))
-    if until is None:
-        reason += "; no retention period recorded: restricted until one is declared"
-    else:
-        reason += f"; restricted (Art. 18) until {iso(until)}, then erased"
+    end = (
+        Reason("task.retain.no_period")
+        if until is None
+        else Reason("task.retain.until", {"date": iso(until)})
+    )
+    reason = (*sorted(set(grounds), key=Reason.english), end)
     return Retention(frozenset(kept), until, reason)
 
 
@@ -102,25 +113,17 @@ def plan_erasure(
         if not categories:
             continue
         if not h.own and h.role in INDEPENDENT_ROLES:
-            tasks.append(
-                Task(
-                    h.name,
-                    "notify",
-                    tuple(sorted(categories)),
-                    reason=f"independent {h.role.replace('_', ' ')}: tell it of the erasure "
-                    "(Art. 19); it decides itself",
-                )
-            )
+            tasks.append(task(h.name, "notify", categories, (Reason(f"task.notify.{h.role}"),)))
             continue
         kept = retention(s, h, categories, now)
         if kept is not None:
             tasks.append(
-                Task(
+                task(
                     h.name,
                     "retain",
-                    tuple(sorted(kept.categories)),
+                    set(kept.categories),
+                    kept.reason,
                     status="retained",
-                    reason=kept.reason,
                     retain_until=kept.until,
                     executor=executors.get(h.name),
                 )
@@ -128,11 +131,11 @@ def plan_erasure(
             categories -= kept.categories
         if categories:
             tasks.append(
-                Task(
+                task(
                     h.name,
                     "erase",
-                    tuple(sorted(categories)),
-                    reason="no purpose justifies keeping it",
+                    categories,
+                    (Reason("task.erase"),),
                     executor=executors.get(h.name),
                 )
             )
@@ -157,14 +160,8 @@ def plan_notification(s: Subject, kind: str, categories: tuple[str, ...]) -> lis
         cats = in_scope(h, categories)
         if not cats:
             continue
-        tasks.append(
-            Task(
-                h.name,
-                "notify",
-                tuple(sorted(cats)),
-                reason=f"recipient ({h.role or 'unknown role'}): communicate the {kind} (Art. 19)",
-            )
-        )
+        why = Reason(f"task.notify.{kind}", {"role": h.role or "unknown role"})
+        tasks.append(task(h.name, "notify", cats, (why,)))
     return tasks
 
 
@@ -182,14 +179,9 @@ def plan_withdrawal(s: Subject, use: str, told: frozenset[str] = frozenset()) ->
         cats = {c for (c, u, _b) in h.receipts if u in uses}
         if not cats:
             continue
-        tasks.append(
-            Task(
-                h.name,
-                "notify",
-                tuple(sorted(cats)),
-                reason=f"recipient ({h.role or 'unknown role'}) of data under "
-                f"{', '.join(sorted(uses))}: consent withdrawn, stop processing for {use} "
-                "(Art. 7(3), 21(3), 28(3)(a))",
-            )
+        why = Reason(
+            "task.notify.withdrawal",
+            {"role": h.role or "unknown role", "uses": ", ".join(sorted(uses)), "use": use},
         )
+        tasks.append(task(h.name, "notify", cats, (why,)))
     return tasks

@@ -17,6 +17,7 @@ needs them again (``lineage erasure run REQUEST --id email=...``).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -45,6 +46,7 @@ from lineage.events.model import (
     Event,
 )
 from lineage.projection.store import Store
+from lineage.rules.reasons import GROUNDS, Reason, english, to_json
 from lineage.rules.requests import Request, Task
 from lineage.services.erasure.channels import SENT_CHANNELS, Dispatcher
 from lineage.services.erasure.plan import plan_erasure, plan_notification, plan_withdrawal
@@ -159,6 +161,11 @@ class RequestService:
                 holder=task.holder,
                 status=status,
                 reason=task.reason if planned else reason,
+                reason_parts=(
+                    json.dumps(to_json(task.reason_parts))
+                    if planned and task.reason_parts
+                    else None
+                ),
                 retain_until=task.retain_until if planned else None,
                 action=task.action,
                 categories=task.categories,
@@ -520,17 +527,26 @@ class RequestService:
             )
         dates = [d for d in (reported, task.retain_until) if d is not None]
         until = max(dates) if dates else None
-        held = f"{eraser} reports: {outcome.note}" if outcome.note else f"{eraser} retains it"
-        if task.action == "retain" and task.reason:
-            ground = task.reason.split("; restricted")[0].split("; no retention")[0]
-        else:
-            ground = "Art. 17(3)(b) legal obligation at the holder"
-        end = (
-            f"restricted (Art. 18) until {iso(until)}, then erased"
-            if until
-            else ("restricted until the holder declares when its retention ends")
+        held = (
+            Reason("task.held.reports", {"eraser": eraser, "note": outcome.note})
+            if outcome.note
+            else Reason("task.held", {"eraser": eraser})
         )
-        task.reason = f"{ground}; {held}; {end}"
+        end = (
+            Reason("task.retain.until", {"date": iso(until)})
+            if until
+            else Reason("task.retain.until_holder_declares")
+        )
+        if task.action == "retain" and task.reason and not task.reason_parts:
+            # A reason recorded before reasons had parts: its ground stays as written.
+            ground = task.reason.split("; restricted")[0].split("; no retention")[0]
+            task.reason = f"{ground}; {english((held, end))}"
+        else:
+            kept = tuple(p for p in task.reason_parts if p.code in GROUNDS)
+            if task.action != "retain" or not kept:
+                kept = (Reason("task.retain.at_holder"),)
+            task.reason_parts = (*kept, held, end)
+            task.reason = english(task.reason_parts)
         task.retain_until = until
         return self._update(req, task, "retained", note=outcome.note, attempt=attempt)
 
