@@ -25,7 +25,8 @@ def expected_ref(key: bytes, kind: str, normalised: str) -> str:
 
 
 def file_key(lineage: Lineage) -> bytes:
-    return bytes.fromhex((lineage.home / KEY_FILE).read_text().strip())
+    # The key's hex is the file's first line; the second is its check.
+    return bytes.fromhex((lineage.home / KEY_FILE).read_text().splitlines()[0])
 
 
 # -- normalisation -----------------------------------------------------------------------------
