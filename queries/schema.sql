@@ -81,3 +81,37 @@ CREATE TABLE IF NOT EXISTS forgotten_subjects (
     request_id   VARCHAR NOT NULL,
     completed_at TIMESTAMP NOT NULL
 );
+
+-- Kept per-component summaries for the company-wide answers, and the references changed
+-- since they were folded (lineage.services.company; queries/mark_dirty.sql).
+CREATE TABLE IF NOT EXISTS summary_comps (
+    comp   VARCHAR NOT NULL,
+    refs   VARCHAR[] NOT NULL,
+    latest TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS summary_ends (
+    comp         VARCHAR NOT NULL,
+    holder       VARCHAR NOT NULL,
+    category     VARCHAR NOT NULL,
+    retain_until TIMESTAMP NOT NULL,
+    uses         VARCHAR[] NOT NULL,
+    pids         VARCHAR[] NOT NULL
+);
+CREATE TABLE IF NOT EXISTS summary_moves (
+    comp        VARCHAR NOT NULL,
+    holder      VARCHAR NOT NULL,
+    purpose     VARCHAR,
+    from_holder VARCHAR,
+    country     VARCHAR NOT NULL,
+    mechanism   VARCHAR NOT NULL,
+    moved_at    TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS summary_breaches (
+    comp      VARCHAR NOT NULL,
+    holder    VARCHAR NOT NULL,
+    purpose   VARCHAR NOT NULL,
+    breach_at TIMESTAMP NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dirty_refs (
+    ref VARCHAR NOT NULL
+);

@@ -361,13 +361,13 @@ def _consent(evidence: Company) -> Iterable[Finding]:
         yield Finding(
             "error",
             "consent-withdrawn",
-            f"{b.events} event(s) at {holder} processed {len(b.subjects)} subject(s)' "
+            f"{b.events} event(s) at {holder} processed {b.subjects} subject(s)' "
             f"data under consent for {purpose} after they withdrew it",
             "stop the flow for subjects who withdrew (check the connector honours withdrawal)",
             holder=holder,
             purpose=purpose,
             evidence={
-                "subjects": len(b.subjects),
+                "subjects": b.subjects,
                 "events": b.events,
                 "first_at": iso(b.first_at),
                 "last_at": iso(b.last_at),

@@ -1,0 +1,4 @@
+-- Kept components that cannot answer as of $as_of: a later event or link (a fold as of then
+-- differs), or a reference in $refs (marked, not yet folded again).
+SELECT comp, refs FROM summary_comps
+WHERE latest > $as_of OR list_has_any(refs, $refs::VARCHAR[]);
