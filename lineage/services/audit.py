@@ -97,9 +97,12 @@ def report(catalog: Catalog | None, store: Store, as_of: datetime) -> dict[str, 
     }
 
 
-def audit(catalog: Catalog | None, store: Store, as_of: datetime) -> list[Finding]:
-    """Every finding as of ``as_of``; without a catalog, those of ``EVENT_RULES``."""
-    evidence = company(store, as_of, catalog)
+def audit(
+    catalog: Catalog | None, store: Store, as_of: datetime, *, keep: bool = True
+) -> list[Finding]:
+    """Every finding as of ``as_of``; without a catalog, those of ``EVENT_RULES``.
+    ``keep=False``: every subject folded now (``services.company``)."""
+    evidence = company(store, as_of, catalog, keep=keep)
     out: list[Finding] = []
     if catalog is not None:
         out += _declared(catalog, as_of)

@@ -321,11 +321,14 @@ def company(
     keep: bool = True,
 ) -> Company:
     """Every subject's evidence as of ``as_of``, summed: from the kept summaries where they
-    hold for that time (brought up to date first when ``keep`` and the store is writable),
-    folded now where they do not."""
+    hold for that time (brought up to date first when the store is writable), folded now
+    where they do not. ``keep=False`` folds every component now and neither reads nor
+    writes kept summaries (what they are checked against)."""
     stored, current = refresh(store, catalog) if keep else (0, False)
-    usable = (current or _has_tables(store)) and store.meta("summary_fingerprint") == fingerprint(
-        catalog
+    usable = (
+        keep
+        and (current or _has_tables(store))
+        and store.meta("summary_fingerprint") == fingerprint(catalog)
     )
     skipped: list[str] = []
     if not usable:
