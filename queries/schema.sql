@@ -89,13 +89,24 @@ CREATE TABLE IF NOT EXISTS summary_comps (
     refs   VARCHAR[] NOT NULL,
     latest TIMESTAMP NOT NULL
 );
+-- Each reference of a kept component (the lookup for marked references).
+CREATE TABLE IF NOT EXISTS summary_refs (
+    comp VARCHAR NOT NULL,
+    ref  VARCHAR NOT NULL
+);
+-- Each holding with a known retention end, with its earliest: overdue once that passed.
+CREATE TABLE IF NOT EXISTS summary_holdings (
+    comp      VARCHAR NOT NULL,
+    holder    VARCHAR NOT NULL,
+    first_end TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS summary_ends (
     comp         VARCHAR NOT NULL,
     holder       VARCHAR NOT NULL,
     category     VARCHAR NOT NULL,
     retain_until TIMESTAMP NOT NULL,
-    uses         VARCHAR[] NOT NULL,
-    pids         VARCHAR[] NOT NULL
+    uses         VARCHAR NOT NULL,  -- JSON lists: data uses, catalog purposes
+    pids         VARCHAR NOT NULL
 );
 CREATE TABLE IF NOT EXISTS summary_moves (
     comp        VARCHAR NOT NULL,

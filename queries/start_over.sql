@@ -6,6 +6,8 @@ DELETE FROM quarantine;
 DELETE FROM forgotten_subjects;
 DELETE FROM log_positions;
 DELETE FROM summary_comps;
+DELETE FROM summary_refs;
+DELETE FROM summary_holdings;
 DELETE FROM summary_ends;
 DELETE FROM summary_moves;
 DELETE FROM summary_breaches;

@@ -1,2 +1,2 @@
--- The kept component summaries that hold any of $refs (lineage.services.company).
-SELECT comp FROM summary_comps WHERE list_has_any(refs, $refs::VARCHAR[]);
+-- The kept components that hold any of $refs (lineage.services.company).
+SELECT DISTINCT comp FROM summary_refs WHERE ref IN (SELECT unnest($refs::VARCHAR[]));

@@ -1,2 +1,3 @@
 -- Every reference of the kept components that hold any of $refs.
-SELECT DISTINCT unnest(refs) FROM summary_comps WHERE list_has_any(refs, $refs::VARCHAR[]);
+SELECT ref FROM summary_refs
+WHERE comp IN (SELECT comp FROM summary_refs WHERE ref IN (SELECT unnest($refs::VARCHAR[])));

@@ -27,6 +27,7 @@ folding what it cannot take from storage.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -120,7 +121,10 @@ class Summaries:
     """Summary rows of some components, in the columns of the ``summary_*`` tables."""
 
     comps: list[tuple[str, list[str], datetime]] = field(default_factory=list)
-    ends: list[tuple[str, str, str, datetime, list[str], list[str]]] = field(default_factory=list)
+    # Per holding with a known end: its earliest (overdue once that has passed).
+    holdings: list[tuple[str, str, datetime]] = field(default_factory=list)
+    # Uses and catalog purposes as JSON lists: text compares fast in the sums.
+    ends: list[tuple[str, str, str, datetime, str, str]] = field(default_factory=list)
     moves: list[tuple[str, str, str | None, str | None, str, str, datetime]] = field(
         default_factory=list
     )
@@ -131,16 +135,29 @@ class Summaries:
         self.comps.append((comp, s.refs, latest))
         for h in s.held():
             kept = reckon(s, h, catalog)
+            first: datetime | None = None
             for category, r in kept.categories.items():
                 if not r.known or r.until is None:
                     continue  # open or unknown: never overdue
+                first = r.until if first is None else min(first, r.until)
                 uses: set[str] = set()
                 pids: set[str] = set()
                 for (c, use, _), receipt in kept.receipts.items():
                     if c == category:
                         uses.add(use or "(none)")
                         pids.update(receipt.pids)
-                self.ends.append((comp, h.name, category, r.until, sorted(uses), sorted(pids)))
+                self.ends.append(
+                    (
+                        comp,
+                        h.name,
+                        category,
+                        r.until,
+                        json.dumps(sorted(uses)),
+                        json.dumps(sorted(pids)),
+                    )
+                )
+            if first is not None:
+                self.holdings.append((comp, h.name, first))
             found = abroad(h, catalog)
             if found is not None and h.move is not None:
                 m = h.move
@@ -166,6 +183,11 @@ class Summaries:
 
         return {
             "comps": table(self.comps, [("comp", text), ("refs", texts), ("latest", ts)]),
+            "refs": table(
+                [(comp, ref) for comp, refs, _ in self.comps for ref in refs],
+                [("comp", text), ("ref", text)],
+            ),
+            "holdings": table(self.holdings, [("comp", text), ("holder", text), ("first_end", ts)]),
             "ends": table(
                 self.ends,
                 [
@@ -173,8 +195,8 @@ class Summaries:
                     ("holder", text),
                     ("category", text),
                     ("retain_until", ts),
-                    ("uses", texts),
-                    ("pids", texts),
+                    ("uses", text),
+                    ("pids", text),
                 ],
             ),
             "moves": table(
@@ -208,7 +230,7 @@ def summarize(
 
 # -- keeping summaries ----------------------------------------------------------------------
 
-TABLES = ("comps", "ends", "moves", "breaches")
+TABLES = ("comps", "refs", "holdings", "ends", "moves", "breaches")
 
 
 @cache
@@ -415,13 +437,13 @@ def _sums(store: Store, as_of: datetime, fresh: Summaries, skipped: list[str] | 
 
         out = Company(as_of)
         out.subjects = int(query("company_subjects")[0][0])
-        for holder, n, earliest, latest, examples, cats, uses, pids in query("company_overdue"):
+        for holder, n, examples, earliest, latest, cats, uses, pids in query("company_overdue"):
             out.overdue[holder] = Overdue(
                 holder,
                 n,
                 set(cats),
-                set(uses),
-                set(pids or ()),
+                {u for us in uses for u in json.loads(us)},
+                {p for ps in pids for p in json.loads(ps)},
                 _aware(earliest),
                 _aware(latest),
                 [e[:16] for e in examples],
