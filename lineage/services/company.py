@@ -49,9 +49,6 @@ if TYPE_CHECKING:
 
 # Folded "as of" this to keep: every event and link, whenever it occurred.
 EVER = datetime(9999, 12, 31, tzinfo=UTC)
-# With more marked references than this share of the kept components, one pass over every
-# event costs less than looking the marked ones up.
-REFOLD_ALL_SHARE = 0.25
 
 
 @dataclass
@@ -136,26 +133,16 @@ class Summaries:
         for h in s.held():
             kept = reckon(s, h, catalog)
             first: datetime | None = None
+            receipts: dict[str, list[tuple[str | None, tuple[str, ...]]]] = {}
+            for (c, use, _), receipt in kept.receipts.items():
+                receipts.setdefault(c, []).append((use, receipt.pids))
             for category, r in kept.categories.items():
                 if not r.known or r.until is None:
                     continue  # open or unknown: never overdue
                 first = r.until if first is None else min(first, r.until)
-                uses: set[str] = set()
-                pids: set[str] = set()
-                for (c, use, _), receipt in kept.receipts.items():
-                    if c == category:
-                        uses.add(use or "(none)")
-                        pids.update(receipt.pids)
-                self.ends.append(
-                    (
-                        comp,
-                        h.name,
-                        category,
-                        r.until,
-                        json.dumps(sorted(uses)),
-                        json.dumps(sorted(pids)),
-                    )
-                )
+                uses = _json(frozenset(use or "(none)" for use, _ in receipts[category]))
+                pids = _json(frozenset(p for _, ps in receipts[category] for p in ps))
+                self.ends.append((comp, h.name, category, r.until, uses, pids))
             if first is not None:
                 self.holdings.append((comp, h.name, first))
             found = abroad(h, catalog)
@@ -216,6 +203,11 @@ class Summaries:
                 [("comp", text), ("holder", text), ("purpose", text), ("breach_at", ts)],
             ),
         }
+
+
+@cache
+def _json(values: frozenset[str]) -> str:
+    return json.dumps(sorted(values))
 
 
 def summarize(
