@@ -11,9 +11,12 @@ transfer tools), retention rules of every kind and consent-based purposes, so ev
 has work to do.
 
 Timed (best of --repeat, warm): the scan, ``ropa`` (records built from catalog + SQL evidence,
-then rendered as JSON and as XLSX) and ``audit`` (all rules); then each command once as a real
-process (start-up, catalog loading and the up-to-date check included). Results go to
-bench/results/ropa_audit-<time>.json.
+then rendered as JSON and as XLSX) and ``audit`` (all rules): cold (the first audit after the
+rebuild folds every subject and keeps the per-component summaries), warm (no new events), and
+once after 1% new events (half for old subjects, half new; projected first, untimed here).
+Unless --no-verify, that audit is checked against one that folds every subject now. Then each
+command once as a real process (start-up, catalog loading and the up-to-date check included).
+Results go to bench/results/ropa_audit-<time>.json.
 """
 
 from __future__ import annotations
@@ -131,9 +134,13 @@ def make_catalog(purposes: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def records(n: int, purposes: int, seed: int = 7) -> Any:
+def records(
+    n: int, purposes: int, seed: int = 7, *, first_subject: int = 0, first_id: int = 0
+) -> Any:
     """n encoded events: per subject a collection, shares and transfers to the purpose's
-    recipients, consent events for consent purposes, and some erasures."""
+    recipients, consent events for consent purposes, and some erasures. Subjects are
+    numbered from ``first_subject`` (an earlier run's numbers: new events of old subjects),
+    event ids from ``first_id``."""
     from lineage.codec import default_codec
 
     codec = default_codec()
@@ -141,7 +148,7 @@ def records(n: int, purposes: int, seed: int = 7) -> Any:
     encode = codec.encode_record
     recorded = datetime(2026, 1, 1, tzinfo=UTC)
     count = 0
-    subject = 0
+    subject = first_subject
     while count < n:
         ref = hashlib.sha256(f"subject-{subject}".encode()).hexdigest()
         p = subject % purposes
@@ -184,7 +191,7 @@ def records(n: int, purposes: int, seed: int = 7) -> Any:
                 break
             t += timedelta(days=rnd.randint(0, 90))
             count += 1
-            envelope = {"event_id": str(uuid.UUID(int=count)), "event_type": event_type,
+            envelope = {"event_id": str(uuid.UUID(int=first_id + count)), "event_type": event_type,
                         "occurred_at": t, "recorded_at": recorded, "source": "bench",
                         "subject_ref": ref, "schema_version": 1}  # fmt: skip
             yield LogRecord(encode(event_type, {"envelope": envelope, **body}), ref.encode())
@@ -209,7 +216,13 @@ FROM events
 """
 
 
-def run(n: int, purposes: int, repeat: int, workdir: Path) -> dict[str, Any]:
+def _digest(findings: list[Any]) -> str:
+    # Sorted: findings that tie on (severity, rule, holder, purpose) may come in any order.
+    lines = sorted(json.dumps(f.to_json(), sort_keys=True, default=str) for f in findings)
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def run(n: int, purposes: int, repeat: int, workdir: Path, verify: bool = True) -> dict[str, Any]:
     from lineage.config import resolve
     from lineage.services.app import App
     from lineage.services.audit import audit
@@ -246,15 +259,34 @@ def run(n: int, purposes: int, repeat: int, workdir: Path) -> dict[str, Any]:
 
         ropa_s, (recs, ropa_json, _) = best(ropa, repeat)
         build_s, _ = best(lambda: build(catalog, store, as_of), repeat)
+        # The first audit after the rebuild folds every subject and keeps the summaries.
+        cold_s, _ = best(lambda: audit(catalog, store, as_of), 1)
         audit_s, findings = best(lambda: audit(catalog, store, as_of), repeat)
+
+    # 1% new events, half of them for subjects already there, half for new subjects;
+    # projected as a command projects them (catch-up), then one audit folds what changed.
+    extra = max(2, n // 100)
+    app.log.append(records(extra // 2, purposes, seed=8, first_id=n))
+    app.log.append(
+        records(extra - extra // 2, purposes, seed=9, first_subject=10**8, first_id=n + extra)
+    )
+    with app.store() as store:
+        started = time.perf_counter()
+        caught = app.catch_up(store)
+        catch_up_s = time.perf_counter() - started
+        assert caught is not None and caught.applied == extra, caught
+        after_s, after = best(lambda: audit(catalog, store, as_of), 1)
+        # The kept summaries against every subject folded now: the same findings.
+        verify_s = None
+        if verify:
+            verify_s, scratch = best(lambda: audit(catalog, store, as_of, keep=False), 1)
+            assert _digest(after) == _digest(scratch), "kept summaries disagree with a fold"
     # Output digests let an optimisation show it changed nothing (same --events and seed).
     doc = json.loads(ropa_json)
     doc["header"].pop("as_of", None)
     doc["header"].pop("catalog", None)
     ropa_digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:16]
-    # Sorted: findings that tie on (severity, rule, holder, purpose) may come in any order.
-    lines = sorted(json.dumps(f.to_json(), sort_keys=True, default=str) for f in findings)
-    audit_digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    audit_digest = _digest(findings)
 
     cli: dict[str, float] = {}
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
@@ -284,10 +316,18 @@ def run(n: int, purposes: int, repeat: int, workdir: Path) -> dict[str, Any]:
         "scan_s": scan_s,
         "ropa_s": ropa_s,
         "ropa_build_s": build_s,
+        "audit_cold_s": cold_s,
         "audit_s": audit_s,
+        "new_events": extra,
+        "catch_up_s": catch_up_s,
+        "audit_after_new_s": after_s,
+        "verify_fold_s": verify_s,
         "ropa_ratio": ropa_s / scan_s,
         "ropa_build_ratio": build_s / scan_s,
+        "audit_cold_ratio": cold_s / scan_s,
         "audit_ratio": audit_s / scan_s,
+        "audit_after_new_ratio": after_s / scan_s,
+        "load_average": os.getloadavg(),
         **cli,
         "ropa_cli_ratio": cli["ropa_cli"] / scan_s,
         "audit_cli_ratio": cli["audit_cli"] / scan_s,
@@ -304,16 +344,27 @@ def main() -> None:
     parser.add_argument("--purposes", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", metavar="DIR", help="Keep the generated home here.")
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="Skip checking the kept summaries' audit against a fold of every subject.",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="lineage-bench-") as tmp:
         workdir = Path(args.keep) if args.keep else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        r = run(args.events, args.purposes, args.repeat, workdir)
+        r = run(args.events, args.purposes, args.repeat, workdir, not args.no_verify)
     rows = [
         ("full scan of events", r["scan_s"], 1.0),
         ("ropa (build + json + xlsx)", r["ropa_s"], r["ropa_ratio"]),
         ("  of which build (SQL + catalog)", r["ropa_build_s"], r["ropa_build_ratio"]),
-        ("audit (all rules)", r["audit_s"], r["audit_ratio"]),
+        ("audit, cold (first after rebuild)", r["audit_cold_s"], r["audit_cold_ratio"]),
+        ("audit, warm (no new events)", r["audit_s"], r["audit_ratio"]),
+        (
+            f"audit after {r['new_events']:,} new events (1%)",
+            r["audit_after_new_s"],
+            r["audit_after_new_ratio"],
+        ),
         ("lineage ropa --format xlsx (process)", r["ropa_cli"], r["ropa_cli_ratio"]),
         ("lineage audit --format json (process)", r["audit_cli"], r["audit_cli_ratio"]),
     ]
@@ -327,6 +378,12 @@ def main() -> None:
         print(f"{label:40} {seconds:9.3f} {ratio:8.1f}")
     print("findings: " + ", ".join(f"{k} {v}" for k, v in sorted(r["findings"].items())))
     print(f"digests: ropa {r['ropa_digest']}  audit {r['audit_digest']}")
+    if r["verify_fold_s"] is not None:
+        print(
+            f"after the new events: kept summaries' audit = a fold of every subject "
+            f"({r['verify_fold_s']:.1f} s); catch-up {r['catch_up_s']:.2f} s"
+        )
+    print("load average: " + " ".join(f"{x:.2f}" for x in r["load_average"]))
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"ropa_audit-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"

@@ -217,8 +217,16 @@ def test_a_read_only_home_answers_reads_and_refuses_writes(tmp_path: Path) -> No
     expected = answer(home)
     report = run(home, "access", "p1@example.com")
     assert report.returncode == 0, report.stderr
+    # One more subject after the audit kept its summaries: marked, not yet folded again.
+    audited = run(home, "audit", "--format", "json", "--as-of", AS_OF)
+    assert audited.returncode in (0, 1), audited.stderr
+    more = write_events(tmp_path / "one.jsonl", people(1, prefix="r"))
+    assert run(home, "emit", "--file", str(more)).returncode == 0
+    assert run(home, "project").returncode == 0
     with read_only(home, tmp_path / "ro") as ro:
         assert answer(ro) == expected
+        # The audit answers by folding what changed, without storing it.
+        unkept = run(ro, "audit", "--format", "json", "--as-of", AS_OF, "--fail-on", "info")
         status = run(ro, "status", "--format", "json")
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["projection"]["pending"] == 0
@@ -229,6 +237,10 @@ def test_a_read_only_home_answers_reads_and_refuses_writes(tmp_path: Path) -> No
         done = run(ro, "emit", "--file", str(more))
         assert done.returncode == 1
         one_line(done, "cannot write", "read-only")
+    audited = run(home, "audit", "--format", "json", "--as-of", AS_OF, "--fail-on", "info")
+    assert unkept.returncode == audited.returncode, unkept.stderr
+    assert json.loads(unkept.stdout) == json.loads(audited.stdout)
+    assert json.loads(audited.stdout)["findings"]  # (people's data is overdue by 2030)
     # Behind the log, a read-only home cannot answer currently: it says so.
     assert run(home, "emit", "--file", str(more)).returncode == 0
     with read_only(home, tmp_path / "ro2") as ro:

@@ -16,6 +16,8 @@ Commit protocol (one batch):
      subjects whose erasure completed are dropped, exactly as a full replay would drop them.
      A batch that cannot change which subjects are forgotten (``forget_needed.sql``) has
      only its own rows checked (``forget_batch.sql``).
+     In the same transaction, mark the references the batch touches (``mark_dirty.sql``):
+     the company-wide summaries of their components are folded again before use.
   6. Commit. A crash before the commit leaves the old positions and none of the rows; a crash
      after leaves both. Replaying a record twice is harmless anyway: ``event_id`` dedupes.
 
@@ -261,6 +263,7 @@ class Projector:
                 for stmt in statements("apply_batch"):
                     con.execute(stmt)
                 applied = self._count_events() - before
+                con.execute(sql("mark_dirty"))
                 row = con.execute(sql("forget_needed")).fetchone()
                 for stmt in statements("forget" if row and row[0] else "forget_batch"):
                     con.execute(stmt)

@@ -27,11 +27,12 @@ from lineage.errors import (
 )
 from lineage.projection.queries import sql, statements
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 # How an existing projection reaches each later version: queries/<name>.sql, applied in order.
 # 2: indexes for per-subject lookups; 3: forgotten_subjects (forgetting after erasure);
-# 4: a fingerprint of the last applied record beside each position.
-MIGRATIONS = {"2": "migrate_2", "3": "migrate_3", "4": "migrate_4"}
+# 4: a fingerprint of the last applied record beside each position; 5: kept per-component
+# summaries and the marks of what changed since (services.company).
+MIGRATIONS = {"2": "migrate_2", "3": "migrate_3", "4": "migrate_4", "5": "migrate_5"}
 
 
 class Store:

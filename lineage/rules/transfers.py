@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +143,24 @@ def validity(
     return _v(True, "transfer.valid", source=window.source)
 
 
+def changes(mechanism: str | None, country: str) -> list[date]:
+    """The dates from which ``validity`` of a transfer under ``mechanism`` to ``country``
+    may judge differently by the transfer's own date: between two of them (or before the
+    first, or from the last) every transfer date gets the same judgment at a given time.
+    Sums over many transfers judge one date per span."""
+    out: set[date] = set()
+    member = eea().get(country)
+    if member is not None:
+        out.update(d for d in (member.valid_from,) if d)
+        if member.invalid_from:
+            out.add(member.invalid_from + timedelta(days=1))  # a member on its last day
+    windows = [adequacy().get(country), mechanisms().get(mechanism or "")]
+    for w in windows:
+        if w is not None:
+            out.update(d for d in (w.valid_from, w.invalid_from) if d)
+    return sorted(out)
+
+
 def tool_for(
     catalog: Catalog | None, holder: str, use: str | None, mechanism: str | None
 ) -> str | None:
@@ -160,17 +178,28 @@ def tool_for(
     return None
 
 
-def judge(h: Holding, catalog: Catalog | None, as_of: datetime) -> dict[str, Any] | None:
-    """The transfer a holding's data made, judged as of ``as_of`` on the date of its latest
-    move (None when it stayed in the EEA). Data erased there since is history: ``current``
-    is false."""
+def abroad(h: Holding, catalog: Catalog | None) -> tuple[str, str | None] | None:
+    """The country outside the EEA a holding's latest move took its data to, and the tool
+    it relied on (None when it stayed in the EEA). What ``judge`` judges; it does not depend
+    on the time judged at, so the company-wide summaries keep it."""
     move = h.move
     if move is None:
         return None
     country = move.country or h.country
     if not country or in_eea(country, move.at.date()):
         return None
-    mechanism = tool_for(catalog, h.name, move.purpose, move.mechanism)
+    return country, tool_for(catalog, h.name, move.purpose, move.mechanism)
+
+
+def judge(h: Holding, catalog: Catalog | None, as_of: datetime) -> dict[str, Any] | None:
+    """The transfer a holding's data made, judged as of ``as_of`` on the date of its latest
+    move (None when it stayed in the EEA). Data erased there since is history: ``current``
+    is false."""
+    found = abroad(h, catalog)
+    if found is None or h.move is None:
+        return None
+    move = h.move
+    country, mechanism = found
     v = validity(mechanism, country, move.at, as_of)
     return {
         "country": country,

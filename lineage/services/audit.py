@@ -121,9 +121,12 @@ def report(catalog: Catalog | None, store: Store, as_of: datetime) -> dict[str, 
     }
 
 
-def audit(catalog: Catalog | None, store: Store, as_of: datetime) -> list[Finding]:
-    """Every finding as of ``as_of``; without a catalog, those of ``EVENT_RULES``."""
-    evidence = company(store, as_of, catalog)
+def audit(
+    catalog: Catalog | None, store: Store, as_of: datetime, *, keep: bool = True
+) -> list[Finding]:
+    """Every finding as of ``as_of``; without a catalog, those of ``EVENT_RULES``.
+    ``keep=False``: every subject folded now (``services.company``)."""
+    evidence = company(store, as_of, catalog, keep=keep)
     out: list[Finding] = []
     if catalog is not None:
         out += _declared(catalog, as_of)
@@ -426,14 +429,14 @@ def _consent(evidence: Company) -> Iterable[Finding]:
                 "audit.consent_withdrawn",
                 events=b.events,
                 holder=holder,
-                subjects=len(b.subjects),
+                subjects=b.subjects,
                 purpose=purpose,
             ),
             _t("audit.consent_withdrawn.fix"),
             holder=holder,
             purpose=purpose,
             evidence={
-                "subjects": len(b.subjects),
+                "subjects": b.subjects,
                 "events": b.events,
                 "first_at": iso(b.first_at),
                 "last_at": iso(b.last_at),

@@ -1,24 +1,55 @@
 """The company-wide evidence the rulebook's judgments give, subject by subject, summed.
 
-One fold of every subject (``services.subjects``) yields, per holder: data held past its
-retention, transfers judged on their own dates, processing under consent after withdrawal.
-The audit and the data map read these sums, so their answers add up to who-has's.
+Each identity component is folded by the rulebook (``services.subjects``) into a *summary*:
+per holding, each category's retention end (``rules.retention``; only known ends can become
+overdue), the move abroad its transfer is judged on (``rules.transfers.abroad``), and each
+processing under consent after withdrawal. The audit, the data map and the OpenLineage
+export read the sums: data held past its retention (``retain_until < as_of``), transfers
+judged on their own dates as of the time asked (``rules.transfers.validity``, per distinct
+date), consent breaches. So their answers add up to who-has's.
+
+Summaries are kept in the projection (``summary_*`` tables, incremental view maintenance):
+the projector marks every reference a batch touches in ``dirty_refs`` in the batch's own
+transaction (``queries/mark_dirty.sql``); the next company-wide answer folds only the dirty
+references' components again, through the same code, and stores them with the removal of
+the marks it saw, in one transaction. A summary is used only when
+
+- it was folded under the same catalog and rulebook (``fingerprint``; else every component
+  is folded again),
+- its component has no mark (a reader that cannot write folds those without storing), and
+- the time asked is not before the component's latest event or link (else that component
+  is folded as of the time asked).
+
+A read-only projection, or one without the tables (shard views), gets the same answer by
+folding what it cannot take from storage.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
+from lineage.projection.queries import sql
 from lineage.projection.store import Store
-from lineage.rules.reasons import Reason, from_json
+from lineage.rules.reasons import Reason
+from lineage.rules.retention import reckon
 from lineage.rules.taxonomy import special_category
-from lineage.rules.transfers import judge
-from lineage.services.subjects import every_subject
+from lineage.rules.transfers import abroad, changes, validity
+from lineage.services.subjects import every_state, linked
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from lineage.catalog.catalog import Catalog
+    from lineage.rules.subject import SubjectState
+
+# Folded "as of" this to keep: every event and link, whenever it occurred.
+EVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @dataclass
@@ -60,7 +91,7 @@ class Transfer:
 class ConsentBreach:
     holder: str
     purpose: str
-    subjects: set[str] = field(default_factory=set)
+    subjects: int = 0
     events: int = 0
     first_at: datetime | None = None
     last_at: datetime | None = None
@@ -75,48 +106,364 @@ class Company:
         default_factory=dict
     )
     consent: dict[tuple[str, str], ConsentBreach] = field(default_factory=dict)
+    # How the sums were reached: components taken from storage, folded now, stored now.
+    kept: int = 0
+    folded: int = 0
+    stored: int = 0
 
 
-def company(store: Store, as_of: datetime, catalog: Catalog | None = None) -> Company:
-    out = Company(as_of)
-    for s in every_subject(store, as_of, catalog):
-        out.subjects += 1
-        ref = s.state.refs[0]
-        for h in s.state.held():
-            kept = s.retention(h)
-            late = kept.overdue_categories(as_of)
-            if late:
-                o = out.overdue.setdefault(h.name, Overdue(h.name))
-                o.subjects += 1
-                o.categories.update(late)
-                for (category, use, _), r in kept.receipts.items():
-                    if category in late:
-                        o.purposes.add(use or "(none)")
-                        o.pids.update(r.pids)
-                until = max(u for c in late if (u := kept.categories[c].until) is not None)
-                o.earliest = until if o.earliest is None else min(o.earliest, until)
-                o.latest = until if o.latest is None else max(o.latest, until)
-                if len(o.examples) < 3:
-                    o.examples.append(ref[:16])
-            t = judge(h, catalog, as_of)
-            if t is not None and h.move is not None:
-                move = h.move
-                key = (h.name, move.purpose, move.from_holder, t["country"], t["mechanism"])
-                g = out.transfers.get(key)
-                if g is None:
-                    g = out.transfers[key] = Transfer(*key)
-                g.subjects += 1
-                g.first_seen = move.at if g.first_seen is None else min(g.first_seen, move.at)
-                g.last_seen = move.at if g.last_seen is None else max(g.last_seen, move.at)
-                if not t["valid"]:
-                    g.invalid += 1
-                    for p in from_json(t["reason_parts"]):
-                        if p not in g.problems:
-                            g.problems.append(p)
-        for v in s.state.violations:
-            b = out.consent.setdefault((v.holder, v.purpose), ConsentBreach(v.holder, v.purpose))
-            b.subjects.add(ref)
-            b.events += 1
-            b.first_at = v.at if b.first_at is None else min(b.first_at, v.at)
-            b.last_at = v.at if b.last_at is None else max(b.last_at, v.at)
+# -- one component's summary -------------------------------------------------------------
+
+
+@dataclass
+class Summaries:
+    """Summary rows of some components, in the columns of the ``summary_*`` tables."""
+
+    comps: list[tuple[str, list[str], datetime]] = field(default_factory=list)
+    # Per holding with a known end: its earliest (overdue once that has passed).
+    holdings: list[tuple[str, str, datetime]] = field(default_factory=list)
+    # Uses and catalog purposes as JSON lists: text compares fast in the sums.
+    ends: list[tuple[str, str, str, datetime, str, str]] = field(default_factory=list)
+    moves: list[tuple[str, str, str | None, str | None, str, str, datetime]] = field(
+        default_factory=list
+    )
+    breaches: list[tuple[str, str, str, datetime]] = field(default_factory=list)
+
+    def add(self, s: SubjectState, latest: datetime, catalog: Catalog | None) -> None:
+        comp = s.refs[0]
+        self.comps.append((comp, s.refs, latest))
+        for h in s.held():
+            kept = reckon(s, h, catalog)
+            first: datetime | None = None
+            receipts: dict[str, list[tuple[str | None, tuple[str, ...]]]] = {}
+            for (c, use, _), receipt in kept.receipts.items():
+                receipts.setdefault(c, []).append((use, receipt.pids))
+            for category, r in kept.categories.items():
+                if not r.known or r.until is None:
+                    continue  # open or unknown: never overdue
+                first = r.until if first is None else min(first, r.until)
+                uses = _json(frozenset(use or "(none)" for use, _ in receipts[category]))
+                pids = _json(frozenset(p for _, ps in receipts[category] for p in ps))
+                self.ends.append((comp, h.name, category, r.until, uses, pids))
+            if first is not None:
+                self.holdings.append((comp, h.name, first))
+            found = abroad(h, catalog)
+            if found is not None and h.move is not None:
+                m = h.move
+                country, tool = found
+                self.moves.append(
+                    (comp, h.name, m.purpose, m.from_holder, country, tool or "none", m.at)
+                )
+        for v in s.violations:
+            self.breaches.append((comp, v.holder, v.purpose, v.at))
+
+    def tables(self) -> dict[str, pa.Table]:
+        import pyarrow as pa
+
+        ts = pa.timestamp("us", tz="UTC")
+        text, texts = pa.string(), pa.list_(pa.string())
+
+        def table(rows: list[Any], schema: list[tuple[str, pa.DataType]]) -> pa.Table:
+            cols = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+            return pa.table(
+                [pa.array(c, type=t) for c, (_, t) in zip(cols, schema, strict=True)],
+                names=[n for n, _ in schema],
+            )
+
+        return {
+            "comps": table(self.comps, [("comp", text), ("refs", texts), ("latest", ts)]),
+            "refs": table(
+                [(comp, ref) for comp, refs, _ in self.comps for ref in refs],
+                [("comp", text), ("ref", text)],
+            ),
+            "holdings": table(self.holdings, [("comp", text), ("holder", text), ("first_end", ts)]),
+            "ends": table(
+                self.ends,
+                [
+                    ("comp", text),
+                    ("holder", text),
+                    ("category", text),
+                    ("retain_until", ts),
+                    ("uses", text),
+                    ("pids", text),
+                ],
+            ),
+            "moves": table(
+                self.moves,
+                [
+                    ("comp", text),
+                    ("holder", text),
+                    ("purpose", text),
+                    ("from_holder", text),
+                    ("country", text),
+                    ("mechanism", text),
+                    ("moved_at", ts),
+                ],
+            ),
+            "breaches": table(
+                self.breaches,
+                [("comp", text), ("holder", text), ("purpose", text), ("breach_at", ts)],
+            ),
+        }
+
+
+@cache
+def _json(values: frozenset[str]) -> str:
+    return json.dumps(sorted(values))
+
+
+def summarize(
+    store: Store, as_of: datetime, catalog: Catalog | None, refs: Iterable[str] | None = None
+) -> Summaries:
+    """Every component's summary as of ``as_of`` (or those of ``refs``' components)."""
+    out = Summaries()
+    for state, latest in every_state(store, as_of, catalog, refs):
+        out.add(state, latest, catalog)
     return out
+
+
+# -- keeping summaries ----------------------------------------------------------------------
+
+TABLES = ("comps", "refs", "holdings", "ends", "moves", "breaches")
+
+
+@cache
+def _rulebook_digest() -> str:
+    """The rules' code and data: a summary folded under other rules is not used."""
+    from lineage.resources import package_dir
+
+    root = package_dir()
+    h = hashlib.sha256()
+    for pattern in (
+        "rules/*.py",
+        "catalog/*.py",
+        "data/*.csv",
+        "services/company.py",
+        "services/subjects.py",
+        "timeutil.py",
+    ):
+        for path in sorted(root.glob(pattern)):
+            h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:32]
+
+
+def fingerprint(catalog: Catalog | None) -> str:
+    """What the kept summaries were folded under: the rulebook and the catalog's text."""
+    return f"{_rulebook_digest()}:{catalog.digest if catalog is not None else '-'}"
+
+
+def _has_tables(store: Store) -> bool:
+    import duckdb
+
+    try:
+        store.con.execute("SELECT 1 FROM summary_comps LIMIT 0").fetchall()
+        store.con.execute("SELECT 1 FROM dirty_refs LIMIT 0").fetchall()
+    except duckdb.CatalogException:
+        return False
+    return True
+
+
+def _store_rows(store: Store, rows: Summaries) -> None:
+    con = store.con
+    for name, table in rows.tables().items():
+        view = f"new_{name}"
+        con.register(view, table)
+        try:
+            con.execute(f"INSERT INTO summary_{name} SELECT * FROM {view}")
+        finally:
+            con.unregister(view)
+
+
+def _affected(store: Store, dirty: list[str]) -> list[str]:
+    """The marked references with every reference of their components, now and as kept."""
+    comps, _ = linked(store, EVER)
+    out: set[str] = set()
+    for ref in dirty:
+        out.update(comps.get(ref, (ref,)))
+    kept = store.con.execute(sql("summary_stale_refs"), {"refs": sorted(out)}).fetchall()
+    out.update(r for (r,) in kept)
+    return sorted(out)
+
+
+def refresh(store: Store, catalog: Catalog | None, *, before_store: Any = None) -> tuple[int, bool]:
+    """Bring the kept summaries up to date, if this store may be written: fold the marked
+    references' components (all of them under a new catalog or rulebook) and store them with
+    the removal of the marks seen, in one transaction. (components stored, whether the kept
+    summaries are now current). ``before_store`` runs between the fold and the store."""
+    import duckdb
+
+    if store.read_only or not _has_tables(store):
+        return 0, False
+    want = fingerprint(catalog)
+    try:
+        with store.transaction():
+            con = store.con
+            if store.meta("summary_fingerprint") != want:
+                for name in TABLES:
+                    con.execute(f"DELETE FROM summary_{name}")
+                rows = summarize(store, EVER, catalog)
+            else:
+                dirty = [
+                    r for (r,) in con.execute("SELECT DISTINCT ref FROM dirty_refs").fetchall()
+                ]
+                if not dirty:
+                    return 0, True
+                refs = _affected(store, dirty)
+                stale = [c for (c,) in con.execute(sql("summary_stale"), {"refs": refs}).fetchall()]
+                for name in TABLES:
+                    con.execute(
+                        f"DELETE FROM summary_{name} WHERE comp IN (SELECT unnest($comps))",
+                        {"comps": stale},
+                    )
+                rows = summarize(store, EVER, catalog, refs)
+            if before_store is not None:
+                before_store()
+            con.execute("DELETE FROM dirty_refs")  # the marks this transaction saw
+            _store_rows(store, rows)
+            store.set_meta("summary_fingerprint", want)
+    except duckdb.TransactionException:
+        return 0, False  # another writer got there first: answer by folding
+    return len(rows.comps), True
+
+
+# -- the sums -------------------------------------------------------------------------------
+
+
+def company(
+    store: Store,
+    as_of: datetime,
+    catalog: Catalog | None = None,
+    *,
+    keep: bool = True,
+) -> Company:
+    """Every subject's evidence as of ``as_of``, summed: from the kept summaries where they
+    hold for that time (brought up to date first when the store is writable), folded now
+    where they do not. ``keep=False`` folds every component now and neither reads nor
+    writes kept summaries (what they are checked against)."""
+    stored, current = refresh(store, catalog) if keep else (0, False)
+    usable = (
+        keep
+        and (current or _has_tables(store))
+        and store.meta("summary_fingerprint") == fingerprint(catalog)
+    )
+    skipped: list[str] = []
+    if not usable:
+        fresh = summarize(store, as_of, catalog)
+    else:
+        con = store.con
+        marked: list[str] = []
+        if not current:  # a reader: the marked components are folded, not taken
+            marked = [r for (r,) in con.execute("SELECT DISTINCT ref FROM dirty_refs").fetchall()]
+        affected = _affected(store, marked) if marked else []
+        late = con.execute(sql("summary_late"), {"as_of": _naive(as_of), "refs": affected})
+        refs: set[str] = set(affected)
+        for comp, comp_refs in late.fetchall():
+            skipped.append(comp)
+            refs.update(comp_refs)
+        fresh = summarize(store, as_of, catalog, sorted(refs)) if refs else Summaries()
+    out = _sums(store, as_of, fresh, skipped if usable else None)
+    out.folded, out.stored = len(fresh.comps), stored
+    out.kept = out.subjects - out.folded
+    return out
+
+
+def _naive(t: datetime) -> datetime:
+    return t.astimezone(UTC).replace(tzinfo=None)
+
+
+def _aware(t: datetime | None) -> datetime | None:
+    return t.replace(tzinfo=UTC) if t is not None else None
+
+
+def _spans(con: Any, fresh: Summaries, kept: bool) -> pa.Table:
+    """Per transfer tool and country, the dates the rule's judgment may change on
+    (``rules.transfers.changes``): moves are grouped by the span their date falls in."""
+    import pyarrow as pa
+
+    pairs = {(m[5], m[4]) for m in fresh.moves}
+    if kept:
+        pairs.update(
+            con.execute("SELECT DISTINCT mechanism, country FROM summary_moves").fetchall()
+        )
+    rows = sorted(pairs)
+    return pa.table(
+        {
+            "mechanism": pa.array([m for m, _ in rows], type=pa.string()),
+            "country": pa.array([c for _, c in rows], type=pa.string()),
+            "changes": pa.array(
+                [changes(None if m == "none" else m, c) for m, c in rows],
+                type=pa.list_(pa.date32()),
+            ),
+        }
+    )
+
+
+def _sums(store: Store, as_of: datetime, fresh: Summaries, skipped: list[str] | None) -> Company:
+    """Sum the summaries: ``fresh`` and, unless ``skipped`` is None, the kept ones of the
+    components not in ``skipped``."""
+    import pyarrow as pa
+
+    con = store.con
+    names = []
+    for name, table in fresh.tables().items():
+        con.register(f"fresh_{name}", table)
+        names.append(f"fresh_{name}")
+    con.register("skipped", pa.table({"comp": pa.array(skipped or [], type=pa.string())}))
+    names.append("skipped")
+    con.register("spans", _spans(con, fresh, skipped is not None))
+    names.append("spans")
+    try:
+        ctes = ", ".join(
+            f"{name} AS (SELECT * FROM fresh_{name}"
+            + (
+                f" UNION ALL SELECT * FROM summary_{name} ANTI JOIN skipped USING (comp)"
+                if skipped is not None
+                else ""
+            )
+            + ")"
+            for name in TABLES
+        )
+
+        def query(name: str) -> list[tuple[Any, ...]]:
+            text = sql(name)
+            params = {"as_of": _naive(as_of)} if "$as_of" in text else {}
+            return con.execute(f"WITH {ctes} {text}", params).fetchall()
+
+        out = Company(as_of)
+        out.subjects = int(query("company_subjects")[0][0])
+        for holder, n, examples, earliest, latest, cats, uses, pids in query("company_overdue"):
+            out.overdue[holder] = Overdue(
+                holder,
+                n,
+                set(cats),
+                {u for us in uses for u in json.loads(us)},
+                {p for ps in pids for p in json.loads(ps)},
+                _aware(earliest),
+                _aware(latest),
+                [e[:16] for e in examples],
+            )
+        for holder, purpose, src, country, mechanism, n, first, last in query("company_moves"):
+            key = (holder, purpose, src, country, mechanism)
+            first, last = _aware(first), _aware(last)
+            assert first is not None and last is not None
+            g = out.transfers.get(key)
+            if g is None:
+                g = out.transfers[key] = Transfer(*key)
+            g.subjects += n
+            g.first_seen = first if g.first_seen is None else min(g.first_seen, first)
+            g.last_seen = last if g.last_seen is None else max(g.last_seen, last)
+            # The rule judges the move's date (a group shares it) as of the time asked.
+            v = validity(None if mechanism == "none" else mechanism, country, first, as_of)
+            if not v.valid:
+                g.invalid += n
+                for p in v.parts:
+                    if p not in g.problems:
+                        g.problems.append(p)
+        for holder, purpose, n, events, first, last in query("company_breaches"):
+            out.consent[(holder, purpose)] = ConsentBreach(
+                holder, purpose, n, events, _aware(first), _aware(last)
+            )
+        return out
+    finally:
+        for name in names:
+            con.unregister(name)

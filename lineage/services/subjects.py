@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lineage.projection.store import Store
 from lineage.rules.requests import Request
-from lineage.rules.subject import fold
+from lineage.rules.subject import SubjectState, fold
 from lineage.services.whohas import Subject, requests_as_of
 
 if TYPE_CHECKING:
@@ -24,19 +24,28 @@ if TYPE_CHECKING:
 
 def components(store: Store, as_of: datetime) -> dict[str, list[str]]:
     """Reference -> its component (sorted), for references in a component of two or more."""
+    return linked(store, as_of)[0]
+
+
+def linked(store: Store, as_of: datetime) -> tuple[dict[str, list[str]], dict[str, datetime]]:
+    """``components``, and when each component's latest link was recorded (by its first
+    reference): a fold as of an earlier time may see the component split."""
     links = store.fetch("identity_links_upto", {"as_of": as_of})
     if not links:
-        return {}
+        return {}, {}
     import networkx as nx
 
     g: nx.Graph = nx.Graph()
-    g.add_edges_from(links)
+    for a, b, at in links:
+        g.add_edge(a, b, at=at)
     out: dict[str, list[str]] = {}
+    latest: dict[str, datetime] = {}
     for component in nx.connected_components(g):
         refs = sorted(component)
         for ref in refs:
             out[ref] = refs
-    return out
+        latest[refs[0]] = max(at for _, _, at in g.subgraph(refs).edges(data="at"))
+    return out, latest
 
 
 def requests_by_subject(store: Store, as_of: datetime) -> dict[str, list[Request]]:
@@ -54,7 +63,21 @@ def every_subject(
 ) -> Iterator[Subject]:
     """Each subject with lineage events up to ``as_of`` (or each subject of ``refs``, their
     components included), folded."""
-    comps = components(store, as_of)
+    requests = requests_by_subject(store, as_of)
+    for state, _ in every_state(store, as_of, catalog, refs):
+        reqs = {q.request_id: q for ref in state.refs for q in requests.get(ref, ())}
+        yield Subject(state, reqs, as_of, catalog)
+
+
+def every_state(
+    store: Store,
+    as_of: datetime,
+    catalog: Catalog | None = None,
+    refs: Iterable[str] | None = None,
+) -> Iterator[tuple[SubjectState, datetime]]:
+    """``every_subject``'s folds without the rights requests, each with the time of the
+    latest event or link it reflects: what the company-wide summaries keep."""
+    comps, link_times = linked(store, as_of)
     wanted: list[str] | None = None
     if refs is not None:
         found = set()
@@ -63,13 +86,14 @@ def every_subject(
         wanted = sorted(found)
         if not wanted:
             return
-    requests = requests_by_subject(store, as_of)
     waiting: dict[tuple[str, ...], list[Any]] = {}
 
-    def one(component: list[str], rows: list[Any]) -> Subject:
-        state = fold(component, rows, catalog)
-        reqs = {q.request_id: q for ref in component for q in requests.get(ref, ())}
-        return Subject(state, reqs, as_of, catalog)
+    def one(component: list[str], rows: list[Any]) -> tuple[SubjectState, datetime]:
+        latest = rows[-1].occurred_at  # rows come in time order
+        linked_at = link_times.get(component[0])
+        if linked_at is not None and linked_at > latest:
+            latest = linked_at
+        return fold(component, rows, catalog), latest
 
     current: str | None = None
     rows: list[Any] = []
@@ -92,7 +116,7 @@ def _flush(
     comps: dict[str, list[str]],
     waiting: dict[tuple[str, ...], list[Any]],
     one: Any,
-) -> Iterator[Subject]:
+) -> Iterator[Any]:
     component = comps.get(ref)
     if component is None:
         yield one([ref], rows)
