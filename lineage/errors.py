@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
+from typing import Any
 
 
 class LineageError(Exception):
@@ -48,6 +49,18 @@ class LineageError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other arguments than the message: rebuild from the attributes
+        # (an error raised in a worker process reaches the service whole).
+        return _rebuilt, (type(self), self.message, self.__dict__)
+
+
+def _rebuilt(kind: type[LineageError], message: str, state: dict[str, Any]) -> LineageError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(LineageError):

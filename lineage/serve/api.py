@@ -33,6 +33,7 @@ from lineage.errors import (
     RequestError,
     UnknownRequestError,
 )
+from lineage.serve.ingest import WorkerLost
 from lineage.serve.runtime import Busy, Runtime, ServeApp
 from lineage.serve.tokens import Token, Verifier
 
@@ -161,7 +162,7 @@ def _time(text: str | None, where: str) -> datetime:
 
 # -- errors -------------------------------------------------------------------------------
 def _status_of(exc: LineageError) -> int:
-    if isinstance(exc, Busy | LogError):
+    if isinstance(exc, Busy | LogError | WorkerLost):
         return 503
     if isinstance(exc, UnknownRequestError):
         return 404
@@ -524,7 +525,7 @@ def create_api(
                 text = b"".join(chunks).decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise InputError(f"not UTF-8 at byte {exc.start}", "body") from None
-            result = await run_in_threadpool(_record, app(), text, kind in JSONL_TYPES, source)
+            result = await _record(runtime, app(), text, kind in JSONL_TYPES, source)
             return as_json(result)
         finally:
             slots["free"] += 1
@@ -573,22 +574,29 @@ class Authenticate:
         await self.app(scope, receive, send)
 
 
-def _record(app: ServeApp, text: str, lines: bool, source: str) -> dict[str, Any]:
-    """Parse and check the whole batch, then append it in one go."""
-    from lineage.ingest.record import Input, from_json, from_lines, parser_for, record
+async def _record(
+    runtime: Runtime, app: ServeApp, text: str, lines: bool, source: str
+) -> dict[str, Any]:
+    """Parse and check the whole batch (in a worker process when it is large), then append
+    it in one go."""
+    from lineage.errors import LogDeliveryError
+    from lineage.serve.ingest import prepare_body
 
-    parser = parser_for(app, source)
     try:
-        parsed = (
-            from_lines(parser, text.split("\n"), "body")
-            if lines
-            else from_json(parser, text, "body")
-        )
-        events = list(parsed.events)
+        if runtime.ingest is None:
+            prepared = await run_in_threadpool(prepare_body, app, text, lines, source)
+        else:
+            prepared = await runtime.ingest.prepare(app, text, lines, source)
     except InputError as exc:
         if exc.problem.startswith("malformed JSON"):
             raise ApiError(400, str(exc), where=exc.where) from None
         raise
-    if not events:
-        raise InputError("no events in the body", "body")
-    return record(app, Input(events, parsed.place)).to_json()
+
+    def append() -> dict[str, Any]:
+        try:
+            result = runtime.writer.append(prepared.records)
+        except LogDeliveryError as exc:
+            raise exc.naming(prepared.places.__getitem__) from None
+        return prepared.recorded(result).to_json()
+
+    return await run_in_threadpool(append)

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from lineage.config import Settings
     from lineage.events.model import Event
     from lineage.projection.projector import ProjectionResult
+    from lineage.serve.ingest import IngestPool
 
 log = logging.getLogger("lineage.serve")
 
@@ -51,7 +52,8 @@ class Busy(LineageError):
         self.waited = waited
 
 
-Encoded = tuple["Event", bytes]
+# One log record: the subject reference (the partition key) and the encoded event.
+Encoded = tuple[bytes, bytes]
 
 
 @dataclass(eq=False)
@@ -221,7 +223,9 @@ class ServeApp(App):
         # Scrubbed and encoded here, on the request's thread: the writer's turn holds only
         # the append.
         clean = self.scrubbed(events, known)
-        return self.runtime.writer.append([(e, codec.encode(e)) for e in clean])
+        return self.runtime.writer.append(
+            [(e.subject_ref.encode(), codec.encode(e)) for e in clean]
+        )
 
     @contextmanager
     def store(self) -> Iterator[Store]:
@@ -272,7 +276,14 @@ class _Serialised:
 class Runtime:
     """The service's state: owned projection, log, follower, writer, rights lock."""
 
-    def __init__(self, settings: Settings, catalog_file: Any = None, write_wait: float = 2.0):
+    def __init__(
+        self,
+        settings: Settings,
+        catalog_file: Any = None,
+        write_wait: float = 2.0,
+        ingest_workers: int = 0,
+        ingest_threshold: int | None = None,
+    ):
         from lineage.log.factory import open_log
         from lineage.projection.access import following
 
@@ -301,11 +312,22 @@ class Runtime:
         # busy in another thread), one at a time.
         self._cursors = self.store.con.cursor()
         self._cursor_lock = threading.Lock()
+        # Ingest batches are prepared in worker processes (0: in the request's thread).
+        self.ingest: IngestPool | None = None
+        if ingest_workers:
+            from lineage.serve.ingest import DEFAULT_THRESHOLD, IngestPool
+
+            self.ingest = IngestPool(
+                settings,
+                catalog_file,
+                ingest_workers,
+                DEFAULT_THRESHOLD if ingest_threshold is None else ingest_threshold,
+            )
 
     def _append(self, items: Iterable[Encoded]) -> AppendResult:
         from lineage.log.base import LogRecord
 
-        records = (LogRecord(data, event.subject_ref.encode()) for event, data in items)
+        records = (LogRecord(data, key) for key, data in items)
         try:
             return self.log.append(records)
         except LogBusyError as exc:  # another process holds the log's writer lock
@@ -330,7 +352,11 @@ class Runtime:
 
     def close(self) -> None:
         try:
-            self.follower.stop()
+            try:
+                if self.ingest is not None:
+                    self.ingest.close()  # batches in flight finish; queued ones are cancelled
+            finally:
+                self.follower.stop()
         finally:
             self.log.close()
             self.follower.app.close()
