@@ -97,14 +97,9 @@ def _leave_with_parent() -> None:
 
 
 def _catalog_stamp(app: App) -> tuple[str, int, int] | None:
-    from lineage.catalog import catalog_path
+    from lineage.catalog import catalog_stamp
 
-    path = catalog_path(app.settings.home, app.catalog_file)
-    try:
-        stat = path.stat() if path else None
-    except OSError:
-        return None
-    return (str(path), stat.st_mtime_ns, stat.st_size) if stat else None
+    return catalog_stamp(app.settings.home, app.catalog_file)
 
 
 def _prepare(text: str, lines: bool, source: str) -> Prepared:

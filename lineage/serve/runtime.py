@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from lineage.edge.identity import Pseudonymizer
 from lineage.errors import LineageError, LogBusyError, LogUnavailableError
 from lineage.log.base import AppendResult
 from lineage.projection.store import Store
@@ -34,6 +35,7 @@ from lineage.services.app import App
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from lineage.catalog.catalog import Catalog
     from lineage.config import Settings
     from lineage.events.model import Event
     from lineage.projection.projector import ProjectionResult
@@ -210,6 +212,12 @@ class ServeApp(App):
     def close(self) -> None:
         """The log belongs to the runtime: one request's end does not close it."""
 
+    def catalog(self, *, check_taxonomy: bool = True) -> Catalog | None:
+        return self.runtime.catalog(check_taxonomy)
+
+    def pseudonymizer(self) -> Pseudonymizer:
+        return self.runtime.pseudonymizer
+
     @property
     def log(self) -> Any:
         return self.runtime.log
@@ -236,18 +244,12 @@ class ServeApp(App):
     def query_store(self) -> Iterator[Store]:
         """A snapshot that holds everything acknowledged before the request: an answer is
         never older than the caller's own writes, as on the command line."""
-        log = self.log
-        self.runtime.follower.wait_for(
-            log.end_offsets(), log.begin_offsets(), self.settings.lock_timeout
-        )
+        self.runtime.follower.wait_for(*self.runtime.log_ends(), self.settings.lock_timeout)
         with self.runtime.snapshot() as store:
             yield store
 
     def catch_up(self, store: Store, on_batch: Any = None) -> None:
-        log = self.log
-        self.runtime.follower.wait_for(
-            log.end_offsets(), log.begin_offsets(), self.settings.lock_timeout
-        )
+        self.runtime.follower.wait_for(*self.runtime.log_ends(), self.settings.lock_timeout)
         # A fresh snapshot that includes what the follower just committed.
         store.con.execute("ROLLBACK")
         store.con.execute("BEGIN TRANSACTION")
@@ -301,6 +303,14 @@ class Runtime:
         # Another process holding the log's writer lock (a CLI emit) is waited for briefly,
         # then the request gets 503 with Retry-After.
         self.log: Any = _Serialised(open_log(replace(settings, lock_timeout=write_wait)))
+        # Where the log ends, for readers that must see everything acknowledged: asked on a
+        # handle of its own, so that they do not queue behind an append's fsync.
+        self._probe: Any = _Serialised(open_log(settings))
+        # Once for the service, not per request: the key file and the catalog (again when
+        # its file changes).
+        self.pseudonymizer = Pseudonymizer(settings.pseudonym_key())
+        self._catalogs: dict[bool, tuple[Any, Catalog | None]] = {}
+        self._catalog_lock = threading.Lock()
         # The follower reads through its own log handle: a reader and the writer never share
         # one client (kafka-python's consumer is not thread-safe).
         self.follower = Follower(base, self.store)
@@ -309,9 +319,11 @@ class Runtime:
         # time, so two erasures of one subject cannot both pass the check.
         self.rights = threading.Lock()
         # Request cursors come from a connection nobody runs queries on (the follower's is
-        # busy in another thread), one at a time.
+        # busy in another thread), one at a time; a request's cursor is kept for the next
+        # (a new one and its set-up cost more than many a whole answer).
         self._cursors = self.store.con.cursor()
         self._cursor_lock = threading.Lock()
+        self._idle: list[Store] = []
         # Ingest batches are prepared in worker processes (0: in the request's thread).
         self.ingest: IngestPool | None = None
         if ingest_workers:
@@ -336,19 +348,44 @@ class Runtime:
     def app(self) -> ServeApp:
         return ServeApp(self.settings, self, self.catalog_file)
 
+    def log_ends(self) -> tuple[dict[int, int], dict[int, int]]:
+        """The log's end and begin offsets now."""
+        return self._probe.end_offsets(), self._probe.begin_offsets()
+
+    def catalog(self, check_taxonomy: bool = True) -> Catalog | None:
+        """The catalog, loaded again only when its file changed."""
+        from lineage.catalog import catalog_stamp
+
+        stamp = catalog_stamp(self.settings.home, self.catalog_file)
+        with self._catalog_lock:
+            cached = self._catalogs.get(check_taxonomy)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        loaded = App(self.settings, self.catalog_file).catalog(check_taxonomy=check_taxonomy)
+        with self._catalog_lock:
+            self._catalogs[check_taxonomy] = (stamp, loaded)
+        return loaded
+
     @contextmanager
     def snapshot(self) -> Iterator[Store]:
         with self._cursor_lock:
-            cursor = self._cursors.cursor()
+            store = self._idle.pop() if self._idle else None
+            if store is None:
+                store = Store.over(self._cursors.cursor(), self.store.path)
+        reusable = False
         try:
-            store = Store.over(cursor, self.store.path)
-            cursor.execute("BEGIN TRANSACTION")
+            store.con.execute("BEGIN TRANSACTION")
             try:
                 yield store
             finally:
-                cursor.execute("ROLLBACK")
+                store.con.execute("ROLLBACK")
+                reusable = True
         finally:
-            cursor.close()
+            if reusable:
+                with self._cursor_lock:
+                    self._idle.append(store)
+            else:
+                store.con.close()
 
     def close(self) -> None:
         try:
@@ -359,7 +396,10 @@ class Runtime:
                 self.follower.stop()
         finally:
             self.log.close()
+            self._probe.close()
             self.follower.app.close()
+            for idle in self._idle:
+                idle.con.close()
             self._cursors.close()
             self.store.close()
             self._following.__exit__(None, None, None)
