@@ -25,7 +25,8 @@
     ├── EraserError             an eraser could not erase at a holder (carries ``holder``)
     │   ├── TransientEraserError     worth retrying (timeout, HTTP 429/5xx)
     │   └── TerminalEraserError      retrying will not help (bad credentials, missing id)
-    └── ExportError             an export's destination refused it or could not be reached
+    ├── ExportError             an export's destination refused it or could not be reached
+    └── NothingToDraw           a data map would be empty
 
 Each error is one readable sentence; the CLI prints it as one line and exits with
 ``exit_code``. Attributes keep the inputs so callers and tests need not parse messages.
@@ -296,3 +297,7 @@ class ExportError(LineageError):
     def __init__(self, message: str, exit_code: int = 3) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class NothingToDraw(LineageError):
+    """A data map would be empty: an answer about the data, not bad input (exit 1)."""

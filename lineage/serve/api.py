@@ -29,6 +29,7 @@ from lineage.errors import (
     InputError,
     LineageError,
     LogError,
+    NothingToDraw,
     OpenRequestError,
     RequestError,
     UnknownRequestError,
@@ -81,10 +82,11 @@ class Subject(BaseModel):
         description="An e-mail, +phone, KIND=VALUE or a subject reference (64 hex digits).",
         examples=["jane@example.com"],
     )
-    ids: dict[str, str] = Field(
+    ids: dict[str, str] | list[tuple[str, str]] = Field(
         default_factory=dict,
-        description="Further identifiers of the same person by kind.",
-        examples=[{"customer_number": "1042"}],
+        description="Further identifiers of the same person: by kind, or as [kind, value] "
+        "pairs when a kind comes more than once.",
+        examples=[{"customer_number": "1042"}, [["email", "jane@example.com"]]],
     )
 
 
@@ -133,7 +135,11 @@ class ExtendBody(BaseModel):
 
 class RunBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: dict[str, str] = Field(default_factory=dict)
+    ids: dict[str, str] | list[tuple[str, str]] = Field(default_factory=dict)
+
+
+def _id_pairs(ids: dict[str, str] | list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(ids.items()) if isinstance(ids, dict) else [(k, v) for k, v in ids]
 
 
 def _pairs(body: Subject) -> list[tuple[str, str]]:
@@ -143,7 +149,7 @@ def _pairs(body: Subject) -> list[tuple[str, str]]:
     if body.identifier:
         text = body.identifier
         pairs.append(("ref", text) if is_subject_ref(text) else parse_identifier(text))
-    pairs += list(body.ids.items())
+    pairs += _id_pairs(body.ids)
     if not pairs:
         raise InputError("give identifier or ids", "identifier")
     return pairs
@@ -164,7 +170,7 @@ def _time(text: str | None, where: str) -> datetime:
 def _status_of(exc: LineageError) -> int:
     if isinstance(exc, Busy | LogError | WorkerLost):
         return 503
-    if isinstance(exc, UnknownRequestError):
+    if isinstance(exc, UnknownRequestError | NothingToDraw):
         return 404
     if isinstance(exc, OpenRequestError):
         return 409
@@ -179,7 +185,8 @@ def _install_errors(api: FastAPI) -> None:
     async def lineage_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LineageError)
         status = _status_of(exc)
-        body: dict[str, Any] = {"error": str(exc)}
+        # What the CLI exits with for this refusal: the CLI through the service exits so too.
+        body: dict[str, Any] = {"error": str(exc), "exit_code": exc.exit_code}
         if isinstance(exc, InputError):
             body["where"] = exc.where
         if isinstance(exc, OpenRequestError):
@@ -355,16 +362,11 @@ def create_api(
 
     def _draw(a: ServeApp, refs: list[str] | None, when: datetime, fmt: str) -> Response:
         from lineage.graph.datamap import render, to_dot
-        from lineage.services.datamap import company_map, subject_map
+        from lineage.services.datamap import data_map
 
         catalog = a.catalog(check_taxonomy=False)
         with a.query_store() as store:
-            if refs:
-                datamap = subject_map(store, refs, when, catalog)
-            else:
-                datamap = company_map(store, when, catalog)
-        if datamap.empty:
-            raise ApiError(404, "no data flows recorded: nothing to draw")
+            datamap = data_map(store, refs, when, catalog)
         return Response(render(to_dot(datamap), fmt), media_type=MAP_TYPES[fmt])
 
     @read.get("/map")
@@ -398,9 +400,11 @@ def create_api(
         return as_json(_requests(None, overdue, as_of))
 
     @read.get("/erasure/requests/{request_id}")
-    def erasure_request(request_id: str, as_of: str | None = None) -> Response:
-        """`lineage erasure status REQUEST`."""
-        return as_json(_requests(request_id, False, as_of))
+    def erasure_request(
+        request_id: str, overdue: bool = False, as_of: str | None = None
+    ) -> Response:
+        """`lineage erasure status REQUEST`: with `overdue`, an empty list unless it is."""
+        return as_json(_requests(request_id, overdue, as_of))
 
     def _requests(request_id: str | None, overdue: bool, as_of: str | None) -> dict[str, Any]:
         from lineage.cli.erasure import service_for
@@ -483,7 +487,7 @@ def create_api(
 
         with runtime.rights:
             service = service_for(app())
-            req = service.run(request_id, list(body.ids.items()))
+            req = service.run(request_id, _id_pairs(body.ids))
             return as_json(req.to_json(service.clock()))
 
     # -- ingest -------------------------------------------------------------------------
