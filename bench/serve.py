@@ -299,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     for name, load in done.items():
         rate = load.appended / load.seconds if load.ingesters else None
         in_service = service_ms[name]
-        phase = {
+        phase: dict[str, Any] = {
             "clients": load.clients,
             "ingest_clients": load.ingesters,
             "seconds": load.seconds,
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
         }
         result["phases"][name] = phase
         errors += load.errors
-        who = phase["who_has"]
+        who: dict[str, Any] = phase["who_has"]
         rows.append((f"{name}: clients (ingest)", f"{load.clients} ({load.ingesters})"))
         rows.append((f"{name}: errors / backpressure", f"{len(load.errors)} / {load.backpressure}"))
         if load.who_has:
