@@ -156,6 +156,8 @@ class Prepared:
     ``Recorded`` reports besides the append's outcome. Plain data: it crosses processes."""
 
     records: list[tuple[bytes, bytes]]
+    # The subjects the batch is about (see ``touched``).
+    refs: frozenset[str] | None
     # Where each record came from (``body:12``), to name those a broker did not acknowledge.
     places: list[str]
     identity_links: int
@@ -175,9 +177,27 @@ def prepare(app: App, source: Input) -> Prepared:
 
     codec = default_codec()
     tally = Tally(app)
-    records = [
-        (e.subject_ref.encode(), codec.encode(e))
-        for e in app.scrubbed(tally.counted(source.events))
-    ]
+    events = list(app.scrubbed(tally.counted(source.events)))
+    records = [(e.subject_ref.encode(), codec.encode(e)) for e in events]
     places = [source.place(i) for i in range(len(records))]
-    return Prepared(records, places, tally.links, tally.future, tally.where(source))
+    return Prepared(
+        records, touched(events), places, tally.links, tally.future, tally.where(source)
+    )
+
+
+# Events about the company, not one subject: an answer about anyone may depend on them.
+_COMPANY_WIDE = frozenset({kinds.RETENTION_DECLARED, kinds.CATALOG_CHANGED})
+
+
+def touched(events: Iterable[Event]) -> frozenset[str] | None:
+    """The subject references whose answers ``events`` can change: their subjects and the
+    references they link them to; None when one is about the whole company."""
+    refs: set[str] = set()
+    for e in events:
+        if e.event_type in _COMPANY_WIDE:
+            return None
+        refs.add(e.subject_ref)
+        linked = getattr(e, "linked_ref", None)
+        if linked:
+            refs.add(linked)
+    return frozenset(refs)

@@ -283,7 +283,7 @@ def create_api(
         refs = a.refs_for(_pairs(body))
         when = _time(body.as_of, "as_of")
         catalog = a.catalog(check_taxonomy=False)
-        with a.query_store() as store:
+        with a.subject_store(refs) as store:
             return as_json(answer(store, refs, when, catalog))
 
     @read.post("/recipients")
@@ -598,7 +598,7 @@ async def _record(
 
     def append() -> dict[str, Any]:
         try:
-            result = runtime.writer.append(prepared.records)
+            result = runtime.writer.append(prepared.records, prepared.refs)
         except LogDeliveryError as exc:
             raise exc.naming(prepared.places.__getitem__) from None
         return prepared.recorded(result).to_json()

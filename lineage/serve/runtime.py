@@ -61,6 +61,7 @@ Encoded = tuple[bytes, bytes]
 @dataclass(eq=False)
 class _Append:
     events: list[Encoded]
+    refs: frozenset[str] | None = None
     result: AppendResult | None = None
     error: BaseException | None = None
     taken: bool = False
@@ -73,13 +74,15 @@ class Writer:
 
     append_all: Callable[[Iterable[Encoded]], AppendResult]
     wait: float
-    on_appended: Callable[[], None] = lambda: None
+    # Told of each durable append and the subjects it touched, before its callers return.
+    on_appended: Callable[[AppendResult, frozenset[str] | None], None] = lambda r, s: None
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _queue: list[_Append] = field(default_factory=list)
     _writing: bool = False
 
-    def append(self, events: Iterable[Encoded]) -> AppendResult:
-        mine = _Append(list(events))
+    def append(self, events: Iterable[Encoded], refs: frozenset[str] | None = None) -> AppendResult:
+        """Append durably; ``refs`` are the subjects the events touch (None: anyone)."""
+        mine = _Append(list(events), refs)
         deadline = time.monotonic() + self.wait
         with self._cond:
             self._queue.append(mine)
@@ -107,6 +110,10 @@ class Writer:
     def _write(self, batch: list[_Append]) -> None:
         try:
             result = self.append_all(e for item in batch for e in item.events)
+            refs: frozenset[str] | None = frozenset()
+            for item in batch:
+                refs = None if refs is None or item.refs is None else refs | item.refs
+            self.on_appended(result, refs)
         except BaseException as exc:
             for item in batch:
                 item.error = exc
@@ -117,8 +124,59 @@ class Writer:
             with self._cond:
                 self._writing = False
                 self._cond.notify_all()
-        if any(item.result for item in batch):
-            self.on_appended()
+
+
+class Unprojected:
+    """What this service appended that the follower may not have projected yet, and which
+    subjects it touches: an answer about one subject waits only for what concerns it, not
+    for every batch other clients are ingesting meanwhile.
+
+    Every record before ``known`` (per partition) is projected or listed in ``appends``.
+    Records someone else appended (``lineage emit`` in another process) lie in a gap before
+    one of ours, or beyond ``known``: they are waited for by everyone."""
+
+    def __init__(self, known: Mapping[int, int]) -> None:
+        self._lock = threading.Lock()
+        self.known = dict(known)
+        self.appends: list[tuple[dict[int, int], frozenset[str] | None]] = []
+
+    def appended(self, result: AppendResult, refs: frozenset[str] | None) -> None:
+        with self._lock:
+            for p, start in (result.start or {}).items():
+                if start > self.known.get(p, start):  # another writer's records before ours
+                    self.appends.append(({p: start}, None))
+            if result.start is None:  # others' records may lie anywhere among ours
+                refs = None
+            self.appends.append((dict(result.end), refs))
+            for p, end in result.end.items():
+                if result.start is not None or p in self.known:
+                    self.known[p] = max(self.known.get(p, end), end)
+
+    def targets(
+        self, refs: set[str], ends: Mapping[int, int], projected: Mapping[int, int]
+    ) -> dict[int, int]:
+        """Per partition, the offset the projection must hold before answering about
+        ``refs`` everything acknowledged up to ``ends``."""
+        with self._lock:
+            self.appends = [
+                (end, touched)
+                for end, touched in self.appends
+                if any(projected.get(p, -1) < offset for p, offset in end.items())
+            ]
+            out: dict[int, int] = {}
+            for p, end in ends.items():
+                known = self.known.get(p)
+                if known is None or end > known:  # records nobody told us about
+                    out[p] = end
+                    continue
+                concerned = [
+                    e[p]
+                    for e, touched in self.appends
+                    if p in e and (touched is None or not touched.isdisjoint(refs))
+                ]
+                if concerned:
+                    out[p] = min(max(concerned), end)
+            return out
 
 
 class Follower:
@@ -230,9 +288,11 @@ class ServeApp(App):
         codec = default_codec()
         # Scrubbed and encoded here, on the request's thread: the writer's turn holds only
         # the append.
-        clean = self.scrubbed(events, known)
+        from lineage.ingest.record import touched
+
+        clean = list(self.scrubbed(events, known))
         return self.runtime.writer.append(
-            [(e.subject_ref.encode(), codec.encode(e)) for e in clean]
+            [(e.subject_ref.encode(), codec.encode(e)) for e in clean], touched(clean)
         )
 
     @contextmanager
@@ -247,6 +307,30 @@ class ServeApp(App):
         self.runtime.follower.wait_for(*self.runtime.log_ends(), self.settings.lock_timeout)
         with self.runtime.snapshot() as store:
             yield store
+
+    @contextmanager
+    def subject_store(self, refs: list[str]) -> Iterator[Store]:
+        """``query_store`` for an answer about one subject: it waits only for the appends
+        that touch the subject's identity component (or that the service cannot tell)."""
+        from lineage.services.whohas import identity_links
+
+        runtime = self.runtime
+        ends, begins = runtime.log_ends()
+        deadline = time.monotonic() + self.settings.lock_timeout
+        with runtime.snapshot() as store:
+            while True:
+                component = set(refs)
+                for a, b, _at in identity_links(store, refs):
+                    component.update((a, b))
+                projected = store.positions()  # what this snapshot holds
+                targets = runtime.unprojected.targets(component, ends, projected)
+                if all(projected.get(p, begins.get(p, 0)) >= t for p, t in targets.items()):
+                    yield store
+                    return
+                # Wait, then look again: links projected meanwhile may widen the component.
+                runtime.follower.wait_for(targets, begins, max(deadline - time.monotonic(), 0))
+                store.con.execute("ROLLBACK")
+                store.con.execute("BEGIN TRANSACTION")
 
     def catch_up(self, store: Store, on_batch: Any = None) -> None:
         self.runtime.follower.wait_for(*self.runtime.log_ends(), self.settings.lock_timeout)
@@ -314,7 +398,11 @@ class Runtime:
         # The follower reads through its own log handle: a reader and the writer never share
         # one client (kafka-python's consumer is not thread-safe).
         self.follower = Follower(base, self.store)
-        self.writer = Writer(self._append, write_wait, self.follower.kick)
+        ends, begins = self.log.end_offsets(), self.log.begin_offsets()
+        self.unprojected = Unprojected(
+            {p: self.follower.positions.get(p, begins.get(p, 0)) for p in ends}
+        )
+        self.writer = Writer(self._append, write_wait, self._appended)
         # Rights requests read their own writes and check for open requests first: one at a
         # time, so two erasures of one subject cannot both pass the check.
         self.rights = threading.Lock()
@@ -347,6 +435,10 @@ class Runtime:
 
     def app(self) -> ServeApp:
         return ServeApp(self.settings, self, self.catalog_file)
+
+    def _appended(self, result: AppendResult, refs: frozenset[str] | None) -> None:
+        self.unprojected.appended(result, refs)
+        self.follower.kick()
 
     def log_ends(self) -> tuple[dict[int, int], dict[int, int]]:
         """The log's end and begin offsets now."""
