@@ -140,8 +140,11 @@ class Unprojected:
         self.known = dict(known)
         self.appends: list[tuple[dict[int, int], frozenset[str] | None]] = []
 
-    def appended(self, result: AppendResult, refs: frozenset[str] | None) -> None:
+    def appended(
+        self, result: AppendResult, refs: frozenset[str] | None, projected: Mapping[int, int]
+    ) -> None:
         with self._lock:
+            self._forget(projected)
             for p, start in (result.start or {}).items():
                 if start > self.known.get(p, start):  # another writer's records before ours
                     self.appends.append(({p: start}, None))
@@ -158,11 +161,7 @@ class Unprojected:
         """Per partition, the offset the projection must hold before answering about
         ``refs`` everything acknowledged up to ``ends``."""
         with self._lock:
-            self.appends = [
-                (end, touched)
-                for end, touched in self.appends
-                if any(projected.get(p, -1) < offset for p, offset in end.items())
-            ]
+            self._forget(projected)
             out: dict[int, int] = {}
             for p, end in ends.items():
                 known = self.known.get(p)
@@ -177,6 +176,14 @@ class Unprojected:
                 if concerned:
                     out[p] = min(max(concerned), end)
             return out
+
+    def _forget(self, projected: Mapping[int, int]) -> None:
+        """Drop the appends the projection holds (under the lock)."""
+        self.appends = [
+            (end, touched)
+            for end, touched in self.appends
+            if any(projected.get(p, -1) < offset for p, offset in end.items())
+        ]
 
 
 class Follower:
@@ -437,7 +444,7 @@ class Runtime:
         return ServeApp(self.settings, self, self.catalog_file)
 
     def _appended(self, result: AppendResult, refs: frozenset[str] | None) -> None:
-        self.unprojected.appended(result, refs)
+        self.unprojected.appended(result, refs, self.follower.positions)
         self.follower.kick()
 
     def log_ends(self) -> tuple[dict[int, int], dict[int, int]]:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lineage.config import resolve
 from lineage.events.model import Event
@@ -36,8 +38,8 @@ def holders(app: ServeApp, email: str) -> list[str]:
 def test_an_answer_waits_only_for_what_concerns_its_subject(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert cli(home, "init").returncode == 0
-    settings = replace(resolve(home), lock_timeout=1.0)
-    runtime = Runtime(settings)
+    config = replace(resolve(home), lock_timeout=1.0)
+    runtime = Runtime(config)
     try:
         runtime.follower.catch_up()  # its thread is not started: nothing new is projected
         app = runtime.app()
@@ -58,7 +60,7 @@ def test_an_answer_waits_only_for_what_concerns_its_subject(tmp_path: Path) -> N
         assert holders(app, "z@example.com") == []
 
         # Events another process appended: the service cannot tell whose, everyone waits.
-        other = App(settings)
+        other = App(config)
         try:
             other.append(events(other, collected("v@example.com")))
         finally:
@@ -74,3 +76,52 @@ def test_an_answer_waits_only_for_what_concerns_its_subject(tmp_path: Path) -> N
         assert holders(app, "v@example.com") == ["webshop-db"]
     finally:
         runtime.close()
+
+
+SUBJECTS = ["a", "b", "c", "d"]
+# One append: (size, whose: None for another process, else the subjects it touches).
+appends_st = st.lists(
+    st.tuples(
+        st.integers(1, 5),
+        st.one_of(st.none(), st.frozensets(st.sampled_from(SUBJECTS), min_size=1)),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    appends=appends_st,
+    before=st.integers(0, 10),
+    projected_at=st.integers(0, 80),
+    asked=st.sets(st.sampled_from(SUBJECTS), min_size=1),
+)
+def test_an_answer_never_misses_what_concerns_it(
+    appends: list[tuple[int, frozenset[str] | None]],
+    before: int,
+    projected_at: int,
+    asked: set[str],
+) -> None:
+    """Whatever mix of the service's appends and other processes' appends, and however far
+    the follower got: the offset an answer waits for covers every unprojected record that
+    touches its subjects or that came from elsewhere."""
+    from lineage.log.base import AppendResult
+    from lineage.serve.runtime import Unprojected
+
+    start = 8  # the log's first offset
+    unprojected = Unprojected({0: start})
+    pos = start + before  # records another process appended before the service started
+    records = [(start, pos, None)] if before else []
+    for size, refs in appends:
+        end = pos + size
+        records.append((pos, end, refs))
+        if refs is not None:  # the service's own append
+            unprojected.appended(AppendResult(1, {0: end}, {0: pos}), refs, {0: start})
+        pos = end
+    projected = min(start + projected_at, pos)
+    if not any(end == projected or begin == projected for begin, end, _ in records):
+        projected = start  # the follower stops between records only
+    targets = unprojected.targets(asked, {0: pos}, {0: projected})
+    for begin, end, refs in records:
+        if end > projected and (refs is None or refs & asked):
+            assert targets.get(0, 0) >= end, (begin, end, refs)
