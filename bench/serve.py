@@ -2,17 +2,26 @@
 
 1. Prepare (or reuse) a home with the generated events (``generate.py``), copy it, and start
    ``lineage serve`` on it (its start-up catch-up is timed, not part of the result).
-2. ``--clients`` concurrent clients (asyncio + httpx in this process) for ``--duration``
-   seconds: ``--ingest-clients`` of them post batches of ``--batch`` JSON lines (new events
-   from the same generator, another seed) to ``POST /v1/events``; the others ask
-   ``POST /v1/who-has`` about random subjects. 429/503 answers are backpressure (counted,
-   retried after Retry-After); anything else that is not 200 is an error.
-3. who-has latency in the service: from the service's access log (middleware to response),
-   p50/p99; the clients' own view beside it.
-4. Baseline, same run: the lines the service ingested, as one file through
-   ``lineage emit --file`` into a copy of the same home (a process; start-up included).
+2. Phases of ``--duration`` seconds each, one after the other against the same service
+   (``--phases``, default all three):
 
-    python bench/serve.py --events 100000 --subjects 10000 --duration 20
+   - ``mixed``: ``--clients`` concurrent clients (asyncio + httpx in this process);
+     ``--ingest-clients`` of them post batches of ``--batch`` JSON lines (new events from
+     the same generator, another seed) to ``POST /v1/events``, the others ask
+     ``POST /v1/who-has`` about random subjects;
+   - ``ingest``: the ingest clients alone;
+   - ``whohas``: the who-has clients alone.
+
+   429/503 answers are backpressure (counted, retried after Retry-After); anything else
+   that is not 200 is an error.
+3. who-has latency in the service: from the service's access log (middleware to response),
+   p50/p99 per phase; the clients' own view beside it.
+4. Baseline, same run: every line the service ingested, as one file through
+   ``lineage emit --file`` into a copy of the same home (a process; start-up included).
+   Each phase's ingest events/s is reported as a ratio to it.
+
+    python bench/serve.py --events 1000000 --subjects 100000 --duration 60
+    python bench/serve.py --events 100000 --subjects 10000 --duration 20 --phases mixed
     python bench/serve.py --quick
 """
 
@@ -64,14 +73,18 @@ def _copy_home(source: Path, target: Path) -> None:
 
 
 class Load:
-    def __init__(self, url: str, token: str, batches: list[str], subjects: int) -> None:
+    def __init__(
+        self, url: str, token: str, batches: list[str], subjects: int, first: int = 0
+    ) -> None:
         self.url, self.token, self.batches, self.subjects = url, token, batches, subjects
-        self.next_batch = 0
+        self.next_batch = first
         self.ingested: list[int] = []  # batch indexes acknowledged
         self.appended = 0
         self.who_has: list[float] = []
         self.ingest_ms: list[float] = []
         self.errors: list[str] = []
+        self.seconds = 0.0
+        self.clients = self.ingesters = 0
         self.backpressure = 0
 
     async def _post(self, client: httpx.AsyncClient, path: str, **kw: Any) -> httpx.Response:
@@ -122,24 +135,66 @@ class Load:
             return time.monotonic() - began
 
 
+PHASES = ("mixed", "ingest", "whohas")
+
+
+def _phase(
+    url: str,
+    token: str,
+    batches: list[str],
+    first: int,
+    args: argparse.Namespace,
+    name: str,
+) -> Load:
+    clients, ingesters = {
+        "mixed": (args.clients, args.ingest_clients),
+        "ingest": (args.ingest_clients, args.ingest_clients),
+        "whohas": (args.clients - args.ingest_clients, 0),
+    }[name]
+    load = Load(url, token, batches, args.subjects, first)
+    load.seconds = asyncio.run(load.run(clients, ingesters, args.duration))
+    load.clients, load.ingesters = clients, ingesters
+    return load
+
+
+def _uptime() -> str:
+    """The machine's load average (1, 5, 15 minutes): the figures mean little beside a
+    high one."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--subjects", type=int, default=10_000)
-    parser.add_argument("--duration", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--ingest-clients", type=int, default=4)
     parser.add_argument("--batch", type=int, default=500, help="JSON lines per ingest request")
+    parser.add_argument(
+        "--phases",
+        default=",".join(PHASES),
+        help="comma-separated, in order: mixed, ingest (ingest clients alone), whohas",
+    )
+    parser.add_argument(
+        "--serve-args",
+        default="",
+        help="more options for lineage serve, e.g. '--ingest-workers 0'",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, help="generated data (default: temp dir)")
     parser.add_argument("--quick", action="store_true", help="20,000 events, 5 s")
     args = parser.parse_args(argv)
     if args.quick:
         args.events, args.subjects, args.duration = 20_000, 2_000, 5.0
+    phases = [p.strip() for p in args.phases.split(",") if p.strip()]
+    unknown = [p for p in phases if p not in PHASES]
+    if unknown:
+        parser.error(f"unknown phase {unknown[0]!r}: choose from {', '.join(PHASES)}")
 
     base = workdir(args.workdir)
     source, _ = prepared_home(base, args.events, args.subjects, args.seed)
-    # New events for the same subjects (another seed): enough for the whole run.
+    # New events for the same subjects (another seed): enough for every ingesting phase.
     lines_path = base / f"serve-ingest-{args.subjects}-{args.seed}.jsonl"
     wanted = max(200_000, args.events)
     lines = lines_path.read_text().splitlines(keepends=True) if lines_path.exists() else []
@@ -162,14 +217,25 @@ def main(argv: list[str] | None = None) -> None:
     token = made.stdout.strip()
     port = _free_port()
     log_path = base / "serve-access.log"
+    load_before = _uptime()
     started = time.perf_counter()
     with open(log_path, "w") as log:
         server = subprocess.Popen(
-            [*lineage, "serve", "--port", str(port), "--max-ingests", str(args.clients)],
+            [
+                *lineage,
+                "serve",
+                "--port",
+                str(port),
+                "--max-ingests",
+                str(args.clients),
+                *args.serve_args.split(),
+            ],
             stderr=log,
             env=env,
         )
     url = f"http://127.0.0.1:{port}"
+    done: dict[str, Load] = {}
+    service_ms: dict[str, list[float]] = {}
     try:
         while True:
             if server.poll() is not None:
@@ -180,78 +246,111 @@ def main(argv: list[str] | None = None) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         startup = time.perf_counter() - started
-        load = Load(url, token, batches, args.subjects)
-        seconds = asyncio.run(load.run(args.clients, args.ingest_clients, args.duration))
+        seen = 0
+        first = 0
+        for name in phases:
+            load = _phase(url, token, batches, first, args, name)
+            first = load.next_batch
+            done[name] = load
+            # The access log's who-has lines of this phase (all answered by now).
+            timings = [float(m) for m in ACCESS.findall(log_path.read_text())]
+            service_ms[name], seen = timings[seen:], len(timings)
     finally:
         server.terminate()
         server.wait(60)
-    in_service = [float(m) for m in ACCESS.findall(log_path.read_text())]
+    load_after = _uptime()
 
     # Baseline: the same lines through `lineage emit --file` into a copy of the same home.
-    emitted_path = base / "serve-emit.jsonl"
-    emitted_path.write_text("".join(batches[i] for i in sorted(load.ingested)))
-    emit_home = base / "serve-emit-home"
-    _copy_home(source, emit_home)
-    emit_seconds, _ = measured(
-        [*lineage_command(), "--home", str(emit_home), "emit", "--file", str(emitted_path)],
-        env=env,
-    )
-    shutil.rmtree(emit_home, ignore_errors=True)
+    acked = sorted(i for load in done.values() for i in load.ingested)
+    appended = sum(load.appended for load in done.values())
+    emit_rate = None
+    emit_seconds = None
+    if acked:
+        emitted_path = base / "serve-emit.jsonl"
+        emitted_path.write_text("".join(batches[i] for i in acked))
+        emit_home = base / "serve-emit-home"
+        _copy_home(source, emit_home)
+        emit_seconds, _ = measured(
+            [*lineage_command(), "--home", str(emit_home), "emit", "--file", str(emitted_path)],
+            env=env,
+        )
+        shutil.rmtree(emit_home, ignore_errors=True)
+        emit_rate = appended / emit_seconds
 
-    ingest_rate = load.appended / seconds
-    emit_rate = load.appended / emit_seconds
-    result = {
+    def pct(values: list[float], p: float) -> float | None:
+        return percentile(values, p) if values else None
+
+    result: dict[str, Any] = {
         "events": args.events,
         "subjects": args.subjects,
         "clients": args.clients,
         "ingest_clients": args.ingest_clients,
         "batch_lines": args.batch,
-        "duration_s": seconds,
+        "serve_args": args.serve_args,
+        "duration_s": args.duration,
         "startup_s": startup,
-        "errors": len(load.errors),
-        "error_samples": load.errors[:5],
-        "backpressure_answers": load.backpressure,
-        "who_has": {
-            "requests": len(load.who_has),
-            "per_s": len(load.who_has) / seconds,
-            "service_p50_ms": percentile(in_service, 50) if in_service else None,
-            "service_p99_ms": percentile(in_service, 99) if in_service else None,
-            "client_p50_ms": percentile(load.who_has, 50) if load.who_has else None,
-            "client_p99_ms": percentile(load.who_has, 99) if load.who_has else None,
-        },
-        "ingest": {
-            "requests": len(load.ingested),
-            "events": load.appended,
-            "events_per_s": ingest_rate,
-            "request_p50_ms": percentile(load.ingest_ms, 50) if load.ingest_ms else None,
-        },
-        "emit_file": {"events": load.appended, "seconds": emit_seconds, "events_per_s": emit_rate},
-        "ingest_vs_emit": ingest_rate / emit_rate if emit_rate else None,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
+        "emit_file": {"events": appended, "seconds": emit_seconds, "events_per_s": emit_rate},
+        "phases": {},
     }
-    who = result["who_has"]
-    print(
-        table(
-            [
-                ("errors", result["errors"]),
-                ("backpressure answers (429/503)", load.backpressure),
-                ("who-has requests", len(load.who_has)),
+    rows: list[tuple[str, Any]] = []
+    errors: list[str] = []
+    for name, load in done.items():
+        rate = load.appended / load.seconds if load.ingesters else None
+        in_service = service_ms[name]
+        phase: dict[str, Any] = {
+            "clients": load.clients,
+            "ingest_clients": load.ingesters,
+            "seconds": load.seconds,
+            "errors": len(load.errors),
+            "error_samples": load.errors[:5],
+            "backpressure_answers": load.backpressure,
+            "who_has": {
+                "requests": len(load.who_has),
+                "per_s": len(load.who_has) / load.seconds,
+                "service_p50_ms": pct(in_service, 50),
+                "service_p99_ms": pct(in_service, 99),
+                "client_p50_ms": pct(load.who_has, 50),
+                "client_p99_ms": pct(load.who_has, 99),
+            },
+            "ingest": {
+                "requests": len(load.ingested),
+                "events": load.appended,
+                "events_per_s": rate,
+                "request_p50_ms": pct(load.ingest_ms, 50),
+                "request_p99_ms": pct(load.ingest_ms, 99),
+            },
+            "ingest_vs_emit": rate / emit_rate if rate and emit_rate else None,
+        }
+        result["phases"][name] = phase
+        errors += load.errors
+        who: dict[str, Any] = phase["who_has"]
+        rows.append((f"{name}: clients (ingest)", f"{load.clients} ({load.ingesters})"))
+        rows.append((f"{name}: errors / backpressure", f"{len(load.errors)} / {load.backpressure}"))
+        if load.who_has:
+            rows.append(
                 (
-                    "who-has in service p50 / p99 ms",
+                    f"{name}: who-has in service p50 / p99 ms",
                     f"{who['service_p50_ms']:.1f} / {who['service_p99_ms']:.1f}",
-                ),
+                )
+            )
+            rows.append(
                 (
-                    "who-has at the client p50 / p99 ms",
+                    f"{name}: who-has at client p50 / p99 ms",
                     f"{who['client_p50_ms']:.1f} / {who['client_p99_ms']:.1f}",
-                ),
-                ("ingest events/s", ingest_rate),
-                ("emit --file events/s (same events)", emit_rate),
-                ("ingest / emit", result["ingest_vs_emit"]),
-            ],
-            ["figure", "value"],
-        )
-    )
+                )
+            )
+            rows.append((f"{name}: who-has requests/s", who["per_s"]))
+        if rate is not None:
+            rows.append((f"{name}: ingest events/s", rate))
+            rows.append((f"{name}: ingest / emit", phase["ingest_vs_emit"]))
+    rows.append(("emit --file events/s (all ingested events)", emit_rate))
+    rows.append(("load average before / after", f"{load_before} / {load_after}"))
+    result["errors"] = len(errors)
+    print(table(rows, ["figure", "value"]))
     print(f"results: {save('serve', result)}")
-    print(json.dumps({"errors": load.errors[:3]}) if load.errors else "zero errors")
+    print(json.dumps({"errors": errors[:3]}) if errors else "zero errors")
 
 
 if __name__ == "__main__":

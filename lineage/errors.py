@@ -26,7 +26,8 @@
     │   ├── TransientEraserError     worth retrying (timeout, HTTP 429/5xx)
     │   └── TerminalEraserError      retrying will not help (bad credentials, missing id)
     ├── ExportError             an export's destination refused it or could not be reached
-    └── EvidenceError           an evidence bundle that does not verify (exit 1)
+    ├── EvidenceError           an evidence bundle that does not verify (exit 1)
+    └── NothingToDraw           a data map would be empty
 
 Each error is one readable sentence; the CLI prints it as one line and exits with
 ``exit_code``. Attributes keep the inputs so callers and tests need not parse messages.
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import errno
 from collections.abc import Callable
+from typing import Any
 
 
 class LineageError(Exception):
@@ -49,6 +51,18 @@ class LineageError(Exception):
 
     def __str__(self) -> str:
         return self.message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take other arguments than the message: rebuild from the attributes
+        # (an error raised in a worker process reaches the service whole).
+        return _rebuilt, (type(self), self.message, self.__dict__)
+
+
+def _rebuilt(kind: type[LineageError], message: str, state: dict[str, Any]) -> LineageError:
+    error = kind.__new__(kind)
+    Exception.__init__(error, message)
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigError(LineageError):
@@ -288,3 +302,7 @@ class ExportError(LineageError):
 
 class EvidenceError(LineageError):
     """An evidence bundle whose signature, content or log positions do not check out."""
+
+
+class NothingToDraw(LineageError):
+    """A data map would be empty: an answer about the data, not bad input (exit 1)."""

@@ -20,3 +20,14 @@ def catalog_path(home: Path, explicit: str | Path | None = None) -> Path | None:
         return Path(explicit)
     default = home / CATALOG_FILE
     return default if default.is_file() else None
+
+
+def catalog_stamp(home: Path, explicit: str | Path | None = None) -> tuple[str, int, int] | None:
+    """Which catalog file, and its modification time and size (None without one): a
+    long-running process loads it again when this changes."""
+    path = catalog_path(home, explicit)
+    try:
+        stat = path.stat() if path else None
+    except OSError:
+        return None
+    return (str(path), stat.st_mtime_ns, stat.st_size) if path and stat else None

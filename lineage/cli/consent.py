@@ -64,7 +64,7 @@ def withdraw(
     pairs = identifier_pairs(identifier, ids)
     client = remote(ctx)
     if client is not None:
-        data = client.withdraw(ids=dict(pairs), use=use, channel=channel, dry_run=dry_run)
+        data = client.withdraw(ids=pairs, use=use, channel=channel, dry_run=dry_run)
     else:
         from lineage.services.erasure.notices import withdraw as answer
 

@@ -209,7 +209,7 @@ def erase(
         flat = tuple(c.strip() for v in scope for c in v.split(",") if c.strip())
         _print(
             client.erase(
-                ids=dict(pairs),
+                ids=pairs,
                 scope=flat,
                 dry_run=dry_run,
                 no_run=no_run,
@@ -283,7 +283,7 @@ def run(
     pairs = identifier_pairs(None, ids) if ids else []
     client = remote(ctx)
     if client is not None:
-        _print(client.run(request_id, ids=dict(pairs)), fmt, lang)
+        _print(client.run(request_id, ids=pairs), fmt, lang)
         return
     service = make_service(ctx, retries=retries, backoff=backoff, timeout=timeout)
     req = service.run(request_id, pairs)

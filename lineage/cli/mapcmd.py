@@ -68,7 +68,7 @@ def map_command(
 
     from lineage.cli.main import current_store, make_app
     from lineage.edge.identity import is_subject_ref, parse_identifier
-    from lineage.errors import InputError, LineageError
+    from lineage.errors import InputError
     from lineage.graph.datamap import render, to_dot
     from lineage.timeutil import now, parse_time
 
@@ -97,7 +97,7 @@ def map_command(
 
     client = service(ctx)
     if client is not None:
-        data = client.map(ids=dict(pairs) or None, format=fmt, as_of=as_of)
+        data = client.map(ids=pairs or None, format=fmt, as_of=as_of)
         if output == "-":
             click.echo(data, nl=False)
         else:
@@ -107,25 +107,9 @@ def map_command(
     app = make_app(ctx)
     catalog = app.catalog(check_taxonomy=False)
     with current_store(app) as store:
-        if pairs:
-            from lineage.services.datamap import subject_map
+        from lineage.services.datamap import data_map
 
-            refs = app.refs_for(pairs)
-            datamap = subject_map(store, refs, when, catalog)
-            if datamap.empty:
-                raise LineageError(
-                    f"no data flows recorded for subject {refs[0][:16]}… as of "
-                    f"{when:%Y-%m-%d %H:%M}: nothing to draw, no file written"
-                )
-        else:
-            from lineage.services.datamap import company_map
-
-            datamap = company_map(store, when, catalog)
-            if datamap.empty:
-                raise LineageError(
-                    "no data flows recorded and no catalog declares any: nothing to draw, "
-                    "no file written"
-                )
+        datamap = data_map(store, app.refs_for(pairs) if pairs else None, when, catalog)
     data = render(to_dot(datamap), fmt)
     if output == "-":
         click.echo(data, nl=False)  # bytes go to the binary stream as they are

@@ -27,9 +27,9 @@ def _open(
     client = remote(ctx)
     if client is not None:
         if kind == "rectification":
-            data = client.rectify(ids=dict(pairs), categories=categories, dry_run=dry_run)
+            data = client.rectify(ids=pairs, categories=categories, dry_run=dry_run)
         else:
-            data = client.restrict(ids=dict(pairs), dry_run=dry_run)
+            data = client.restrict(ids=pairs, dry_run=dry_run)
     else:
         from lineage.services.erasure.notices import send_notice
 
@@ -132,7 +132,7 @@ def recipients(
 
     client = service(ctx)
     if client is not None:
-        result = client.recipients(ids=dict(identifier_pairs(identifier, ids)))
+        result = client.recipients(ids=identifier_pairs(identifier, ids))
     else:
         app, refs = _subject(ctx, identifier, ids)
         with current_store(app) as store:
@@ -195,7 +195,7 @@ def access(
     when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
     client = service(ctx)
     if client is not None:
-        pairs = dict(identifier_pairs(identifier, ids))
+        pairs = identifier_pairs(identifier, ids)
         answer = client.access(ids=pairs, as_of=as_of, lang=lang, format=fmt)
         emit_json(answer) if fmt == "json" else click.echo(answer, nl=False)
         return

@@ -49,6 +49,19 @@ MIB = 1024 * 1024
     help="Seconds a write waits for the log writer (503 with Retry-After beyond).",
 )
 @click.option(
+    "--ingest-workers",
+    type=click.IntRange(0),
+    help="Processes that parse, check and encode ingest batches, so that answers are not "
+    "slowed by them (default: one per CPU; 0: in the request's thread).",
+)
+@click.option(
+    "--ingest-threshold",
+    type=click.IntRange(0),
+    metavar="BYTES",
+    help="Ingest bodies smaller than this are prepared in the request's thread "
+    "(default 8 KiB, about 20 events: below it a worker's round trip costs more than it saves).",
+)
+@click.option(
     "--header-timeout",
     type=click.FloatRange(0.1),
     default=10.0,
@@ -88,6 +101,8 @@ def serve(
     max_body: int,
     max_ingests: int,
     write_wait: float,
+    ingest_workers: int | None,
+    ingest_threshold: int | None,
     header_timeout: float,
     body_timeout: float,
     limit_concurrency: int,
@@ -136,8 +151,14 @@ def serve(
         warn("no API tokens yet: every request will get 401 (lineage token create --scope ...)")
     if host not in ("127.0.0.1", "localhost", "::1") and not ssl_certfile:
         warn(f"serving plain HTTP on {host}: use --ssl-certfile/--ssl-keyfile or a TLS proxy")
-    runtime = Runtime(app.settings, app.catalog_file, write_wait)
+    if ingest_workers is None:
+        import os
+
+        ingest_workers = os.cpu_count() or 1
+    runtime = Runtime(app.settings, app.catalog_file, write_wait, ingest_workers, ingest_threshold)
     try:
+        if runtime.ingest is not None:
+            runtime.ingest.warm()
         with progress(app.pending(runtime.store), "projecting") as bar:
             start = sum(runtime.store.positions().values())
             runtime.follower.catch_up(lambda r: bar.to(sum(r.positions.values()) - start))
@@ -183,6 +204,13 @@ def serve(
         click.echo(f"serving {scheme}://{host}:{port} (web UI at /ui, API at /docs)", err=True)
         for name in sorted(receiver.routes):
             click.echo(f"webhooks: {scheme}://{host}:{port}/hooks/{name}", err=True)
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal with the
+        # handler it found: let that be a no-op, so the service closes its workers, follower
+        # and projection below and exits 0 instead of dying at that point.
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
         uvicorn.Server(config).run()
     finally:
         verifier.flush()

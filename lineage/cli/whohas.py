@@ -62,9 +62,17 @@ def who_has(
 
     pairs = identifier_pairs(identifier, ids)
     when = parse_time(as_of, assume_utc=True, where="--as-of") if as_of else now()
-    remote = None if projections or shards else service(ctx)
+    remote = service(ctx)
+    if remote is not None and (projections or shards):
+        from lineage.errors import InputError
+
+        raise InputError(
+            "reads projection files on this machine, and lineage serve answers from its own "
+            "projection: unset LINEAGE_URL to use it",
+            "--projection" if projections else "--shards",
+        )
     if remote is not None:
-        result = remote.who_has(ids=dict(pairs), as_of=as_of)
+        result = remote.who_has(ids=pairs, as_of=as_of)
         _future_note(result, fmt)
         emit_json(result) if fmt == "json" else click.echo(render(result, lang))
         return

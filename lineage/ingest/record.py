@@ -117,26 +117,87 @@ def from_object(
     return Input(parser.parse_object(obj, where), lambda i: place or where)
 
 
+class Tally:
+    """Counts what ``Recorded`` reports while the events pass: identity links, and events
+    dated beyond the future tolerance (with the index of the first)."""
+
+    def __init__(self, app: App) -> None:
+        self.horizon = app.future_horizon()
+        self.links = self.future = 0
+        self.first_future: int | None = None
+
+    def counted(self, events: Iterable[Event]) -> Iterator[Event]:
+        for i, event in enumerate(events):
+            if event.event_type == kinds.IDENTITY_LINKED:
+                self.links += 1
+            if event.occurred_at > self.horizon:
+                self.future += 1
+                self.first_future = i if self.first_future is None else self.first_future
+            yield event
+
+    def where(self, source: Input) -> str | None:
+        return source.place(self.first_future) if self.first_future is not None else None
+
+
 def record(app: App, source: Input, append: Append | None = None) -> Recorded:
     """Append ``source``'s events in one durable, all-or-nothing append (``app.append``
     unless another writer is given) and count what was recorded."""
-    links = future = 0
-    first_future: int | None = None
-    horizon = app.future_horizon()
-
-    def counted() -> Iterator[Event]:
-        nonlocal links, future, first_future
-        for i, event in enumerate(source.events):
-            if event.event_type == kinds.IDENTITY_LINKED:
-                links += 1
-            if event.occurred_at > horizon:
-                future += 1
-                first_future = i if first_future is None else first_future
-            yield event
-
+    tally = Tally(app)
     try:
-        result = (append or app.append)(counted())
+        result = (append or app.append)(tally.counted(source.events))
     except LogDeliveryError as exc:
         raise exc.naming(source.place) from None
-    where = source.place(first_future) if first_future is not None else None
-    return Recorded(result.count, links, result.end, future, where)
+    return Recorded(result.count, tally.links, result.end, tally.future, tally.where(source))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch ready for the log: its records as (key, encoded body), scrubbed, and what
+    ``Recorded`` reports besides the append's outcome. Plain data: it crosses processes."""
+
+    records: list[tuple[bytes, bytes]]
+    # The subjects the batch is about (see ``touched``).
+    refs: frozenset[str] | None
+    # Where each record came from (``body:12``), to name those a broker did not acknowledge.
+    places: list[str]
+    identity_links: int
+    future: int = 0
+    first_future: str | None = None
+
+    def recorded(self, result: AppendResult) -> Recorded:
+        return Recorded(
+            result.count, self.identity_links, result.end, self.future, self.first_future
+        )
+
+
+def prepare(app: App, source: Input) -> Prepared:
+    """Everything ``record`` does before the append (parse, check, count, scrub, encode), in
+    memory: one bad event raises before anything is appended."""
+    from lineage.codec import default_codec
+
+    codec = default_codec()
+    tally = Tally(app)
+    events = list(app.scrubbed(tally.counted(source.events)))
+    records = [(e.subject_ref.encode(), codec.encode(e)) for e in events]
+    places = [source.place(i) for i in range(len(records))]
+    return Prepared(
+        records, touched(events), places, tally.links, tally.future, tally.where(source)
+    )
+
+
+# Events about the company, not one subject: an answer about anyone may depend on them.
+_COMPANY_WIDE = frozenset({kinds.RETENTION_DECLARED, kinds.CATALOG_CHANGED})
+
+
+def touched(events: Iterable[Event]) -> frozenset[str] | None:
+    """The subject references whose answers ``events`` can change: their subjects and the
+    references they link them to; None when one is about the whole company."""
+    refs: set[str] = set()
+    for e in events:
+        if e.event_type in _COMPANY_WIDE:
+            return None
+        refs.add(e.subject_ref)
+        linked = getattr(e, "linked_ref", None)
+        if linked:
+            refs.add(linked)
+    return frozenset(refs)

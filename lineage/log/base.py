@@ -41,6 +41,9 @@ class AppendResult:
     count: int
     # {partition: offset after the last appended record}
     end: dict[int, int]
+    # {partition: offset of the first}, where the records are contiguous (the backend's own
+    # writer lock); None where others' records may lie between them (Kafka).
+    start: dict[int, int] | None = None
 
 
 def pending(log: Log, positions: Mapping[int, int]) -> int:

@@ -498,7 +498,7 @@ class FileLog:
             _fsync_dir(self.directory)
         if count:
             self._write_head(pos)
-        return AppendResult(count, {0: pos})
+        return AppendResult(count, {0: pos}, {0: start})
 
     # -- reading --------------------------------------------------------------------------
     def end_offsets(self) -> dict[int, int]:

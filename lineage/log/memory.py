@@ -21,8 +21,9 @@ class MemoryLog:
 
     def append(self, records: Iterable[LogRecord]) -> AppendResult:
         staged = list(records)  # all-or-nothing: a failing iterator appends nothing
+        start = len(self._records)
         self._records.extend(staged)
-        return AppendResult(len(staged), {0: len(self._records)})
+        return AppendResult(len(staged), {0: len(self._records)}, {0: start})
 
     def read(self, start: Mapping[int, int] | None = None) -> Iterator[LogEntry]:
         begin = (start or {}).get(0, 0)

@@ -25,19 +25,27 @@ from lineage.errors import LineageError
 from lineage.sdk.events import EventMethods
 
 RETRY_STATUS = frozenset({429, 503})
+# Further identifiers of the subject: {kind: value}, or (kind, value) pairs when a kind
+# comes more than once.
+Ids = Mapping[str, str] | Sequence[tuple[str, str]]
 
 
 class ServiceError(LineageError):
     """The service refused a request: ``status``, its ``error`` sentence and ``where``."""
 
-    def __init__(self, status: int, error: str, where: str | None = None) -> None:
+    def __init__(
+        self, status: int, error: str, where: str | None = None, exit_code: int | None = None
+    ) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.where = where
-        # The CLI's exit codes: bad input or token 2, busy 3, anything else 1.
+        # The CLI's exit code for this refusal, as the service says; else by status: bad
+        # input or token 2, busy 3, anything else 1.
         self.exit_code = (
-            2
+            exit_code
+            if exit_code is not None
+            else 2
             if status in (400, 401, 403, 404, 413, 415, 422)
             else 3
             if status in RETRY_STATUS
@@ -133,9 +141,15 @@ class Client(EventMethods):
                 body = response.json()
             except ValueError:
                 body = {}
-            error = body.get("error") if isinstance(body, dict) else None
-            where = body.get("where") if isinstance(body, dict) else None
-            raise ServiceError(response.status_code, error or response.reason_phrase, where)
+            if not isinstance(body, dict):
+                body = {}
+            code = body.get("exit_code")
+            raise ServiceError(
+                response.status_code,
+                body.get("error") or response.reason_phrase,
+                body.get("where"),
+                code if isinstance(code, int) and not isinstance(code, bool) else None,
+            )
         return response
 
     def _json(self, method: str, path: str, **kw: Any) -> Any:
@@ -183,14 +197,14 @@ class Client(EventMethods):
 
     # -- answers --------------------------------------------------------------------------
     @staticmethod
-    def _who(identifier: str | None, ids: Mapping[str, str] | None) -> dict[str, Any]:
-        return {"identifier": identifier, "ids": dict(ids or {})}
+    def _who(identifier: str | None, ids: Ids | None) -> dict[str, Any]:
+        return {"identifier": identifier, "ids": _ids(ids)}
 
     def who_has(
         self,
         identifier: str | None = None,
         *,
-        ids: Mapping[str, str] | None = None,
+        ids: Ids | None = None,
         as_of: str | None = None,
     ) -> dict[str, Any]:
         return self._json(
@@ -198,7 +212,7 @@ class Client(EventMethods):
         )
 
     def recipients(
-        self, identifier: str | None = None, *, ids: Mapping[str, str] | None = None
+        self, identifier: str | None = None, *, ids: Ids | None = None
     ) -> dict[str, Any]:
         return self._json("POST", "/v1/recipients", json=self._who(identifier, ids))
 
@@ -206,7 +220,7 @@ class Client(EventMethods):
         self,
         identifier: str | None = None,
         *,
-        ids: Mapping[str, str] | None = None,
+        ids: Ids | None = None,
         as_of: str | None = None,
         lang: str = "en",
         format: str = "json",
@@ -233,7 +247,7 @@ class Client(EventMethods):
         self,
         identifier: str | None = None,
         *,
-        ids: Mapping[str, str] | None = None,
+        ids: Ids | None = None,
         format: str = "svg",
         as_of: str | None = None,
     ) -> bytes:
@@ -253,9 +267,8 @@ class Client(EventMethods):
         self, request_id: str | None = None, *, overdue: bool = False, as_of: str | None = None
     ) -> dict[str, Any]:
         if request_id:
-            return self._json(
-                "GET", f"/v1/erasure/requests/{request_id}", params=_given(as_of=as_of)
-            )
+            params = _given(overdue=overdue or None, as_of=as_of)
+            return self._json("GET", f"/v1/erasure/requests/{request_id}", params=params)
         params = _given(overdue=overdue or None, as_of=as_of)
         return self._json("GET", "/v1/erasure/requests", params=params)
 
@@ -267,7 +280,7 @@ class Client(EventMethods):
         self,
         identifier: str | None = None,
         *,
-        ids: Mapping[str, str] | None = None,
+        ids: Ids | None = None,
         scope: Sequence[str] = (),
         dry_run: bool = False,
         no_run: bool = False,
@@ -287,7 +300,7 @@ class Client(EventMethods):
         identifier: str | None = None,
         *,
         categories: Sequence[str],
-        ids: Mapping[str, str] | None = None,
+        ids: Ids | None = None,
         dry_run: bool = False,
     ) -> dict[str, Any]:
         body = {**self._who(identifier, ids), "categories": list(categories), "dry_run": dry_run}
@@ -297,7 +310,7 @@ class Client(EventMethods):
         self,
         identifier: str | None = None,
         *,
-        ids: Mapping[str, str] | None = None,
+        ids: Ids | None = None,
         dry_run: bool = False,
     ) -> dict[str, Any]:
         return self._json(
@@ -309,7 +322,7 @@ class Client(EventMethods):
         identifier: str | None = None,
         *,
         use: str,
-        ids: Mapping[str, str] | None = None,
+        ids: Ids | None = None,
         channel: str | None = None,
         dry_run: bool = False,
     ) -> dict[str, Any]:
@@ -338,9 +351,18 @@ class Client(EventMethods):
         body = {"reason": reason, "months": months}
         return self._json("POST", f"/v1/erasure/requests/{request_id}/extend", json=body)
 
-    def run(self, request_id: str, *, ids: Mapping[str, str] | None = None) -> dict[str, Any]:
-        body = {"ids": dict(ids or {})}
+    def run(self, request_id: str, *, ids: Ids | None = None) -> dict[str, Any]:
+        body = {"ids": _ids(ids)}
         return self._json("POST", f"/v1/erasure/requests/{request_id}/run", json=body)
+
+
+def _ids(ids: Ids | None) -> dict[str, str] | list[list[str]]:
+    """A mapping as it is; pairs as a list (two identifiers of one kind stay two)."""
+    if ids is None:
+        return {}
+    if isinstance(ids, Mapping):
+        return dict(ids)
+    return [[kind, value] for kind, value in ids]
 
 
 def _given(**params: Any) -> dict[str, Any]:

@@ -29,10 +29,12 @@ from lineage.errors import (
     InputError,
     LineageError,
     LogError,
+    NothingToDraw,
     OpenRequestError,
     RequestError,
     UnknownRequestError,
 )
+from lineage.serve.ingest import WorkerLost
 from lineage.serve.runtime import Busy, Runtime, ServeApp
 from lineage.serve.tokens import Token, Verifier
 
@@ -82,10 +84,11 @@ class Subject(BaseModel):
         description="An e-mail, +phone, KIND=VALUE or a subject reference (64 hex digits).",
         examples=["jane@example.com"],
     )
-    ids: dict[str, str] = Field(
+    ids: dict[str, str] | list[tuple[str, str]] = Field(
         default_factory=dict,
-        description="Further identifiers of the same person by kind.",
-        examples=[{"customer_number": "1042"}],
+        description="Further identifiers of the same person: by kind, or as [kind, value] "
+        "pairs when a kind comes more than once.",
+        examples=[{"customer_number": "1042"}, [["email", "jane@example.com"]]],
     )
 
 
@@ -144,7 +147,11 @@ class ExtendBody(BaseModel):
 
 class RunBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: dict[str, str] = Field(default_factory=dict)
+    ids: dict[str, str] | list[tuple[str, str]] = Field(default_factory=dict)
+
+
+def _id_pairs(ids: dict[str, str] | list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return list(ids.items()) if isinstance(ids, dict) else [(k, v) for k, v in ids]
 
 
 def _pairs(body: Subject) -> list[tuple[str, str]]:
@@ -154,7 +161,7 @@ def _pairs(body: Subject) -> list[tuple[str, str]]:
     if body.identifier:
         text = body.identifier
         pairs.append(("ref", text) if is_subject_ref(text) else parse_identifier(text))
-    pairs += list(body.ids.items())
+    pairs += _id_pairs(body.ids)
     if not pairs:
         raise InputError("give identifier or ids", "identifier")
     return pairs
@@ -173,9 +180,9 @@ def _time(text: str | None, where: str) -> datetime:
 
 # -- errors -------------------------------------------------------------------------------
 def _status_of(exc: LineageError) -> int:
-    if isinstance(exc, Busy | LogError):
+    if isinstance(exc, Busy | LogError | WorkerLost):
         return 503
-    if isinstance(exc, UnknownRequestError):
+    if isinstance(exc, UnknownRequestError | NothingToDraw):
         return 404
     if isinstance(exc, OpenRequestError):
         return 409
@@ -190,7 +197,8 @@ def _install_errors(api: FastAPI) -> None:
     async def lineage_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, LineageError)
         status = _status_of(exc)
-        body: dict[str, Any] = {"error": str(exc)}
+        # What the CLI exits with for this refusal: the CLI through the service exits so too.
+        body: dict[str, Any] = {"error": str(exc), "exit_code": exc.exit_code}
         if isinstance(exc, InputError):
             body["where"] = exc.where
         if isinstance(exc, OpenRequestError):
@@ -287,7 +295,7 @@ def create_api(
         refs = a.refs_for(_pairs(body))
         when = _time(body.as_of, "as_of")
         catalog = a.catalog(check_taxonomy=False)
-        with a.query_store() as store:
+        with a.subject_store(refs) as store:
             return as_json(answer(store, refs, when, catalog))
 
     @read.post("/recipients")
@@ -366,16 +374,11 @@ def create_api(
 
     def _draw(a: ServeApp, refs: list[str] | None, when: datetime, fmt: str) -> Response:
         from lineage.graph.datamap import render, to_dot
-        from lineage.services.datamap import company_map, subject_map
+        from lineage.services.datamap import data_map
 
         catalog = a.catalog(check_taxonomy=False)
         with a.query_store() as store:
-            if refs:
-                datamap = subject_map(store, refs, when, catalog)
-            else:
-                datamap = company_map(store, when, catalog)
-        if datamap.empty:
-            raise ApiError(404, "no data flows recorded: nothing to draw")
+            datamap = data_map(store, refs, when, catalog)
         return Response(render(to_dot(datamap), fmt), media_type=MAP_TYPES[fmt])
 
     @read.get("/map")
@@ -409,9 +412,11 @@ def create_api(
         return as_json(_requests(None, overdue, as_of))
 
     @read.get("/erasure/requests/{request_id}")
-    def erasure_request(request_id: str, as_of: str | None = None) -> Response:
-        """`lineage erasure status REQUEST`."""
-        return as_json(_requests(request_id, False, as_of))
+    def erasure_request(
+        request_id: str, overdue: bool = False, as_of: str | None = None
+    ) -> Response:
+        """`lineage erasure status REQUEST`: with `overdue`, an empty list unless it is."""
+        return as_json(_requests(request_id, overdue, as_of))
 
     def _requests(request_id: str | None, overdue: bool, as_of: str | None) -> dict[str, Any]:
         from lineage.cli.erasure import service_for
@@ -521,7 +526,7 @@ def create_api(
 
         with runtime.rights:
             service = service_for(app())
-            req = service.run(request_id, list(body.ids.items()))
+            req = service.run(request_id, _id_pairs(body.ids))
             return as_json(req.to_json(service.clock()))
 
     @rights.post(
@@ -594,7 +599,7 @@ def create_api(
                 text = b"".join(chunks).decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise InputError(f"not UTF-8 at byte {exc.start}", "body") from None
-            result = await run_in_threadpool(_record, app(), text, kind in JSONL_TYPES, source)
+            result = await _record(runtime, app(), text, kind in JSONL_TYPES, source)
             return as_json(result)
         finally:
             slots["free"] += 1
@@ -643,22 +648,29 @@ class Authenticate:
         await self.app(scope, receive, send)
 
 
-def _record(app: ServeApp, text: str, lines: bool, source: str) -> dict[str, Any]:
-    """Parse and check the whole batch, then append it in one go."""
-    from lineage.ingest.record import Input, from_json, from_lines, parser_for, record
+async def _record(
+    runtime: Runtime, app: ServeApp, text: str, lines: bool, source: str
+) -> dict[str, Any]:
+    """Parse and check the whole batch (in a worker process when it is large), then append
+    it in one go."""
+    from lineage.errors import LogDeliveryError
+    from lineage.serve.ingest import prepare_body
 
-    parser = parser_for(app, source)
     try:
-        parsed = (
-            from_lines(parser, text.split("\n"), "body")
-            if lines
-            else from_json(parser, text, "body")
-        )
-        events = list(parsed.events)
+        if runtime.ingest is None:
+            prepared = await run_in_threadpool(prepare_body, app, text, lines, source)
+        else:
+            prepared = await runtime.ingest.prepare(app, text, lines, source)
     except InputError as exc:
         if exc.problem.startswith("malformed JSON"):
             raise ApiError(400, str(exc), where=exc.where) from None
         raise
-    if not events:
-        raise InputError("no events in the body", "body")
-    return record(app, Input(events, parsed.place)).to_json()
+
+    def append() -> dict[str, Any]:
+        try:
+            result = runtime.writer.append(prepared.records, prepared.refs)
+        except LogDeliveryError as exc:
+            raise exc.naming(prepared.places.__getitem__) from None
+        return prepared.recorded(result).to_json()
+
+    return await run_in_threadpool(append)

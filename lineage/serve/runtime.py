@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from lineage.edge.identity import Pseudonymizer
 from lineage.errors import LineageError, LogBusyError, LogUnavailableError
 from lineage.log.base import AppendResult
 from lineage.projection.store import Store
@@ -34,9 +35,11 @@ from lineage.services.app import App
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from lineage.catalog.catalog import Catalog
     from lineage.config import Settings
     from lineage.events.model import Event
     from lineage.projection.projector import ProjectionResult
+    from lineage.serve.ingest import IngestPool
 
 log = logging.getLogger("lineage.serve")
 
@@ -51,12 +54,14 @@ class Busy(LineageError):
         self.waited = waited
 
 
-Encoded = tuple["Event", bytes]
+# One log record: the subject reference (the partition key) and the encoded event.
+Encoded = tuple[bytes, bytes]
 
 
 @dataclass(eq=False)
 class _Append:
     events: list[Encoded]
+    refs: frozenset[str] | None = None
     result: AppendResult | None = None
     error: BaseException | None = None
     taken: bool = False
@@ -69,13 +74,15 @@ class Writer:
 
     append_all: Callable[[Iterable[Encoded]], AppendResult]
     wait: float
-    on_appended: Callable[[], None] = lambda: None
+    # Told of each durable append and the subjects it touched, before its callers return.
+    on_appended: Callable[[AppendResult, frozenset[str] | None], None] = lambda r, s: None
     _cond: threading.Condition = field(default_factory=threading.Condition)
     _queue: list[_Append] = field(default_factory=list)
     _writing: bool = False
 
-    def append(self, events: Iterable[Encoded]) -> AppendResult:
-        mine = _Append(list(events))
+    def append(self, events: Iterable[Encoded], refs: frozenset[str] | None = None) -> AppendResult:
+        """Append durably; ``refs`` are the subjects the events touch (None: anyone)."""
+        mine = _Append(list(events), refs)
         deadline = time.monotonic() + self.wait
         with self._cond:
             self._queue.append(mine)
@@ -103,6 +110,10 @@ class Writer:
     def _write(self, batch: list[_Append]) -> None:
         try:
             result = self.append_all(e for item in batch for e in item.events)
+            refs: frozenset[str] | None = frozenset()
+            for item in batch:
+                refs = None if refs is None or item.refs is None else refs | item.refs
+            self.on_appended(result, refs)
         except BaseException as exc:
             for item in batch:
                 item.error = exc
@@ -113,8 +124,66 @@ class Writer:
             with self._cond:
                 self._writing = False
                 self._cond.notify_all()
-        if any(item.result for item in batch):
-            self.on_appended()
+
+
+class Unprojected:
+    """What this service appended that the follower may not have projected yet, and which
+    subjects it touches: an answer about one subject waits only for what concerns it, not
+    for every batch other clients are ingesting meanwhile.
+
+    Every record before ``known`` (per partition) is projected or listed in ``appends``.
+    Records someone else appended (``lineage emit`` in another process) lie in a gap before
+    one of ours, or beyond ``known``: they are waited for by everyone."""
+
+    def __init__(self, known: Mapping[int, int]) -> None:
+        self._lock = threading.Lock()
+        self.known = dict(known)
+        self.appends: list[tuple[dict[int, int], frozenset[str] | None]] = []
+
+    def appended(
+        self, result: AppendResult, refs: frozenset[str] | None, projected: Mapping[int, int]
+    ) -> None:
+        with self._lock:
+            self._forget(projected)
+            for p, start in (result.start or {}).items():
+                if start > self.known.get(p, start):  # another writer's records before ours
+                    self.appends.append(({p: start}, None))
+            if result.start is None:  # others' records may lie anywhere among ours
+                refs = None
+            self.appends.append((dict(result.end), refs))
+            for p, end in result.end.items():
+                if result.start is not None or p in self.known:
+                    self.known[p] = max(self.known.get(p, end), end)
+
+    def targets(
+        self, refs: set[str], ends: Mapping[int, int], projected: Mapping[int, int]
+    ) -> dict[int, int]:
+        """Per partition, the offset the projection must hold before answering about
+        ``refs`` everything acknowledged up to ``ends``."""
+        with self._lock:
+            self._forget(projected)
+            out: dict[int, int] = {}
+            for p, end in ends.items():
+                known = self.known.get(p)
+                if known is None or end > known:  # records nobody told us about
+                    out[p] = end
+                    continue
+                concerned = [
+                    e[p]
+                    for e, touched in self.appends
+                    if p in e and (touched is None or not touched.isdisjoint(refs))
+                ]
+                if concerned:
+                    out[p] = min(max(concerned), end)
+            return out
+
+    def _forget(self, projected: Mapping[int, int]) -> None:
+        """Drop the appends the projection holds (under the lock)."""
+        self.appends = [
+            (end, touched)
+            for end, touched in self.appends
+            if any(projected.get(p, -1) < offset for p, offset in end.items())
+        ]
 
 
 class Follower:
@@ -208,6 +277,12 @@ class ServeApp(App):
     def close(self) -> None:
         """The log belongs to the runtime: one request's end does not close it."""
 
+    def catalog(self, *, check_taxonomy: bool = True) -> Catalog | None:
+        return self.runtime.catalog(check_taxonomy)
+
+    def pseudonymizer(self) -> Pseudonymizer:
+        return self.runtime.pseudonymizer
+
     @property
     def log(self) -> Any:
         return self.runtime.log
@@ -220,8 +295,12 @@ class ServeApp(App):
         codec = default_codec()
         # Scrubbed and encoded here, on the request's thread: the writer's turn holds only
         # the append.
-        clean = self.scrubbed(events, known)
-        return self.runtime.writer.append([(e, codec.encode(e)) for e in clean])
+        from lineage.ingest.record import touched
+
+        clean = list(self.scrubbed(events, known))
+        return self.runtime.writer.append(
+            [(e.subject_ref.encode(), codec.encode(e)) for e in clean], touched(clean)
+        )
 
     @contextmanager
     def store(self) -> Iterator[Store]:
@@ -232,18 +311,36 @@ class ServeApp(App):
     def query_store(self) -> Iterator[Store]:
         """A snapshot that holds everything acknowledged before the request: an answer is
         never older than the caller's own writes, as on the command line."""
-        log = self.log
-        self.runtime.follower.wait_for(
-            log.end_offsets(), log.begin_offsets(), self.settings.lock_timeout
-        )
+        self.runtime.follower.wait_for(*self.runtime.log_ends(), self.settings.lock_timeout)
         with self.runtime.snapshot() as store:
             yield store
 
+    @contextmanager
+    def subject_store(self, refs: list[str]) -> Iterator[Store]:
+        """``query_store`` for an answer about one subject: it waits only for the appends
+        that touch the subject's identity component (or that the service cannot tell)."""
+        from lineage.services.whohas import identity_links
+
+        runtime = self.runtime
+        ends, begins = runtime.log_ends()
+        deadline = time.monotonic() + self.settings.lock_timeout
+        with runtime.snapshot() as store:
+            while True:
+                component = set(refs)
+                for a, b, _at in identity_links(store, refs):
+                    component.update((a, b))
+                projected = store.positions()  # what this snapshot holds
+                targets = runtime.unprojected.targets(component, ends, projected)
+                if all(projected.get(p, begins.get(p, 0)) >= t for p, t in targets.items()):
+                    yield store
+                    return
+                # Wait, then look again: links projected meanwhile may widen the component.
+                runtime.follower.wait_for(targets, begins, max(deadline - time.monotonic(), 0))
+                store.con.execute("ROLLBACK")
+                store.con.execute("BEGIN TRANSACTION")
+
     def catch_up(self, store: Store, on_batch: Any = None) -> None:
-        log = self.log
-        self.runtime.follower.wait_for(
-            log.end_offsets(), log.begin_offsets(), self.settings.lock_timeout
-        )
+        self.runtime.follower.wait_for(*self.runtime.log_ends(), self.settings.lock_timeout)
         # A fresh snapshot that includes what the follower just committed.
         store.con.execute("ROLLBACK")
         store.con.execute("BEGIN TRANSACTION")
@@ -272,7 +369,14 @@ class _Serialised:
 class Runtime:
     """The service's state: owned projection, log, follower, writer, rights lock."""
 
-    def __init__(self, settings: Settings, catalog_file: Any = None, write_wait: float = 2.0):
+    def __init__(
+        self,
+        settings: Settings,
+        catalog_file: Any = None,
+        write_wait: float = 2.0,
+        ingest_workers: int = 0,
+        ingest_threshold: int | None = None,
+    ):
         from lineage.log.factory import open_log
         from lineage.projection.access import following
 
@@ -290,22 +394,47 @@ class Runtime:
         # Another process holding the log's writer lock (a CLI emit) is waited for briefly,
         # then the request gets 503 with Retry-After.
         self.log: Any = _Serialised(open_log(replace(settings, lock_timeout=write_wait)))
+        # Where the log ends, for readers that must see everything acknowledged: asked on a
+        # handle of its own, so that they do not queue behind an append's fsync.
+        self._probe: Any = _Serialised(open_log(settings))
+        # Once for the service, not per request: the key file and the catalog (again when
+        # its file changes).
+        self.pseudonymizer = Pseudonymizer(settings.pseudonym_key())
+        self._catalogs: dict[bool, tuple[Any, Catalog | None]] = {}
+        self._catalog_lock = threading.Lock()
         # The follower reads through its own log handle: a reader and the writer never share
         # one client (kafka-python's consumer is not thread-safe).
         self.follower = Follower(base, self.store)
-        self.writer = Writer(self._append, write_wait, self.follower.kick)
+        ends, begins = self.log.end_offsets(), self.log.begin_offsets()
+        self.unprojected = Unprojected(
+            {p: self.follower.positions.get(p, begins.get(p, 0)) for p in ends}
+        )
+        self.writer = Writer(self._append, write_wait, self._appended)
         # Rights requests read their own writes and check for open requests first: one at a
         # time, so two erasures of one subject cannot both pass the check.
         self.rights = threading.Lock()
         # Request cursors come from a connection nobody runs queries on (the follower's is
-        # busy in another thread), one at a time.
+        # busy in another thread), one at a time; a request's cursor is kept for the next
+        # (a new one and its set-up cost more than many a whole answer).
         self._cursors = self.store.con.cursor()
         self._cursor_lock = threading.Lock()
+        self._idle: list[Store] = []
+        # Ingest batches are prepared in worker processes (0: in the request's thread).
+        self.ingest: IngestPool | None = None
+        if ingest_workers:
+            from lineage.serve.ingest import DEFAULT_THRESHOLD, IngestPool
+
+            self.ingest = IngestPool(
+                settings,
+                catalog_file,
+                ingest_workers,
+                DEFAULT_THRESHOLD if ingest_threshold is None else ingest_threshold,
+            )
 
     def _append(self, items: Iterable[Encoded]) -> AppendResult:
         from lineage.log.base import LogRecord
 
-        records = (LogRecord(data, event.subject_ref.encode()) for event, data in items)
+        records = (LogRecord(data, key) for key, data in items)
         try:
             return self.log.append(records)
         except LogBusyError as exc:  # another process holds the log's writer lock
@@ -314,26 +443,62 @@ class Runtime:
     def app(self) -> ServeApp:
         return ServeApp(self.settings, self, self.catalog_file)
 
+    def _appended(self, result: AppendResult, refs: frozenset[str] | None) -> None:
+        self.unprojected.appended(result, refs, self.follower.positions)
+        self.follower.kick()
+
+    def log_ends(self) -> tuple[dict[int, int], dict[int, int]]:
+        """The log's end and begin offsets now."""
+        return self._probe.end_offsets(), self._probe.begin_offsets()
+
+    def catalog(self, check_taxonomy: bool = True) -> Catalog | None:
+        """The catalog, loaded again only when its file changed."""
+        from lineage.catalog import catalog_stamp
+
+        stamp = catalog_stamp(self.settings.home, self.catalog_file)
+        with self._catalog_lock:
+            cached = self._catalogs.get(check_taxonomy)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        loaded = App(self.settings, self.catalog_file).catalog(check_taxonomy=check_taxonomy)
+        with self._catalog_lock:
+            self._catalogs[check_taxonomy] = (stamp, loaded)
+        return loaded
+
     @contextmanager
     def snapshot(self) -> Iterator[Store]:
         with self._cursor_lock:
-            cursor = self._cursors.cursor()
+            store = self._idle.pop() if self._idle else None
+            if store is None:
+                store = Store.over(self._cursors.cursor(), self.store.path)
+        reusable = False
         try:
-            store = Store.over(cursor, self.store.path)
-            cursor.execute("BEGIN TRANSACTION")
+            store.con.execute("BEGIN TRANSACTION")
             try:
                 yield store
             finally:
-                cursor.execute("ROLLBACK")
+                store.con.execute("ROLLBACK")
+                reusable = True
         finally:
-            cursor.close()
+            if reusable:
+                with self._cursor_lock:
+                    self._idle.append(store)
+            else:
+                store.con.close()
 
     def close(self) -> None:
         try:
-            self.follower.stop()
+            try:
+                if self.ingest is not None:
+                    self.ingest.close()  # batches in flight finish; queued ones are cancelled
+            finally:
+                self.follower.stop()
         finally:
             self.log.close()
+            self._probe.close()
             self.follower.app.close()
+            for idle in self._idle:
+                idle.con.close()
             self._cursors.close()
             self.store.close()
             self._following.__exit__(None, None, None)

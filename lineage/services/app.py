@@ -95,6 +95,14 @@ class App:
         catalog = self.catalog()
         return catalog.taxonomy if catalog else None
 
+    def forget_catalog(self) -> None:
+        """Load the catalog again at the next use (its file changed)."""
+        self._catalogs.clear()
+
+    def use_pseudonymizer(self, pseudo: Pseudonymizer) -> None:
+        """Pseudonymise with this (a worker process is given the key; it reads no file)."""
+        self._pseudo = pseudo
+
     def pseudonymizer(self) -> Pseudonymizer:
         if self._pseudo is None:
             self._pseudo = Pseudonymizer(self.settings.pseudonym_key())

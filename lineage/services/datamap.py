@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from lineage.errors import NothingToDraw
 from lineage.events import kinds
 from lineage.graph.datamap import DataMap, MapEdge, MapNode
 from lineage.projection.store import Store
@@ -73,6 +74,26 @@ def _order(m: DataMap) -> None:
     keys = sorted(m.nodes, key=lambda k: (depth.get(k, far), m.nodes[k].kind != "own", k))
     m.nodes = {k: m.nodes[k] for k in keys}
     m.edges.sort(key=lambda e: (depth.get(e.source, far), e.source, e.target))
+
+
+def data_map(
+    store: Store, refs: list[str] | None, when: datetime, catalog: Catalog | None = None
+) -> DataMap:
+    """One subject's map (``refs``) or the company's; ``NothingToDraw`` when it is empty."""
+    if refs:
+        datamap = subject_map(store, refs, when, catalog)
+        if datamap.empty:
+            raise NothingToDraw(
+                f"no data flows recorded for subject {refs[0][:16]}… as of "
+                f"{when:%Y-%m-%d %H:%M}: nothing to draw, no file written"
+            )
+        return datamap
+    datamap = company_map(store, when, catalog)
+    if datamap.empty:
+        raise NothingToDraw(
+            "no data flows recorded and no catalog declares any: nothing to draw, no file written"
+        )
+    return datamap
 
 
 def company_map(store: Store, as_of: datetime, catalog: Catalog | None = None) -> DataMap:

@@ -99,6 +99,22 @@ class Server:
         headers = {"Authorization": f"Bearer {self.token(scope)}"} if scope else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=30, **kw)
 
+    def workers(self) -> list[int]:
+        """The service's ingest workers: its spawned children (not the resource tracker)."""
+        assert self.proc is not None
+        children: list[int] = []
+        for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+            children += [int(p) for p in (task / "children").read_text().split()]
+        found = []
+        for pid in children:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            if b"spawn_main" in cmdline:
+                found.append(pid)
+        return found
+
     def wait_projected(self, client: httpx.Client, timeout: float = 10) -> dict[str, Any]:
         """The status once the follower has projected everything the log holds."""
         deadline = time.monotonic() + timeout

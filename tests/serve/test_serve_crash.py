@@ -25,7 +25,8 @@ def _batch(n: int) -> list[dict[str, object]]:
 def test_sigkill_during_ingest(tmp_path: Path) -> None:
     home = tmp_path / "home"
     assert cli(home, "init").returncode == 0
-    server = Server(home)
+    # Every batch through the workers, so the kill finds them at work.
+    server = Server(home, "--ingest-threshold", "0")
     token = server.token("admin")
     server.start()
     acked: set[int] = set()
@@ -52,7 +53,14 @@ def test_sigkill_during_ingest(tmp_path: Path) -> None:
         t.start()
     while len(acked) < 20:
         time.sleep(0.01)
+    workers = server.workers()
+    assert workers  # one per CPU by default
     server.stop(signal.SIGKILL)
+    # Its ingest workers leave with it (nobody would ever give them work again).
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers):
+        assert time.monotonic() < deadline, "ingest workers outlived the killed service"
+        time.sleep(0.05)
     for t in threads:
         t.join(10)
 

@@ -47,6 +47,21 @@ def cli_answers(home: Path) -> dict[str, Any]:
     return {
         "who-has": js(home, "who-has", JANE, "--as-of", AS_OF, *c),
         "who-has-id": js(home, "who-has", "--id", f"email={JANE}", "--as-of", AS_OF, *c),
+        # Two identifiers of one kind: both count (neither may replace the other).
+        "who-has-two": js(home, "who-has", JANE, "--id", f"email={OTHER}", "--as-of", AS_OF, *c),
+        "who-has-ids": js(
+            home,
+            "who-has",
+            "--id",
+            f"email={OTHER}",
+            "--id",
+            f"email={JANE}",
+            "--as-of",
+            AS_OF,
+            *c,
+        ),
+        # Refusals and empty answers: the same lines and exit codes both ways.
+        **{" ".join(args): outcome(home, *args) for args in OUTCOMES},
         "recipients": js(home, "recipients", JANE),
         "access": js(home, "access", JANE, "--as-of", AS_OF, *c),
         "access-md": run(
@@ -73,6 +88,29 @@ def cli_answers(home: Path) -> dict[str, Any]:
         # What people read: the same commands' tables.
         **{" ".join(args): run(home, *args) for args in TEXT_COMMANDS},
     }
+
+
+OTHER = "nobody@example.com"
+OUTCOMES = [
+    ("map", "--subject", OTHER, "--format", "dot", "-o", "-", "--as-of", AS_OF),
+    ("erasure", "status", "no-such-request", "--overdue"),
+    ("who-has", "--id", "nonsense"),
+]
+
+
+def outcome(
+    home: Path | None, *args: str, env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of one command (on the home, or through the service)."""
+    where = ["--home", str(home)] if home else ["--home", "/nonexistent"]
+    done = subprocess.run(
+        [sys.executable, "-m", "lineage.cli.main", *where, *args],
+        capture_output=True,
+        text=True,
+        env=env or _env(),
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stderr
 
 
 ENGLISH_COMMANDS = [
@@ -175,6 +213,21 @@ def test_the_cli_through_the_service_prints_what_it_prints_alone(
     want = cli_answers
     assert vj("who-has", JANE, "--as-of", AS_OF) == want["who-has"]
     assert vj("who-has", "--id", f"email={JANE}", "--as-of", AS_OF) == want["who-has-id"]
+    two = vj("who-has", JANE, "--id", f"email={OTHER}", "--as-of", AS_OF)
+    assert two == want["who-has-two"]
+    assert two["holders"]  # Jane's, although the --id of another e-mail came last
+    ids = vj("who-has", "--id", f"email={OTHER}", "--id", f"email={JANE}", "--as-of", AS_OF)
+    assert ids == want["who-has-ids"]
+    assert ids["holders"]  # both e-mails were asked about
+    for args in OUTCOMES:
+        assert outcome(None, *args, env=env) == want[" ".join(args)], args
+    assert want[" ".join(OUTCOMES[0])][0] == 1
+    # Projection files are this machine's: through the service, one line saying so.
+    for option in (("--shards", "2"), ("--projection", "projection.duckdb")):
+        code, out, err = outcome(None, "who-has", JANE, *option, env=env)
+        assert (code, out) == (2, "") and err.count("\n") == 1, err
+        assert err.startswith(f"error: {option[0]}: reads projection files"), err
+        assert "unset LINEAGE_URL" in err
     assert _without(vj("recipients", JANE), "as_of") == _without(want["recipients"], "as_of")
     assert vj("access", JANE, "--as-of", AS_OF) == want["access"]
     md = via("access", JANE, "--as-of", AS_OF, "--format", "md", "--lang", "da")
@@ -257,12 +310,40 @@ def test_rights_requests_through_the_service_are_the_cli_s(
         api = c.get(f"/v1/erasure/requests/{request_id}").json()
         api_withdrawal = c.get(f"/v1/erasure/requests/{withdrawal}").json()
         due = c.get("/v1/erasure/due").json()
+    env = {**_env(), "LINEAGE_URL": server.url, "LINEAGE_TOKEN": server.token("read")}
+    # Overdue judged long after the deadline (exit 1, listed) and now (not overdue).
+    overdue = [
+        ("erasure", "status", request_id, "--overdue", *more)
+        for more in (
+            ("--as-of", "2099-01-01T00:00:00Z"),
+            ("--as-of", "2099-01-01T00:00:00Z", "--format", "json"),
+            (),
+            ("--format", "json"),
+        )
+    ]
+    via = [outcome(None, *args, env=env) for args in overdue]
+    assert [code for code, _, _ in via] == [1, 1, 0, 0]
+    assert via[2][1] == "no overdue requests\n"
     server.stop()
     try:
         assert js(home, "erasure", "status", withdrawal) == api_withdrawal
         assert api_withdrawal["requests"][0]["kind"] == "withdrawal"
+        assert [outcome(home, *args) for args in overdue] == via
         assert js(home, "erasure", "status", request_id) == api
         assert js(home, "erasure", "due") == due
         assert api["requests"][0]["extensions"][0]["reason"] == "many archives"
     finally:
         server.start()
+
+
+def test_an_empty_home_answers_alike(tmp_path: Path) -> None:
+    """Nothing recorded yet: the map has nothing to draw, the same line and exit code alone
+    and through the service."""
+    home = tmp_path / "home"
+    assert cli(home, "init").returncode == 0
+    commands = [("map", "--format", "dot", "-o", "-"), ("erasure", "status", "--overdue")]
+    alone = [outcome(home, *args) for args in commands]
+    assert alone[0][0] == 1 and "nothing to draw" in alone[0][2]
+    for server in started(home):
+        env = {**_env(), "LINEAGE_URL": server.url, "LINEAGE_TOKEN": server.token("read")}
+        assert [outcome(None, *args, env=env) for args in commands] == alone
