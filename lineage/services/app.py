@@ -30,6 +30,10 @@ if TYPE_CHECKING:  # the projector pulls in pyarrow and fastavro: only when ther
     from lineage.events.taxonomy import Taxonomy
     from lineage.projection.projector import ProjectionResult, Projector
 
+# DuckDB's memory cap while a rebuild loads the events and builds the indexes (it spills to a
+# temporary directory beyond it). Measured with 10M events: see bench/README.md, scale.py.
+REBUILD_MEMORY_LIMIT = "256MB"
+
 
 class App:
     def __init__(self, settings: Settings, catalog_file: str | Path | None = None) -> None:
@@ -246,9 +250,13 @@ class App:
             for stale in (tmp, Path(f"{tmp}.wal")):
                 stale.unlink(missing_ok=True)
             try:
-                store = Store(tmp)
+                # The lookup indexes are built once at the end: maintained row by row, they
+                # stay whole in memory and leave freed blocks in the file. The memory limit
+                # makes DuckDB evict the blocks it has written instead of caching them all.
+                store = Store(tmp, indexes=False, memory_limit=REBUILD_MEMORY_LIMIT)
                 try:
                     result = self.projector(store).run(on_batch=on_batch)
+                    store.create_indexes()
                     store.con.execute("CHECKPOINT")
                 finally:
                     store.close()
