@@ -56,7 +56,14 @@ class Store:
         except duckdb.Error as exc:
             raise _open_error(self.path, exc) from None
         # Which file this is: a file deleted or replaced under a writer loses its work.
-        self._identity = _identity(file) if file is not None else None
+        try:
+            self._identity = _identity(file) if file is not None else None
+        except FileNotFoundError:  # deleted between the open and now
+            self.con.close()
+            raise ProjectionError(
+                f"projection {self.path} was deleted or replaced while this command opened "
+                "it; run the command again"
+            ) from None
         self.con.execute("SET TimeZone = 'UTC'")
         if memory_limit is not None:
             self.con.execute(f"SET memory_limit = '{memory_limit}'")
