@@ -179,9 +179,11 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [100_000, 300_000] if args.quick else [int(s) for s in args.sizes.split(",")]
 
     base = workdir(args.workdir)
-    points = [
-        one_size(base, n, args.queries, args.seed, args.keep, args.commands_max) for n in sizes
-    ]
+    points: list[dict[str, Any]] = []
+    for n in sizes:
+        points.append(one_size(base, n, args.queries, args.seed, args.keep, args.commands_max))
+        # The sizes done so far, in case a later (larger) one fails or is stopped.
+        save("scale-partial", {"sizes": sizes, "points": points})
     first = points[0]
     for p in points:
         p["rate_vs_first"] = p["events_per_s"] / first["events_per_s"]
