@@ -70,8 +70,11 @@ class Store:
         if not read_only:
             self._migrate(indexes)
 
-    def create_indexes(self) -> None:
-        """The lookup indexes (``queries/indexes.sql``), on the rows already there."""
+    def create_indexes(self, memory_limit: str | None = None) -> None:
+        """The lookup indexes (``queries/indexes.sql``), on the rows already there; under
+        ``memory_limit`` from then on, if given (an index being built cannot be evicted)."""
+        if memory_limit is not None:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
         with self.transaction():
             for stmt in statements("indexes"):
                 self.con.execute(stmt)

@@ -30,9 +30,11 @@ if TYPE_CHECKING:  # the projector pulls in pyarrow and fastavro: only when ther
     from lineage.events.taxonomy import Taxonomy
     from lineage.projection.projector import ProjectionResult, Projector
 
-# DuckDB's memory cap while a rebuild loads the events and builds the indexes (it spills to a
-# temporary directory beyond it). Measured with 10M events: see bench/README.md, scale.py.
+# DuckDB's memory cap while a rebuild loads the events (it evicts written blocks and spills
+# beyond it), and while it builds the indexes: the ART of 10M subject references does not fit
+# in 256 MB, and by then the load's own buffers are freed. See bench/README.md, scale.py.
 REBUILD_MEMORY_LIMIT = "256MB"
+INDEX_MEMORY_LIMIT = "600MB"
 
 
 class App:
@@ -256,7 +258,7 @@ class App:
                 store = Store(tmp, indexes=False, memory_limit=REBUILD_MEMORY_LIMIT)
                 try:
                     result = self.projector(store).run(on_batch=on_batch)
-                    store.create_indexes()
+                    store.create_indexes(INDEX_MEMORY_LIMIT)
                     store.con.execute("CHECKPOINT")
                 finally:
                     store.close()
