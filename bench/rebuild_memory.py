@@ -48,11 +48,12 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--maintained", action="store_true", help="indexes from the start")
     parser.add_argument("--memory-limit", default=None, help="default: the rebuild's")
+    parser.add_argument("--index-memory-limit", default=None, help="default: the rebuild's")
     args = parser.parse_args()
 
     from lineage.config import resolve
     from lineage.projection.store import Store
-    from lineage.services.app import REBUILD_MEMORY_LIMIT, App
+    from lineage.services.app import REBUILD_MEMORY_LIMIT, App, index_memory_limit
 
     home, _ = prepared_home(workdir(args.workdir), args.events, args.events // 10, args.seed)
     app = App(resolve(home))
@@ -81,7 +82,7 @@ def main() -> None:
     peak["rss"] = 0
     began = time.perf_counter()
     if not args.maintained:
-        store.create_indexes()
+        store.create_indexes(args.index_memory_limit or index_memory_limit(args.events))
     out["index"] = {
         "seconds": time.perf_counter() - began,
         "peak_rss_mib": peak["rss"],

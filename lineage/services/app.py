@@ -31,10 +31,16 @@ if TYPE_CHECKING:  # the projector pulls in pyarrow and fastavro: only when ther
     from lineage.projection.projector import ProjectionResult, Projector
 
 # DuckDB's memory cap while a rebuild loads the events (it evicts written blocks and spills
-# beyond it), and while it builds the indexes: the ART of 10M subject references does not fit
-# in 256 MB, and by then the load's own buffers are freed. See bench/README.md, scale.py.
+# beyond it). See bench/README.md, scale.py and rebuild_memory.py.
 REBUILD_MEMORY_LIMIT = "256MB"
-INDEX_MEMORY_LIMIT = "600MB"
+# An index being built cannot be evicted: the ART of 10M subject references needed between
+# 400 and 600 MB. By then the load's own buffers are freed.
+INDEX_BYTES_PER_EVENT = 60
+
+
+def index_memory_limit(events: int) -> str:
+    """DuckDB's memory cap while a rebuild builds the indexes over ``events`` rows."""
+    return f"{max(256, -(-events * INDEX_BYTES_PER_EVENT // 1_000_000))}MB"
 
 
 class App:
@@ -258,7 +264,8 @@ class App:
                 store = Store(tmp, indexes=False, memory_limit=REBUILD_MEMORY_LIMIT)
                 try:
                     result = self.projector(store).run(on_batch=on_batch)
-                    store.create_indexes(INDEX_MEMORY_LIMIT)
+                    rows = store.con.execute("SELECT count(*) FROM events").fetchall()
+                    store.create_indexes(index_memory_limit(int(rows[0][0])))
                     store.con.execute("CHECKPOINT")
                 finally:
                     store.close()
