@@ -104,16 +104,6 @@ class DeadLetterLog(Protocol):
 
 
 @runtime_checkable
-class ChunkedLog(Protocol):
-    """A log that reads its records in lists (Kafka: one per partition and fetch), so that a
-    reader pays per list rather than per record for what it does around each one."""
-
-    def read_chunks(self, start: Mapping[int, int] | None = None) -> Iterator[list[LogEntry]]:
-        """``read``'s entries, in the same order, as non-empty lists of one partition each."""
-        ...
-
-
-@runtime_checkable
 class RewrittenLog(Protocol):
     """A log that may have been rewritten from another (the file log's compaction): a
     projection of the old one can start over on it by itself."""

@@ -324,10 +324,6 @@ class KafkaLog:
         return ends
 
     def read(self, start: Mapping[int, int] | None = None) -> Iterator[LogEntry]:
-        for chunk in self.read_chunks(start):
-            yield from chunk
-
-    def read_chunks(self, start: Mapping[int, int] | None = None) -> Iterator[list[LogEntry]]:
         start = start or {}
         ends = self.end_offsets()
         begins = self.begin_offsets()
@@ -359,7 +355,7 @@ class KafkaLog:
         finally:
             consumer.assign([])
 
-    def _consume(self, consumer: Any, ends: dict[Any, int]) -> Iterator[list[LogEntry]]:
+    def _consume(self, consumer: Any, ends: dict[Any, int]) -> Iterator[LogEntry]:
         quiet_since = time.monotonic()
         while ends:
             batch = self._call(lambda: consumer.poll(timeout_ms=500))
@@ -376,17 +372,13 @@ class KafkaLog:
                 if end is None:
                     continue
                 p = tp.partition
-                if messages and messages[-1].offset >= end:
-                    messages = [m for m in messages if m.offset < end]
-                if messages:
-                    # One comprehension per fetch: the per-record cost of the projector's
-                    # read is kafka-python's own, not a generator step per record.
-                    yield [
-                        LogEntry(p, m.offset, m.offset + 1, m.value, m.key)
-                        if m.value is not None
-                        else LogEntry(p, m.offset, m.offset + 1, None, m.key, "empty record")
-                        for m in messages
-                    ]
+                for m in messages:
+                    if m.offset >= end:
+                        break
+                    if m.value is None:
+                        yield LogEntry(p, m.offset, m.offset + 1, None, m.key, "empty record")
+                    else:
+                        yield LogEntry(p, m.offset, m.offset + 1, m.value, m.key)
             for tp in list(ends):
                 if consumer.position(tp) >= ends[tp]:
                     consumer.pause(tp)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -187,16 +187,6 @@ class Batch:
         if len(self.pending) >= CHUNK_ROWS:
             self._convert()
 
-    def take_many(self, entries: list[LogEntry]) -> None:
-        """``take`` for a list of records of one partition, in order."""
-        last = entries[-1]
-        self.positions[last.partition] = last.next_offset
-        self._last[last.partition] = last
-        self.size += len(entries)
-        self.pending.extend(entries)
-        if len(self.pending) >= CHUNK_ROWS:
-            self._convert()
-
     def _convert(self) -> None:
         if not self.pending:
             return
@@ -275,25 +265,3 @@ class Batch:
             },
             schema=QUARANTINE_SCHEMA,
         )
-
-
-def batches_of(
-    chunks: Iterable[list[LogEntry]], size: int, new: Callable[[], Batch]
-) -> Iterator[Batch]:
-    """Batches of ``size`` records (the last one smaller) from lists of records of one
-    partition each (``ChunkedLog.read_chunks``): the batches ``take`` one by one would fill."""
-    batch = new()
-    for chunk in chunks:
-        while chunk:
-            room = size - batch.size
-            if len(chunk) > room:
-                batch.take_many(chunk[:room])
-                chunk = chunk[room:]
-            else:
-                batch.take_many(chunk)
-                chunk = []
-            if batch.size >= size:
-                yield batch
-                batch = new()
-    if batch.size:
-        yield batch

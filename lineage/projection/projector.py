@@ -39,16 +39,8 @@ from lineage.codec import Codec
 from lineage.codec.arrow import batch_row_type
 from lineage.errors import ProjectionMismatchError
 from lineage.events.taxonomy import Taxonomy, default_taxonomy
-from lineage.log.base import (
-    ChunkedLog,
-    DeadLetter,
-    DeadLetterLog,
-    Log,
-    LogEntry,
-    RewrittenLog,
-    pending,
-)
-from lineage.projection.batch import DEFAULT_BATCH_SIZE, Batch, Decoder, batches_of
+from lineage.log.base import DeadLetter, DeadLetterLog, Log, LogEntry, RewrittenLog, pending
+from lineage.projection.batch import DEFAULT_BATCH_SIZE, Batch, Decoder
 from lineage.projection.position import check_positions
 from lineage.projection.queries import sql, statements
 from lineage.projection.store import Store
@@ -209,15 +201,6 @@ class Projector:
         clock = time.monotonic
         decoder = Decoder(self.codec, taxonomy, self.row_type)
         batch = Batch(self.row_type, decoder)
-        if (
-            entries is None
-            and limit is None
-            and max_latency is None
-            and isinstance(self.log, ChunkedLog)
-        ):
-            chunks = self.log.read_chunks(positions)
-            yield from batches_of(chunks, self.batch_size, lambda: Batch(self.row_type, decoder))
-            return
         started = clock()
         source = entries if entries is not None else self.log.read(positions)
         for read, entry in enumerate(source, start=1):

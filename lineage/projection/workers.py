@@ -34,8 +34,8 @@ from lineage.codec import Codec
 from lineage.codec.arrow import batch_row_type
 from lineage.errors import ProjectionError
 from lineage.events.taxonomy import Taxonomy
-from lineage.log.base import ChunkedLog, Log
-from lineage.projection.batch import CHUNK_ROWS, Batch, Decoder, batches_of
+from lineage.log.base import Log
+from lineage.projection.batch import CHUNK_ROWS, Batch, Decoder
 
 # Records per message from a worker: big enough that the pipe and the IPC framing cost
 # nothing per record, small enough to keep every worker's share of a commit flowing.
@@ -146,19 +146,14 @@ def _work(
         try:
             row_type = batch_row_type(codec)
             decoder = Decoder(codec, taxonomy, row_type)
-            if isinstance(log, ChunkedLog):
-                chunks = log.read_chunks(positions)
-                for batch in batches_of(chunks, chunk, lambda: Batch(row_type, decoder)):
+            batch = Batch(row_type, decoder)
+            for entry in log.read(positions):
+                batch.take(entry)
+                if batch.size >= chunk:
                     _send(conn, batch)
-            else:
-                batch = Batch(row_type, decoder)
-                for entry in log.read(positions):
-                    batch.take(entry)
-                    if batch.size >= chunk:
-                        _send(conn, batch)
-                        batch = Batch(row_type, decoder)
-                if batch.size:
-                    _send(conn, batch)
+                    batch = Batch(row_type, decoder)
+            if batch.size:
+                _send(conn, batch)
             conn.send(("done",))
         finally:
             log.close()
