@@ -186,7 +186,9 @@ def projection_run(home: Path, batch_size: int | None, no_index: bool) -> dict[s
         cmd += ["--batch-size", str(batch_size)]
     if no_index:
         cmd.append("--no-index")
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=child_env())
+    done = subprocess.run(cmd, capture_output=True, text=True, env=child_env())
+    if done.returncode:
+        raise SystemExit(f"the rebuild failed (exit {done.returncode}): {done.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 

@@ -7,7 +7,7 @@ For each size (subjects: a tenth of the events), one after the other:
    RSS (``VmHWM``).
 3. who-has in-process over ``--queries`` random subjects (``whohas.py``'s run): p50 / p99.
 4. Bytes on disk per event: the log's segments, and the projection file (after the
-   rebuild's checkpoint).
+   rebuild's checkpoint), with the file's used and free blocks (``PRAGMA database_size``).
 5. ``lineage ropa --format json`` and ``lineage audit --format json`` as processes, with the
    sample company's catalog (``examples/webshop/lineage.yaml``: the generator's holders and
    purposes): seconds, start-up included.
@@ -58,6 +58,18 @@ def disk_bytes(home: Path) -> tuple[int, int]:
     return log, projection
 
 
+def projection_blocks(home: Path) -> dict[str, int]:
+    """The projection file's blocks in use and free (``PRAGMA database_size``): free blocks
+    are space the file keeps but no longer uses."""
+    import duckdb
+
+    path = next(home.rglob("*.duckdb"))
+    with duckdb.connect(str(path), read_only=True) as con:
+        cur = con.execute("PRAGMA database_size")
+        row = dict(zip([d[0] for d in cur.description], cur.fetchone() or (), strict=True))
+    return {"block_size": row["block_size"], "used": row["used_blocks"], "free": row["free_blocks"]}
+
+
 def command_seconds(home: Path, *args: str) -> float:
     """Wall seconds of one ``lineage`` command with the catalog (exit 0, or 1: findings)."""
     began = time.perf_counter()
@@ -87,6 +99,7 @@ def one_size(
     picks = random.Random(seed).sample(range(subjects), min(2 * queries, subjects))
     fresh, warm = in_process(home, picks, len(picks) // 2)
     log_bytes, projection_bytes = disk_bytes(home)
+    blocks = projection_blocks(home)
     ropa = audit = None
     if commands_max is None or events <= commands_max:
         ropa = command_seconds(home, "ropa", "--format", "json")
@@ -105,6 +118,7 @@ def one_size(
         "whohas_p99_ms": fresh["p99_ms"],
         "log_bytes_per_event": log_bytes / events,
         "projection_bytes_per_event": projection_bytes / events,
+        "projection_blocks": blocks,
         "ropa_s": ropa,
         "audit_s": audit,
     }
@@ -165,9 +179,11 @@ def main(argv: list[str] | None = None) -> None:
     sizes = [100_000, 300_000] if args.quick else [int(s) for s in args.sizes.split(",")]
 
     base = workdir(args.workdir)
-    points = [
-        one_size(base, n, args.queries, args.seed, args.keep, args.commands_max) for n in sizes
-    ]
+    points: list[dict[str, Any]] = []
+    for n in sizes:
+        points.append(one_size(base, n, args.queries, args.seed, args.keep, args.commands_max))
+        # The sizes done so far, in case a later (larger) one fails or is stopped.
+        save("scale-partial", {"sizes": sizes, "points": points})
     first = points[0]
     for p in points:
         p["rate_vs_first"] = p["events_per_s"] / first["events_per_s"]
@@ -183,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
             p["peak_rss_mib"],
             p["log_bytes_per_event"],
             p["projection_bytes_per_event"],
+            p["projection_blocks"]["free"],
             "-" if p["ropa_s"] is None else p["ropa_s"],
             "-" if p["audit_s"] is None else p["audit_s"],
         ]
@@ -201,6 +218,7 @@ def main(argv: list[str] | None = None) -> None:
                 "peak RSS MiB",
                 "log B/ev",
                 "projection B/ev",
+                "free blocks",
                 "ropa s",
                 "audit s",
             ],

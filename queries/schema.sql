@@ -59,9 +59,7 @@ CREATE TABLE IF NOT EXISTS identity_links (
     occurred_at TIMESTAMP NOT NULL
 );
 
--- Per-subject lookups (who-has): a point query instead of a scan of every event.
-CREATE INDEX IF NOT EXISTS events_subject ON events (subject_ref);
-CREATE INDEX IF NOT EXISTS identity_links_subject ON identity_links (subject_ref);
+-- The per-subject lookup indexes are in indexes.sql: a rebuild creates them after loading.
 
 -- Records that could not become events: failed checksum, undecodable, invalid.
 CREATE TABLE IF NOT EXISTS quarantine (

@@ -172,3 +172,35 @@ def test_re_emitting_a_file_without_ids_records_nothing_new(lineage: Lineage) ->
     lineage.emit(events)
     assert lineage.json("project")["applied"] == 0
     assert lineage.json("status")["projection"]["events"] == 3
+
+
+def test_rebuild_creates_the_lookup_indexes_after_loading(lineage: Lineage) -> None:
+    """A rebuild loads without the per-subject indexes and creates them at the end: the
+    projection it leaves answers who-has from them like one projected event by event, and
+    keeps them up to date for events projected later."""
+    import duckdb
+
+    from lineage.config import resolve
+    from lineage.projection.queries import sql
+
+    lineage.emit([collected(), shared(), collected("bo@example.com")])
+    before = lineage.json("who-has", "jane@example.com", "--as-of", "2025-01-01")
+    assert lineage.json("rebuild")["applied"] == 3
+    assert lineage.json("who-has", "jane@example.com", "--as-of", "2025-01-01") == before
+    lineage.emit([transferred()], name="more.jsonl")
+    assert lineage.json("project")["applied"] == 1
+    path = resolve(lineage.home).projection_path
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = {r[0] for r in con.execute("SELECT index_name FROM duckdb_indexes()").fetchall()}
+        assert {"events_subject", "identity_links_subject"} <= names
+        ref = con.execute("SELECT subject_ref FROM events WHERE holder = 'mailchimp'").fetchall()
+        plan = con.execute(
+            "EXPLAIN ANALYZE " + sql("subject_events"), {"ref": ref[0][0]}
+        ).fetchall()
+        assert "Type: Index Scan" in plan[0][1]
+        assert len(con.execute(sql("subject_events"), {"ref": ref[0][0]}).fetchall()) == 3
+    after = lineage.json("who-has", "jane@example.com", "--as-of", "2025-01-01")
+    assert [h["holder"] for h in after["holders"]] == [
+        *(h["holder"] for h in before["holders"]),
+        "mailchimp",
+    ]

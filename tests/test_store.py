@@ -59,3 +59,13 @@ def test_projection_columns_come_from_the_event_definitions() -> None:
     for cls in EVENT_TYPES.values():
         for f in body_fields(cls):
             assert f"b.{f}" in select, f"{cls.event_type}.{f} is projected nowhere"
+
+
+def test_a_rebuilds_index_memory_grows_with_its_events() -> None:
+    """The index build's memory cap: a floor for small projections, then per event (an ART
+    being built cannot be evicted; 10M subject references needed 400-600 MB)."""
+    from lineage.services.app import index_memory_limit
+
+    assert index_memory_limit(0) == index_memory_limit(1_000_000) == "256MB"
+    assert index_memory_limit(10_000_000) == "600MB"
+    assert index_memory_limit(20_000_000) == "1200MB"

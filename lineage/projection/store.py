@@ -36,21 +36,49 @@ MIGRATIONS = {"2": "migrate_2", "3": "migrate_3", "4": "migrate_4", "5": "migrat
 
 
 class Store:
-    def __init__(self, path: Path | str = ":memory:", *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        path: Path | str = ":memory:",
+        *,
+        read_only: bool = False,
+        indexes: bool = True,
+        memory_limit: str | None = None,
+    ) -> None:
+        """``indexes=False``: a new file gets no lookup indexes until ``create_indexes`` (a
+        bulk load: see ``App.rebuild``). ``memory_limit``: DuckDB's, for this connection's
+        database (its buffers of table blocks otherwise stay cached up to most of the RAM)."""
         self.path = str(path)
         self.read_only = read_only
         file = None if self.path == ":memory:" else Path(self.path)
         if file is not None and not read_only:
-            _create(file)
+            _create(file, indexes)
         try:
             self.con = duckdb.connect(self.path, read_only=read_only)
         except duckdb.Error as exc:
             raise _open_error(self.path, exc) from None
         # Which file this is: a file deleted or replaced under a writer loses its work.
-        self._identity = _identity(file) if file is not None else None
+        try:
+            self._identity = _identity(file) if file is not None else None
+        except FileNotFoundError:  # deleted between the open and now
+            self.con.close()
+            raise ProjectionError(
+                f"projection {self.path} was deleted or replaced while this command opened "
+                "it; run the command again"
+            ) from None
         self.con.execute("SET TimeZone = 'UTC'")
+        if memory_limit is not None:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
         if not read_only:
-            self._migrate()
+            self._migrate(indexes)
+
+    def create_indexes(self, memory_limit: str | None = None) -> None:
+        """The lookup indexes (``queries/indexes.sql``), on the rows already there; under
+        ``memory_limit`` from then on, if given (an index being built cannot be evicted)."""
+        if memory_limit is not None:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'")
+        with self.transaction():
+            for stmt in statements("indexes"):
+                self.con.execute(stmt)
 
     def check_file(self) -> None:
         """Fail if the file at this path is no longer the one this store wrote to."""
@@ -76,7 +104,7 @@ class Store:
         con.execute("SET TimeZone = 'UTC'")
         return store
 
-    def _migrate(self) -> None:
+    def _migrate(self, indexes: bool = True) -> None:
         try:
             current = self.meta("schema_version")
         except duckdb.CatalogException:  # a new file: no meta table yet
@@ -84,7 +112,7 @@ class Store:
         if current == SCHEMA_VERSION:
             return
         if current is None:
-            steps = ["schema"]
+            steps = ["schema", "indexes"] if indexes else ["schema"]
         elif current.isdigit() and int(current) < int(SCHEMA_VERSION):
             steps = [name for version, name in MIGRATIONS.items() if int(version) > int(current)]
         else:
@@ -233,7 +261,7 @@ def _open_error(path: str, exc: duckdb.Error) -> LineageError:
     return ProjectionError(f"cannot open projection {path}: {msg}")
 
 
-def _create(target: Path) -> None:
+def _create(target: Path, indexes: bool = True) -> None:
     """Create a missing projection whole: built under a temporary name and linked into
     place, so a failure (a full disk) leaves no empty file that later opens would take for
     a damaged projection."""
@@ -245,7 +273,7 @@ def _create(target: Path) -> None:
     try:
         con = duckdb.connect(str(tmp))
         try:
-            for stmt in statements("schema"):
+            for stmt in [*statements("schema"), *(statements("indexes") if indexes else [])]:
                 con.execute(stmt)
             con.execute("INSERT INTO meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
             con.execute("CHECKPOINT")

@@ -30,6 +30,18 @@ if TYPE_CHECKING:  # the projector pulls in pyarrow and fastavro: only when ther
     from lineage.events.taxonomy import Taxonomy
     from lineage.projection.projector import ProjectionResult, Projector
 
+# DuckDB's memory cap while a rebuild loads the events (it evicts written blocks and spills
+# beyond it). See bench/README.md, scale.py and rebuild_memory.py.
+REBUILD_MEMORY_LIMIT = "256MB"
+# An index being built cannot be evicted: the ART of 10M subject references needed between
+# 400 and 600 MB. By then the load's own buffers are freed.
+INDEX_BYTES_PER_EVENT = 60
+
+
+def index_memory_limit(events: int) -> str:
+    """DuckDB's memory cap while a rebuild builds the indexes over ``events`` rows."""
+    return f"{max(256, -(-events * INDEX_BYTES_PER_EVENT // 1_000_000))}MB"
+
 
 class App:
     def __init__(self, settings: Settings, catalog_file: str | Path | None = None) -> None:
@@ -254,9 +266,14 @@ class App:
             for stale in (tmp, Path(f"{tmp}.wal")):
                 stale.unlink(missing_ok=True)
             try:
-                store = Store(tmp)
+                # The lookup indexes are built once at the end: maintained row by row, they
+                # stay whole in memory and leave freed blocks in the file. The memory limit
+                # makes DuckDB evict the blocks it has written instead of caching them all.
+                store = Store(tmp, indexes=False, memory_limit=REBUILD_MEMORY_LIMIT)
                 try:
                     result = self.projector(store).run(on_batch=on_batch)
+                    rows = store.con.execute("SELECT count(*) FROM events").fetchall()
+                    store.create_indexes(index_memory_limit(int(rows[0][0])))
                     store.con.execute("CHECKPOINT")
                 finally:
                     store.close()
