@@ -220,7 +220,7 @@ def test_dense_maps_name_category_groups_only() -> None:
     from lineage.graph.datamap import DENSE, DataMap, MapEdge, MapNode, to_dot
 
     cats = ["user.contact.email", "user.contact.phone_number", "user.name"]
-    m = DataMap("Data map", datetime(2025, 1, 1, tzinfo=UTC))
+    m = DataMap(datetime(2025, 1, 1, tzinfo=UTC))
     m.nodes["s"] = MapNode("s", "own", country="DK")
     for i in range(DENSE + 1):
         m.nodes[f"r{i}"] = MapNode(f"r{i}", "processor", country="US", outside_eea=True)
