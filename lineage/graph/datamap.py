@@ -21,7 +21,7 @@ import html
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from lineage.errors import ConfigError, LineageError
@@ -146,6 +146,7 @@ def compact_categories(
 DENSE = 20
 
 
+@lru_cache(maxsize=4096)  # Babel's formatting costs more than the rest of a label
 def _number(n: int, lang: str) -> str:
     from babel.numbers import format_decimal
 
@@ -351,11 +352,8 @@ def to_dot(m: DataMap, lang: str = "en") -> str:
 
     dense = len(m.edges) > DENSE
     for e in m.edges:
-        attrs = {
-            "label": _edge_label(e, lang, dense),
-            "tooltip": _edge_tooltip(e, names, lang),
-            "labeltooltip": _edge_tooltip(e, names, lang),
-        }
+        tooltip = _edge_tooltip(e, names, lang)
+        attrs = {"label": _edge_label(e, lang, dense), "tooltip": tooltip, "labeltooltip": tooltip}
         if e.invalid:
             attrs.update(color=INVALID, fontcolor=INVALID, penwidth="2.5")
         elif e.mechanisms:
