@@ -336,3 +336,15 @@ def test_dpf_without_certification_in_both_languages(lineage: Lineage, tmp_path:
     assert edge_json["invalid_parts"] == [
         [{"code": "transfer.not_dpf_certified", "params": {"holder": "mailer"}}]
     ]
+
+
+def test_declared_sub_processor_flow_says_whose_in_both_languages() -> None:
+    from lineage.graph.datamap import DataMap, MapEdge, MapNode, to_dot
+
+    m = DataMap(datetime(2025, 1, 1, tzinfo=UTC))
+    m.nodes["books"] = MapNode("books", "processor", country="DK")
+    m.nodes["cloud"] = MapNode("cloud", "sub_processor", country="DE")
+    m.edges.append(MapEdge("books", "cloud", observed=False, sub_processing=True))
+    assert "purposes: -&#10;sub-processor of books&#10;legal bases: -" in to_dot(m)
+    danish = to_dot(m, "da")
+    assert "formål: -&#10;underdatabehandler for books&#10;behandlingsgrundlag: -" in danish

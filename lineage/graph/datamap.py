@@ -79,6 +79,7 @@ class MapEdge:
     # Why a transfer on this edge is invalid: the rules' texts, rendered where they are shown.
     invalid: list[Text] = field(default_factory=list)
     invalid_subjects: int | None = None
+    sub_processing: bool = False  # declared as the source's sub-processor (no purpose of its own)
 
 
 @dataclass
@@ -183,6 +184,8 @@ def _edge_tooltip(e: MapEdge, names: dict[str, str], lang: str) -> str:
     lines = [f"{names[e.source]} → {names[e.target]}"]
     lines.append(_("categories: %(keys)s") % {"keys": ", ".join(e.categories) or "-"})
     lines.append(_("purposes: %(keys)s") % {"keys": ", ".join(e.purposes) or "-"})
+    if e.sub_processing:
+        lines.append(_("sub-processor of %(holder)s") % {"holder": names[e.source]})
     lines.append(_("legal bases: %(keys)s") % {"keys": ", ".join(e.legal_bases) or "-"})
     if e.observed:
         events = ngettext(lang)(*NP_("%(num)s event", "%(num)s events"), e.events)

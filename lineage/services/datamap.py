@@ -161,9 +161,11 @@ def _declared(b: _Builder, observed: dict[tuple[str, str], MapEdge]) -> None:
     reached = {target for _, target in observed}
     declared: dict[tuple[str, str], MapEdge] = {}
 
-    def declare(source: str, target: str, cats: list[str], basis: str | None, pid: str) -> None:
+    def declare(
+        source: str, target: str, cats: list[str], basis: str | None, pid: str | None
+    ) -> MapEdge | None:
         if target in reached or (source, target) in observed:
-            return
+            return None
         if source == SUBJECTS:
             b.subjects([])
         else:
@@ -172,7 +174,8 @@ def _declared(b: _Builder, observed: dict[tuple[str, str], MapEdge]) -> None:
         e = declared.setdefault((source, target), MapEdge(source, target, observed=False))
         e.categories = sorted({*e.categories, *cats})
         e.legal_bases = sorted({*e.legal_bases, *([basis] if basis else [])})
-        e.purposes = sorted({*e.purposes, pid})
+        e.purposes = sorted({*e.purposes, *([pid] if pid else [])})
+        return e
 
     for pid, p in catalog.purposes.items():
         systems = [s for s in p.systems if s in catalog.holders]
@@ -185,7 +188,9 @@ def _declared(b: _Builder, observed: dict[tuple[str, str], MapEdge]) -> None:
     for name, h in catalog.holders.items():
         for sub in h.sub_processors:
             if sub in catalog.holders and (name in reached or name in b.map.nodes):
-                declare(name, sub, [], None, f"sub-processor of {name}")
+                e = declare(name, sub, [], None, None)
+                if e is not None:
+                    e.sub_processing = True
     b.map.edges += declared.values()
 
 
