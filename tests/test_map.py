@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from lineage.graph.datamap import compact_categories
 from tests.conftest import Lineage, collected, shared, transferred
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+AS_OF = datetime(2025, 9, 1, tzinfo=UTC)
 RED = '"#cc0000"'
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None,
@@ -220,7 +222,7 @@ def test_dense_maps_name_category_groups_only() -> None:
     from lineage.graph.datamap import DENSE, DataMap, MapEdge, MapNode, to_dot
 
     cats = ["user.contact.email", "user.contact.phone_number", "user.name"]
-    m = DataMap("Data map", datetime(2025, 1, 1, tzinfo=UTC))
+    m = DataMap(datetime(2025, 1, 1, tzinfo=UTC))
     m.nodes["s"] = MapNode("s", "own", country="DK")
     for i in range(DENSE + 1):
         m.nodes[f"r{i}"] = MapNode(f"r{i}", "processor", country="US", outside_eea=True)
@@ -232,3 +234,117 @@ def test_dense_maps_name_category_groups_only() -> None:
     assert "cluster_US" in dot and dot.count("->") == DENSE + 1
     m.edges = m.edges[:DENSE]
     assert "contact: email, phone_number\\l" in to_dot(m)
+
+
+def _map_messages() -> list[str]:
+    """The English words of the map's code (what ``pybabel extract`` finds there), as the
+    fragments between their parameters."""
+    from babel.messages.extract import extract_from_file
+
+    root = Path(__file__).resolve().parent.parent / "lineage"
+    found: list[str] = []
+    for path in (root / "graph" / "datamap.py", root / "services" / "datamap.py"):
+        for _line, message, _comments, _context in extract_from_file(
+            "python", str(path), keywords={"N_": None, "_": None, "NP_": (1, 2)}
+        ):
+            for text in [message] if isinstance(message, str) else message:
+                found += [f for f in re.split(r"%\(\w+\)s", text) if len(f.strip()) > 3]
+    return found
+
+
+def test_the_webshop_map_in_danish(lineage: Lineage, tmp_path: Path) -> None:
+    """Every word of the picture in Danish: legend, roles, frames, labels, tooltips, country
+    names, and the rule's reason for the invalid transfer; none of the English left."""
+    from lineage.rules.transfers import validity
+    from lineage.services import plain
+
+    catalog = str(EXAMPLES / "webshop" / "lineage.yaml")
+    lineage.ok("emit", "--catalog", catalog, "--file", str(EXAMPLES / "webshop" / "events.jsonl"))
+    args = ("--catalog", catalog, "--as-of", "2025-09-01")
+    english = dot_of(lineage, tmp_path, *args)
+    danish = dot_of(lineage, tmp_path, *args, "--lang", "da")
+    assert dot_of(lineage, tmp_path, *args, "--lang", "en") == english  # the default
+    # The same picture: nodes, edges and colours; only the words differ.
+    assert danish.count("->") == english.count("->") and danish.count(RED) == english.count(RED)
+    # The legend in Danish.
+    for words in ("eget system", "databehandler", "dataansvarlig, fælles dataansvarlig"):
+        assert f'<td align="left">{words}</td>' in danish, words
+    assert '<td align="left">uden for EØS</td>' in danish
+    assert '<td align="left">observeret dataflow</td>' in danish
+    assert '<td align="left">ugyldig overførsel</td>' in danish
+    assert "<b>Datakort — pr. 2025-09-01 00:00 UTC</b>" in danish
+    assert "<b>USA (US)</b> — uden for EØS" in danish and "United States" in english
+    # The invalid transfer's reason: the rule's parts rendered in Danish.
+    parts = validity("privacy_shield", "US", datetime(2019, 5, 6, tzinfo=UTC), AS_OF).parts
+    reason = plain.text(parts, "da")
+    assert reason == "privacy_shield blev erklæret ugyldig den 2020-07-16"
+    red = edge(danish, "webshop-db", "desk-support-inc")
+    assert f"UGYLDIG overførsel: {reason}\\l" in red and f"ugyldig: {reason}" in red
+    assert "behandlingsgrundlag: legitime interesser" in red
+    assert "INVALID transfer: privacy_shield was invalidated on 2020-07-16" in english
+    # No English word of the map's (nor the rule's) is left in the Danish picture.
+    left = [w for w in [*_map_messages(), parts[0].english()] if w in danish]
+    assert left == [], left
+    assert len(_map_messages()) > 20  # the extraction found the map's messages
+
+
+def test_subject_map_in_danish(company: Lineage, tmp_path: Path) -> None:
+    dot = dot_of(company, tmp_path, "--subject", "jane@example.com", "--lang", "da")
+    assert "Datakort for den registrerede" in dot and "<b>Registreret</b>" in dot
+    red = edge(dot, "Registreret", "webshop-db")
+    assert "1 hændelse," in red
+    assert "UGYLDIG overførsel: privacy_shield blev erklæret ugyldig" in edge(
+        dot, "webshop-db", "desk-support-inc"
+    )
+
+
+def test_unknown_language_is_one_line(company: Lineage, tmp_path: Path) -> None:
+    out = tmp_path / "map.dot"
+    result = company("map", "--lang", "xx", "-o", str(out))
+    assert result.exit_code == 2
+    assert result.stderr == "error: --lang: unknown language 'xx'; expected one of en, da\n"
+    assert not out.exists()
+
+
+def test_dpf_without_certification_in_both_languages(lineage: Lineage, tmp_path: Path) -> None:
+    """The uncertified-DPF reason is the rulebook's code, rendered per reader; the model's
+    JSON keeps the English and the parts."""
+    webshop = EXAMPLES / "webshop"
+    text = (webshop / "lineage.yaml").read_text()
+    certified = "    transfer: {mechanism: dpf, ref: Mailchimp DPA with DPF certification}\n"
+    assert text.count(certified + "    dpf_certified: true\n") == 1
+    catalog = tmp_path / "lineage.yaml"
+    catalog.write_text(text.replace(certified + "    dpf_certified: true\n", certified))
+    lineage.ok("emit", "--catalog", str(catalog), "--file", str(webshop / "events.jsonl"))
+    args = ("--catalog", str(catalog), "--as-of", "2025-09-01")
+    english = edge(dot_of(lineage, tmp_path, *args), "webshop-db", "mailchimp")
+    assert f"color={RED}" in english
+    assert "INVALID transfer: mailchimp is not marked DPF-certified\\l" in english
+    danish = edge(dot_of(lineage, tmp_path, *args, "--lang", "da"), "webshop-db", "mailchimp")
+    assert "UGYLDIG overførsel: mailchimp er ikke markeret som DPF-certificeret\\l" in danish
+
+    from lineage.graph.datamap import DataMap, MapEdge, MapNode
+    from lineage.rules.reasons import Reason
+
+    m = DataMap(datetime(2025, 1, 1, tzinfo=UTC))
+    m.nodes["s"] = MapNode("s", "own", country="DK")
+    m.nodes["mailer"] = MapNode("mailer", "processor", country="US", outside_eea=True)
+    why = (Reason("transfer.not_dpf_certified", {"holder": "mailer"}),)
+    m.edges.append(MapEdge("s", "mailer", invalid=[why]))
+    edge_json = m.to_json()["edges"][0]
+    assert edge_json["invalid"] == ["mailer is not marked DPF-certified"]
+    assert edge_json["invalid_parts"] == [
+        [{"code": "transfer.not_dpf_certified", "params": {"holder": "mailer"}}]
+    ]
+
+
+def test_declared_sub_processor_flow_says_whose_in_both_languages() -> None:
+    from lineage.graph.datamap import DataMap, MapEdge, MapNode, to_dot
+
+    m = DataMap(datetime(2025, 1, 1, tzinfo=UTC))
+    m.nodes["books"] = MapNode("books", "processor", country="DK")
+    m.nodes["cloud"] = MapNode("cloud", "sub_processor", country="DE")
+    m.edges.append(MapEdge("books", "cloud", observed=False, sub_processing=True))
+    assert "purposes: -&#10;sub-processor of books&#10;legal bases: -" in to_dot(m)
+    danish = to_dot(m, "da")
+    assert "formål: -&#10;underdatabehandler for books&#10;behandlingsgrundlag: -" in danish

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from lineage.cli.catalog import catalog_option
+from lineage.cli.options import lang_option
 from lineage.cli.output import write_atomic
 
 _SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
@@ -39,6 +40,7 @@ _SUFFIXES = {".svg": "svg", ".png": "png", ".dot": "dot", ".gv": "dot"}
 )
 @click.option("--as-of", metavar="TIME", help="Draw from events up to this time (default now).")
 @catalog_option
+@lang_option
 @click.pass_context
 def map_command(
     ctx: click.Context,
@@ -47,12 +49,14 @@ def map_command(
     fmt: str | None,
     output: str,
     as_of: str | None,
+    lang: str,
 ) -> None:
     """The data map as a picture (Graphviz): own systems, processors, sub-processors and
     other recipients, left to right from the data subjects, with categories and legal bases
     on the flows. Countries outside the EEA are framed in orange, invalid transfers are red
     (the audit's transfer-invalid findings), and with a catalog, declared recipients that no
-    event shows receiving data are dashed.
+    event shows receiving data are dashed. Its words are in the language of --lang; category,
+    purpose and transfer tool keys stay keys.
 
     Without --subject/--id: the whole company, every observed flow aggregated per pair of
     holders. With one: that person's flows (identity links followed, as in who-has). An
@@ -62,6 +66,7 @@ def map_command(
       lineage map -o map.svg
       lineage map --format png -o map.png --catalog examples/webshop/lineage.yaml
       lineage map --subject jane@example.com -o jane.svg
+      lineage map --lang da -o datakort.svg
       lineage map --format dot -o - | dot -Tpdf > map.pdf
     """
     from pathlib import Path
@@ -97,7 +102,7 @@ def map_command(
 
     client = service(ctx)
     if client is not None:
-        data = client.map(ids=pairs or None, format=fmt, as_of=as_of)
+        data = client.map(ids=pairs or None, format=fmt, as_of=as_of, lang=lang)
         if output == "-":
             click.echo(data, nl=False)
         else:
@@ -110,7 +115,7 @@ def map_command(
         from lineage.services.datamap import data_map
 
         datamap = data_map(store, app.refs_for(pairs) if pairs else None, when, catalog)
-    data = render(to_dot(datamap), fmt)
+    data = render(to_dot(datamap, lang), fmt)
     if output == "-":
         click.echo(data, nl=False)  # bytes go to the binary stream as they are
         return

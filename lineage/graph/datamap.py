@@ -7,6 +7,10 @@ an orange frame, invalid transfers are red, flows that the catalog declares but 
 are dashed. Edges between the same two holders are one edge: the picture stays legible with
 thousands of events, and the SVG tooltips carry the detail.
 
+Every text in the picture is in the reader's language (``to_dot(m, lang)``): the words
+through the gettext catalog, the rules' reasons rendered from their parts, country names from
+Babel's locale data. Keys (categories, purposes, transfer tools) stay keys.
+
 DOT is built with the ``graphviz`` package (no binary needed); SVG and PNG need Graphviz's
 ``dot`` program.
 """
@@ -17,23 +21,28 @@ import html
 import shutil
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any
 
 from lineage.errors import ConfigError, LineageError
+from lineage.i18n import N_, NP_, gettext, ngettext
+from lineage.rules.reasons import Text, english, to_json
+from lineage.services import plain
 
 FORMATS = ("svg", "png", "dot")
 
 # Fill colour and readable name per kind of holder.
 KINDS: dict[str, tuple[str, str]] = {
-    "subject": ("#eeeeee", "data subjects"),
-    "own": ("#cfe2f3", "own system"),
-    "processor": ("#fff2cc", "processor"),
-    "sub_processor": ("#fcf8ea", "sub-processor"),
-    "controller": ("#ead1dc", "controller"),
-    "joint_controller": ("#ead1dc", "joint controller"),
-    "public_authority": ("#d9ead3", "public authority"),
-    "unknown": ("#ffffff", "role unknown"),
+    "subject": ("#eeeeee", N_("data subjects")),
+    "own": ("#cfe2f3", N_("own system")),
+    "processor": ("#fff2cc", N_("processor")),
+    "sub_processor": ("#fcf8ea", N_("sub-processor")),
+    "controller": ("#ead1dc", N_("controller")),
+    "joint_controller": ("#ead1dc", N_("joint controller")),
+    "public_authority": ("#d9ead3", N_("public authority")),
+    "unknown": ("#ffffff", N_("role unknown")),
 }
+OUTSIDE_EEA = N_("outside the EEA")
 OUTSIDE = "#e69138"  # countries outside the EEA
 OUTSIDE_FILL = "#fdf0e2"
 INVALID = "#cc0000"
@@ -67,14 +76,16 @@ class MapEdge:
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     mechanisms: list[str] = field(default_factory=list)  # tools of transfers outside the EEA
-    invalid: list[str] = field(default_factory=list)  # why a transfer on this edge is invalid
+    # Why a transfer on this edge is invalid: the rules' texts, rendered where they are shown.
+    invalid: list[Text] = field(default_factory=list)
     invalid_subjects: int | None = None
+    sub_processing: bool = False  # declared as the source's sub-processor (no purpose of its own)
 
 
 @dataclass
 class DataMap:
-    title: str
     as_of: datetime
+    subject: str | None = None  # one person's map: the start of their subject reference
     nodes: dict[str, MapNode] = field(default_factory=dict)
     edges: list[MapEdge] = field(default_factory=list)
 
@@ -82,19 +93,35 @@ class DataMap:
     def empty(self) -> bool:
         return not self.edges
 
+    def title(self, lang: str = "en") -> str:
+        _ = gettext(lang)
+        if self.subject:
+            return _("Data map of subject %(ref)s…") % {"ref": self.subject}
+        return _("Data map")
+
     def to_json(self) -> dict[str, Any]:
+        """English texts and the reasons' parts, as all of lineage's JSON."""
         return {
-            "title": self.title,
+            "title": self.title(),
             "as_of": self.as_of.isoformat(),
             "nodes": [asdict(n) for n in self.nodes.values()],
-            "edges": [asdict(e) for e in self.edges],
+            "edges": [
+                {
+                    **asdict(e),
+                    "invalid": [english(t) for t in e.invalid],
+                    "invalid_parts": [to_json(t) for t in e.invalid],
+                }
+                for e in self.edges
+            ],
         }
 
 
 # -- labels -------------------------------------------------------------------------------
 
 
-def compact_categories(categories: list[str], groups: int = 4, width: int = 42) -> list[str]:
+def compact_categories(
+    categories: list[str], groups: int = 4, width: int = 42, lang: str = "en"
+) -> list[str]:
     """fideslang keys as short lines: ``user.contact.email`` and ``user.contact.phone_number``
     become ``contact: email, phone_number``; deeper keys fold into their second level."""
     grouped: dict[str, list[str]] = {}
@@ -110,7 +137,8 @@ def compact_categories(categories: list[str], groups: int = 4, width: int = 42) 
         line = f"{head}: {', '.join(items)}" if items else head
         lines.append(line if len(line) <= width else line[: width - 1] + "…")
     if len(grouped) > groups:
-        lines.append(f"+{len(grouped) - groups} more")
+        _ = gettext(lang)
+        lines.append(_("+%(num)s more") % {"num": _number(len(grouped) - groups, lang)})
     return lines
 
 
@@ -119,37 +147,58 @@ def compact_categories(categories: list[str], groups: int = 4, width: int = 42) 
 DENSE = 20
 
 
-def _edge_label(e: MapEdge, dense: bool = False) -> str:
+@lru_cache(maxsize=4096)  # Babel's formatting costs more than the rest of a label
+def _number(n: int, lang: str) -> str:
+    from babel.numbers import format_decimal
+
+    return format_decimal(n, locale=lang)
+
+
+def _edge_label(e: MapEdge, lang: str, dense: bool = False) -> str:
+    _ = gettext(lang)
     if dense:
-        heads = compact_categories(e.categories, groups=99, width=999)
+        heads = compact_categories(e.categories, groups=99, width=999, lang=lang)
         text = ", ".join(h.split(":")[0] for h in heads)
         lines = [text if len(text) <= 44 else text[:43] + "…"] if text else []
     else:
-        lines = compact_categories(e.categories)
+        lines = compact_categories(e.categories, lang=lang)
     if e.legal_bases:
-        lines.append("basis: " + ", ".join(b.replace("_", " ") for b in e.legal_bases))
+        # The bases' short names, lower case as the rest of the line.
+        bases = ", ".join(plain.basis_name(b, lang).lower() for b in e.legal_bases)
+        lines.append(_("basis: %(bases)s") % {"bases": bases})
     if e.invalid:
-        lines.append(f"INVALID transfer: {e.invalid[0]}")
+        reason = plain.text(e.invalid[0], lang)
+        lines.append(_("INVALID transfer: %(reason)s") % {"reason": reason})
     elif e.mechanisms:
-        lines.append("transfer tool: " + ", ".join(e.mechanisms))
+        lines.append(_("transfer tool: %(tools)s") % {"tools": ", ".join(e.mechanisms)})
     if not e.observed:
-        lines.append("declared, never observed")
+        lines.append(_("declared, never observed"))
     elif e.subjects is not None:
-        lines.append(f"{e.subjects:,} subject{'s' if e.subjects != 1 else ''}")
+        count = ngettext(lang)(*NP_("%(num)s subject", "%(num)s subjects"), e.subjects)
+        lines.append(count % {"num": _number(e.subjects, lang)})
     return "".join(_dot_text(line) + "\\l" for line in lines)
 
 
-def _edge_tooltip(e: MapEdge, names: dict[str, str]) -> str:
+def _edge_tooltip(e: MapEdge, names: dict[str, str], lang: str) -> str:
+    _ = gettext(lang)
     lines = [f"{names[e.source]} → {names[e.target]}"]
-    lines.append("categories: " + (", ".join(e.categories) or "-"))
-    lines.append("purposes: " + (", ".join(e.purposes) or "-"))
-    lines.append("legal bases: " + (", ".join(e.legal_bases) or "-"))
+    lines.append(_("categories: %(keys)s") % {"keys": ", ".join(e.categories) or "-"})
+    lines.append(_("purposes: %(keys)s") % {"keys": ", ".join(e.purposes) or "-"})
+    if e.sub_processing:
+        lines.append(_("sub-processor of %(holder)s") % {"holder": names[e.source]})
+    lines.append(_("legal bases: %(keys)s") % {"keys": ", ".join(e.legal_bases) or "-"})
     if e.observed:
-        seen = f"{e.first_seen:%Y-%m-%d} to {e.last_seen:%Y-%m-%d}" if e.first_seen else "-"
-        lines.append(f"{e.events:,} events, {seen}")
+        events = ngettext(lang)(*NP_("%(num)s event", "%(num)s events"), e.events)
+        line = events % {"num": _number(e.events, lang)}
+        if e.first_seen and e.last_seen:
+            line += ", " + _("%(first)s to %(last)s") % {
+                "first": f"{e.first_seen:%Y-%m-%d}",
+                "last": f"{e.last_seen:%Y-%m-%d}",
+            }
+        lines.append(line)
     else:
-        lines.append("declared in the catalog; no event shows this flow")
-    lines += [f"invalid: {reason}" for reason in e.invalid]
+        lines.append(_("declared in the catalog; no event shows this flow"))
+    lines += [_("invalid: %(reason)s") % {"reason": plain.text(t, lang)} for t in e.invalid]
     return _dot_text("\n".join(lines)).replace("\n", "&#10;")
 
 
@@ -158,25 +207,37 @@ def _dot_text(text: str) -> str:
     return text.replace("\\", "\\\\")
 
 
-def _node_label(n: MapNode) -> str:
+def _name(n: MapNode, lang: str) -> str:
+    """The catalog's name of a holder, or its key; the subjects' node in the reader's words."""
+    if n.kind == "subject":
+        return gettext(lang)(n.label or KINDS["subject"][1])
+    return n.label or n.name
+
+
+def _node_label(n: MapNode, lang: str) -> str:
     """HTML-like label: the name in bold, then role and country, then notes."""
-    name = html.escape(n.label or n.name)
-    kind = KINDS.get(n.kind, KINDS["unknown"])[1]
+    _ = gettext(lang)
+    name = html.escape(_name(n, lang))
+    kind = _(KINDS.get(n.kind, KINDS["unknown"])[1])
     detail = kind + (f" · {n.country}" if n.country else "")
     rows = [f"<b>{name}</b>"]
     if n.kind != "subject":
         rows.append(f'<font point-size="9">{html.escape(detail)}</font>')
     if n.declared is False and n.kind != "subject":
-        rows.append(f'<font point-size="9" color="{INVALID}">not in the catalog</font>')
+        missing = html.escape(_("not in the catalog"))
+        rows.append(f'<font point-size="9" color="{INVALID}">{missing}</font>')
     if n.label and n.label != n.name and n.kind != "subject":
         rows.insert(1, f'<font point-size="8" color="#666666">{html.escape(n.name)}</font>')
     if n.status and n.status != "held":
-        rows.append(f'<font point-size="9" color="#990000">{html.escape(n.status)}</font>')
+        status = html.escape(plain.status(n.status, lang))
+        rows.append(f'<font point-size="9" color="#990000">{status}</font>')
     rows += [f'<font point-size="8">{html.escape(note)}</font>' for note in n.notes]
     return "<" + "<br/>".join(rows) + ">"
 
 
-def _legend(m: DataMap) -> str:
+def _legend(m: DataMap, lang: str) -> str:
+    _ = gettext(lang)
+
     def swatch(colour: str, text: str) -> str:
         return (
             f'<td bgcolor="{colour}" border="1">&#160;&#160;&#160;</td>'
@@ -187,21 +248,22 @@ def _legend(m: DataMap) -> str:
     present = {n.kind for n in m.nodes.values()}
     present |= {"controller"} if "joint_controller" in present else set()
     kinds = ("own", "processor", "sub_processor", "controller", "public_authority", "unknown")
+    both = f"{_(KINDS['controller'][1])}, {_(KINDS['joint_controller'][1])}"
     cells = [
-        swatch(KINDS[k][0], "controller, joint controller" if k == "controller" else KINDS[k][1])
+        swatch(KINDS[k][0], both if k == "controller" else _(KINDS[k][1]))
         for k in kinds
         if k in present
     ]
     if any(n.outside_eea for n in m.nodes.values()):
-        cells.append(swatch(OUTSIDE_FILL, "outside the EEA"))
+        cells.append(swatch(OUTSIDE_FILL, _(OUTSIDE_EEA)))
     line = '<td><font color="{}"><b>{}</b></font></td><td align="left">{}</td>'
-    lines = line.format(FLOW, "——", "observed flow")
+    lines = line.format(FLOW, "——", html.escape(_("observed flow")))
     if any(e.invalid for e in m.edges):
-        lines += line.format(INVALID, "——", "invalid transfer")
+        lines += line.format(INVALID, "——", html.escape(_("invalid transfer")))
     if any(e.mechanisms and not e.invalid for e in m.edges):
-        lines += line.format(OUTSIDE, "——", "transfer with a valid tool")
+        lines += line.format(OUTSIDE, "——", html.escape(_("transfer with a valid tool")))
     if any(not e.observed for e in m.edges):
-        lines += line.format(DECLARED, "- - -", "declared, never observed")
+        lines += line.format(DECLARED, "- - -", html.escape(_("declared, never observed")))
     return (
         '<table border="0" cellspacing="3" cellpadding="1">'
         f"<tr>{''.join(cells)}</tr></table>"
@@ -213,13 +275,17 @@ def _legend(m: DataMap) -> str:
 # -- DOT ----------------------------------------------------------------------------------
 
 
-def to_dot(m: DataMap) -> str:
-    """The DOT source of the map."""
+def to_dot(m: DataMap, lang: str = "en") -> str:
+    """The DOT source of the map, its texts in ``lang``."""
     import graphviz
 
+    _ = gettext(lang)
     ids = {name: f"n{i}" for i, name in enumerate(m.nodes)}
-    names = {name: n.label or name for name, n in m.nodes.items()}
-    title = html.escape(f"{m.title} — as of {m.as_of:%Y-%m-%d %H:%M} UTC")
+    names = {name: _name(n, lang) for name, n in m.nodes.items()}
+    title = html.escape(
+        _("%(title)s — as of %(time)s UTC")
+        % {"title": m.title(lang), "time": f"{m.as_of:%Y-%m-%d %H:%M}"}
+    )
     g = graphviz.Digraph("datamap")
     g.attr(
         rankdir="LR",
@@ -231,7 +297,7 @@ def to_dot(m: DataMap) -> str:
         label=(
             '<<table border="0" cellpadding="2"><tr><td align="left">'
             f'<font point-size="16"><b>{title}</b></font></td></tr>'
-            f'<tr><td align="left">{_legend(m)}</td></tr></table>>'
+            f'<tr><td align="left">{_legend(m, lang)}</td></tr></table>>'
         ),
         newrank="true",
     )
@@ -253,7 +319,11 @@ def to_dot(m: DataMap) -> str:
     def add(target: Any, name: str) -> None:
         n = m.nodes[name]
         fill = KINDS.get(n.kind, KINDS["unknown"])[0]
-        attrs = {"label": _node_label(n), "fillcolor": fill, "tooltip": _dot_text(names[name])}
+        attrs = {
+            "label": _node_label(n, lang),
+            "fillcolor": fill,
+            "tooltip": _dot_text(names[name]),
+        }
         if n.kind == "subject":
             attrs["shape"] = "ellipse"
             attrs["style"] = "filled"
@@ -269,7 +339,10 @@ def to_dot(m: DataMap) -> str:
     for country, members in sorted(clusters.items()):
         with g.subgraph(name=f"cluster_{country}") as c:
             c.attr(
-                label=f"<<b>{html.escape(_country_name(country))}</b> — outside the EEA>",
+                label=(
+                    f"<<b>{html.escape(country_name(country, lang))}</b>"
+                    f" — {html.escape(_(OUTSIDE_EEA))}>"
+                ),
                 style="rounded,filled,dashed",
                 color=OUTSIDE,
                 fillcolor=OUTSIDE_FILL,
@@ -282,11 +355,8 @@ def to_dot(m: DataMap) -> str:
 
     dense = len(m.edges) > DENSE
     for e in m.edges:
-        attrs = {
-            "label": _edge_label(e, dense),
-            "tooltip": _edge_tooltip(e, names),
-            "labeltooltip": _edge_tooltip(e, names),
-        }
+        tooltip = _edge_tooltip(e, names, lang)
+        attrs = {"label": _edge_label(e, lang, dense), "tooltip": tooltip, "labeltooltip": tooltip}
         if e.invalid:
             attrs.update(color=INVALID, fontcolor=INVALID, penwidth="2.5")
         elif e.mechanisms:
@@ -297,14 +367,17 @@ def to_dot(m: DataMap) -> str:
     return g.source
 
 
-def _country_name(code: str) -> str:
-    try:
-        import pycountry
+@cache
+def _territories(lang: str) -> dict[str, str]:
+    from babel import Locale
 
-        country = pycountry.countries.get(alpha_2=code)
-    except (ImportError, LookupError, KeyError):
-        country = None
-    name = getattr(country, "common_name", None) or getattr(country, "name", None)
+    return dict(Locale.parse(lang).territories)
+
+
+def country_name(code: str, lang: str = "en") -> str:
+    """A country's name in ``lang`` (CLDR's, through Babel) with its code; the code alone
+    when CLDR has no name for it."""
+    name = _territories(lang).get(code.upper())
     return f"{name} ({code})" if name else code
 
 

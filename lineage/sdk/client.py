@@ -250,12 +250,15 @@ class Client(EventMethods):
         ids: Ids | None = None,
         format: str = "svg",
         as_of: str | None = None,
+        lang: str = "en",
     ) -> bytes:
-        """The data map (one person's with an identifier or ids, else the company's)."""
+        """The data map (one person's with an identifier or ids, else the company's), its
+        texts in ``lang``."""
         if identifier or ids:
-            body = {**self._who(identifier, ids), "format": format, "as_of": as_of}
+            body = {**self._who(identifier, ids), "format": format, "as_of": as_of, "lang": lang}
             return self.request("POST", "/v1/map", json=body).content
-        return self.request("GET", "/v1/map", params=_given(format=format, as_of=as_of)).content
+        params = _given(format=format, as_of=as_of, lang=lang)
+        return self.request("GET", "/v1/map", params=params).content
 
     def status(self) -> dict[str, Any]:
         return self._json("GET", "/v1/status")

@@ -130,6 +130,7 @@ class NoticesBody(BaseModel):
 
 class MapBody(SubjectAsOf):
     format: Literal["svg", "png", "dot"] = "svg"
+    lang: Literal["en", "da"] = "en"
 
 
 class ConfirmBody(BaseModel):
@@ -372,27 +373,30 @@ def create_api(
         with a.query_store() as store:
             return as_json(report(catalog, store, when))
 
-    def _draw(a: ServeApp, refs: list[str] | None, when: datetime, fmt: str) -> Response:
+    def _draw(a: ServeApp, refs: list[str] | None, when: datetime, fmt: str, lang: str) -> Response:
         from lineage.graph.datamap import render, to_dot
         from lineage.services.datamap import data_map
 
         catalog = a.catalog(check_taxonomy=False)
         with a.query_store() as store:
             datamap = data_map(store, refs, when, catalog)
-        return Response(render(to_dot(datamap), fmt), media_type=MAP_TYPES[fmt])
+        return Response(render(to_dot(datamap, lang), fmt), media_type=MAP_TYPES[fmt])
 
     @read.get("/map")
     def company_map(
-        format: Literal["svg", "png", "dot"] = "svg", as_of: str | None = None
+        format: Literal["svg", "png", "dot"] = "svg",
+        as_of: str | None = None,
+        lang: Literal["en", "da"] = "en",
     ) -> Response:
         """`lineage map`: the whole company's data map."""
-        return _draw(app(), None, _time(as_of, "as_of"), format)
+        return _draw(app(), None, _time(as_of, "as_of"), format, lang)
 
     @read.post("/map")
     def subject_map(body: MapBody) -> Response:
         """`lineage map --subject`: one person's data map."""
         a = app()
-        return _draw(a, a.refs_for(_pairs(body)), _time(body.as_of, "as_of"), body.format)
+        refs = a.refs_for(_pairs(body))
+        return _draw(a, refs, _time(body.as_of, "as_of"), body.format, body.lang)
 
     @read.get("/status")
     def status() -> Response:

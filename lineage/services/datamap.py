@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from lineage.errors import NothingToDraw
 from lineage.events import kinds
 from lineage.graph.datamap import DataMap, MapEdge, MapNode
+from lineage.i18n import N_
 from lineage.projection.store import Store
+from lineage.rules.reasons import Reason, Text, from_json
 from lineage.rules.transfers import dpf_certified, in_eea
 
 if TYPE_CHECKING:
@@ -26,8 +28,10 @@ SUBJECTS = "data subjects"
 
 
 class _Builder:
-    def __init__(self, title: str, as_of: datetime, catalog: Catalog | None) -> None:
-        self.map = DataMap(title, as_of)
+    def __init__(
+        self, as_of: datetime, catalog: Catalog | None, subject: str | None = None
+    ) -> None:
+        self.map = DataMap(as_of, subject)
         self.catalog = catalog
         self.on = as_of.date()
 
@@ -56,7 +60,7 @@ class _Builder:
     def subjects(self, kinds: list[str]) -> None:
         n = self.map.nodes.get(SUBJECTS)
         if n is None:
-            n = self.map.nodes[SUBJECTS] = MapNode(SUBJECTS, "subject", label="Data subjects")
+            n = self.map.nodes[SUBJECTS] = MapNode(SUBJECTS, "subject", label=N_("Data subjects"))
         if kinds:
             n.notes = [", ".join(sorted({*kinds, *(n.notes[0].split(", ") if n.notes else [])}))]
 
@@ -99,7 +103,7 @@ def data_map(
 def company_map(store: Store, as_of: datetime, catalog: Catalog | None = None) -> DataMap:
     from lineage.services.company import company
 
-    b = _Builder("Data map", as_of, catalog)
+    b = _Builder(as_of, catalog)
     for row in store.fetch_dicts("map_holders", {"as_of": as_of}):
         b.node(row["holder"], collected=row["collected"], role=row["role"], country=row["country"])
     edges: dict[tuple[str, str], MapEdge] = {}
@@ -124,7 +128,7 @@ def company_map(store: Store, as_of: datetime, catalog: Catalog | None = None) -
         e = edges.get((t.from_holder or SUBJECTS, t.holder))
         if e is None:
             continue
-        problems = [p.english() for p in t.problems]
+        problems: list[Text] = [(p,) for p in t.problems]
         invalid = t.invalid
         uncertified = _uncertified(catalog, t.holder, t.mechanism)
         if uncertified:
@@ -141,12 +145,12 @@ def company_map(store: Store, as_of: datetime, catalog: Catalog | None = None) -
     return b.map
 
 
-def _uncertified(catalog: Catalog | None, holder: str, mechanism: str | None) -> list[str]:
+def _uncertified(catalog: Catalog | None, holder: str, mechanism: str | None) -> list[Text]:
     """DPF covers only certified recipients; only a catalog can say which are (the audit's
     transfer-dpf-uncertified)."""
     if mechanism != "dpf" or dpf_certified(catalog, holder) is not False:
         return []
-    return [f"dpf, but {holder} is not marked DPF-certified"]
+    return [(Reason("transfer.not_dpf_certified", {"holder": holder}),)]
 
 
 def _declared(b: _Builder, observed: dict[tuple[str, str], MapEdge]) -> None:
@@ -157,9 +161,11 @@ def _declared(b: _Builder, observed: dict[tuple[str, str], MapEdge]) -> None:
     reached = {target for _, target in observed}
     declared: dict[tuple[str, str], MapEdge] = {}
 
-    def declare(source: str, target: str, cats: list[str], basis: str | None, pid: str) -> None:
+    def declare(
+        source: str, target: str, cats: list[str], basis: str | None, pid: str | None
+    ) -> MapEdge | None:
         if target in reached or (source, target) in observed:
-            return
+            return None
         if source == SUBJECTS:
             b.subjects([])
         else:
@@ -168,7 +174,8 @@ def _declared(b: _Builder, observed: dict[tuple[str, str], MapEdge]) -> None:
         e = declared.setdefault((source, target), MapEdge(source, target, observed=False))
         e.categories = sorted({*e.categories, *cats})
         e.legal_bases = sorted({*e.legal_bases, *([basis] if basis else [])})
-        e.purposes = sorted({*e.purposes, pid})
+        e.purposes = sorted({*e.purposes, *([pid] if pid else [])})
+        return e
 
     for pid, p in catalog.purposes.items():
         systems = [s for s in p.systems if s in catalog.holders]
@@ -181,7 +188,9 @@ def _declared(b: _Builder, observed: dict[tuple[str, str], MapEdge]) -> None:
     for name, h in catalog.holders.items():
         for sub in h.sub_processors:
             if sub in catalog.holders and (name in reached or name in b.map.nodes):
-                declare(name, sub, [], None, f"sub-processor of {name}")
+                e = declare(name, sub, [], None, None)
+                if e is not None:
+                    e.sub_processing = True
     b.map.edges += declared.values()
 
 
@@ -192,7 +201,7 @@ def subject_map(
 
     s = subject(store, refs, as_of, catalog)
     holders = {h["holder"]: h for h in answer(s, refs[0])["holders"]}
-    b = _Builder(f"Data map of subject {refs[0][:12]}…", as_of, catalog)
+    b = _Builder(as_of, catalog, subject=refs[0][:12])
     edges: dict[tuple[str, str], MapEdge] = {}
     for row in subject_events(store, s.state.refs, as_of):
         if row.event_type not in kinds.FLOWS:
@@ -215,7 +224,7 @@ def subject_map(
         e.first_seen = e.first_seen or at
         e.last_seen = at
     if SUBJECTS in b.map.nodes:
-        b.map.nodes[SUBJECTS].label = "Data subject"
+        b.map.nodes[SUBJECTS].label = N_("Data subject")
     for name, n in b.map.nodes.items():
         h = holders.get(name)
         if h is None:
@@ -224,7 +233,7 @@ def subject_map(
         transfer = h["transfer"]
         if transfer is None or not transfer["current"]:
             continue  # erased there since: history, not a current flow
-        problems = [] if transfer["valid"] else [transfer["reason"]]
+        problems = [] if transfer["valid"] else [from_json(transfer["reason_parts"])]
         problems += _uncertified(catalog, name, transfer["mechanism"])
         for e in edges.values():
             if e.target != name:

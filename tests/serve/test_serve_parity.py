@@ -81,6 +81,24 @@ def cli_answers(home: Path) -> dict[str, Any]:
         "map-jane": run(
             home, "map", "--subject", JANE, "--format", "dot", "-o", "-", "--as-of", AS_OF, *c
         ),
+        "map-da": run(
+            home, "map", "--format", "dot", "-o", "-", "--as-of", AS_OF, "--lang", "da", *c
+        ),
+        "map-jane-da": run(
+            home,
+            "map",
+            "--subject",
+            JANE,
+            "--format",
+            "dot",
+            "-o",
+            "-",
+            "--as-of",
+            AS_OF,
+            "--lang",
+            "da",
+            *c,
+        ),
         **{
             f"ropa-{fmt}": run(home, "ropa", "--format", fmt, "--as-of", AS_OF, *c)
             for fmt in ("json", "csv", "markdown", "html")
@@ -180,6 +198,12 @@ def test_answers_equal_the_cli(server: Server, cli_answers: dict[str, Any]) -> N
         assert company.text == want["map"]
         one = c.post("/v1/map", json={**jane, "format": "dot"})
         assert one.text == want["map-jane"]
+        danish = c.get("/v1/map", params={"format": "dot", "as_of": AS_OF, "lang": "da"})
+        assert danish.text == want["map-da"] and "UGYLDIG overførsel" in danish.text
+        one = c.post("/v1/map", json={**jane, "format": "dot", "lang": "da"})
+        assert one.text == want["map-jane-da"] and "UGYLDIG overførsel" in one.text
+        unknown = c.get("/v1/map", params={"format": "dot", "lang": "xx"})
+        assert unknown.status_code == 422 and "lang" in unknown.text
         for fmt, suffix in (("json", "json"), ("csv", "csv"), ("markdown", "md"), ("html", "html")):
             ropa = c.get("/v1/ropa", params={"format": fmt, "as_of": AS_OF})
             assert ropa.headers["content-disposition"] == f'attachment; filename="ropa.{suffix}"'
@@ -256,6 +280,9 @@ def test_the_cli_through_the_service_prints_what_it_prints_alone(
     assert via("map", "--format", "dot", "-o", "-", "--as-of", AS_OF) == want["map"]
     jane_map = via("map", "--subject", JANE, "--format", "dot", "-o", "-", "--as-of", AS_OF)
     assert jane_map == want["map-jane"]
+    map_da = ("map", "--format", "dot", "-o", "-", "--as-of", AS_OF, "--lang", "da")
+    assert via(*map_da) == want["map-da"]
+    assert via(*map_da, "--subject", JANE) == want["map-jane-da"]
     for fmt in ("json", "csv", "markdown", "html"):
         assert via("ropa", "--format", fmt, "--as-of", AS_OF) == want[f"ropa-{fmt}"], fmt
     for args in TEXT_COMMANDS:

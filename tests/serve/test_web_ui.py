@@ -80,6 +80,18 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+def _picture(page: Any) -> str:
+    """The data map the page shows: the SVG of its <img>'s data URI, with Graphviz's
+    entities for hyphens undone."""
+    import base64
+
+    img = page.locator("figure.map img")
+    sync_api.expect(img).to_be_visible()
+    src = img.get_attribute("src")
+    assert src.startswith("data:image/svg+xml;base64,")
+    return base64.b64decode(src.split(",", 1)[1]).decode().replace("&#45;", "-")
+
+
 def shot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
@@ -141,7 +153,17 @@ def test_a_dpo_works_through_the_ui(server: Server, browser: Any, tmp_path: Path
     # The rule's reason in Danish too (rules.reasons rendered through the catalog).
     expect(holders).to_contain_text("privacy_shield blev erklæret ugyldig den 2020-07-16")
     expect(holders).not_to_contain_text("was invalidated")
+    # Her map in the session's language: the SVG in the <img> is Danish.
+    svg = _picture(page)
+    assert "UGYLDIG overførsel: privacy_shield blev erklæret ugyldig" in svg
+    assert "INVALID transfer" not in svg and "Datakort for den registrerede" in svg
     shot(page, "04-person-da")
+    page.click("nav >> text=Datakort")
+    svg = _picture(page)
+    assert "uden for EØS" in svg and "UGYLDIG overførsel" in svg
+    assert "outside the EEA" not in svg and "observed flow" not in svg
+    shot(page, "04-map-da")
+    page.click("nav >> text=Person")
     page.click("button[name=lang][value=en]")
 
     # Open an erasure request, confirm a task, extend the deadline.
@@ -194,6 +216,8 @@ def test_a_dpo_works_through_the_ui(server: Server, browser: Any, tmp_path: Path
 
     page.click("nav >> text=Data map")
     expect(page.locator("figure.map img")).to_be_visible()
+    svg = _picture(page)
+    assert "outside the EEA" in svg and "INVALID transfer" in svg and "EØS" not in svg
     shot(page, "10-map")
 
     page.click("nav >> text=Breach exposure")

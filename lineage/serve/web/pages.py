@@ -234,7 +234,7 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
         form = await request.form()
         identifier = str(form.get("identifier") or "")
         as_of = str(form.get("as_of") or "")
-        found, picture = await run_in_threadpool(_person, identifier, as_of)
+        found, picture = await run_in_threadpool(_person, identifier, as_of, session.lang)
         return page(
             request,
             session,
@@ -245,7 +245,7 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
             as_of=as_of,
         )
 
-    def _person(identifier: str, as_of: str) -> tuple[dict[str, Any], str | None]:
+    def _person(identifier: str, as_of: str, lang: str) -> tuple[dict[str, Any], str | None]:
         from lineage.services.whohas import who_has
 
         a = app()
@@ -254,12 +254,14 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
         catalog = a.catalog(check_taxonomy=False)
         with a.query_store() as store:
             found = who_has(store, refs, when, catalog)
-            picture = _picture(store, refs, when, catalog) if found["holders"] else None
+            picture = _picture(store, refs, when, catalog, lang) if found["holders"] else None
         return found, picture
 
-    def _picture(store: Any, refs: list[str] | None, when: datetime, catalog: Any) -> str | None:
-        """The data map as an SVG data URI (drawn in an <img>, so nothing in it can run), or
-        None without Graphviz's dot."""
+    def _picture(
+        store: Any, refs: list[str] | None, when: datetime, catalog: Any, lang: str
+    ) -> str | None:
+        """The data map in ``lang`` as an SVG data URI (drawn in an <img>, so nothing in it
+        can run), or None without Graphviz's dot."""
         import shutil
 
         from lineage.graph.datamap import render, to_dot
@@ -272,7 +274,7 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
         )
         if datamap.empty:
             return None
-        svg = render(to_dot(datamap), "svg")
+        svg = render(to_dot(datamap, lang), "svg")
         return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
 
     @guarded(post=True)
@@ -495,7 +497,7 @@ def create_web(runtime: Runtime, verifier: Verifier) -> Starlette:
         def draw() -> str | None:
             a = app()
             with a.query_store() as store:
-                return _picture(store, None, when, a.catalog(check_taxonomy=False))
+                return _picture(store, None, when, a.catalog(check_taxonomy=False), session.lang)
 
         picture = await run_in_threadpool(draw)
         return page(request, session, "map.html", picture=picture, as_of=as_of)
