@@ -29,6 +29,31 @@ def test_every_danish_message_is_translated() -> None:
     assert missing == []
 
 
+def test_no_message_is_defined_twice() -> None:
+    # Babel keeps the last of two definitions without a word; gettext's msgfmt refuses the
+    # file, and two translations of one text could silently disagree.
+    import ast
+    from collections import Counter
+
+    path = i18n.package_dir() / "locale" / "da" / "LC_MESSAGES" / "lineage.po"
+    keys: Counter[tuple[str, str]] = Counter()
+    for entry in path.read_text(encoding="utf-8").split("\n\n"):
+        text: dict[str, str] = {}
+        field = ""
+        for line in entry.splitlines():
+            if line.startswith('"') and field:
+                text[field] += ast.literal_eval(line)
+            elif line.startswith(("msgctxt ", "msgid ")):
+                field, _, quoted = line.partition(" ")
+                text[field] = ast.literal_eval(quoted)
+            else:
+                field = ""
+        if text.get("msgid"):
+            keys[(text.get("msgctxt", ""), text["msgid"])] += 1
+    twice = sorted(k for k, n in keys.items() if n > 1)
+    assert len(keys) > 100 and not twice, twice
+
+
 def test_templates_autoescape_and_translate(tmp_path: pytest.TempPathFactory) -> None:
     env = i18n.environment("da")
     out = env.from_string("<p>{{ _('Consent') }}: {{ text }}</p>").render(text="<b>x</b>")
