@@ -227,12 +227,32 @@ def init_home(home: Path) -> bool:
     if key.exists():
         return False
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key_text(secrets.token_bytes(32)))
+    write_secret(key, key_text(secrets.token_bytes(32)).encode())
+    return True
+
+
+def write_secret(path: Path, data: bytes) -> bool:
+    """Create an owner-only file holding ``data``, durably; never overwrite one (False when
+    it exists: another process made it first, and every later use depends on that one)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     return True
+
+
+def check_owner_only(path: Path, what: str, mode: int | None = None) -> None:
+    """Refuse a secret file that others may read (``mode``: its st_mode, if known)."""
+    mode = path.stat().st_mode if mode is None else mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{what} {path} is readable by others (mode {stat.S_IMODE(mode):o}): "
+            f"run chmod 600 {path}"
+        )
 
 
 def load_key(home: Path) -> bytes:
@@ -246,11 +266,7 @@ def load_key(home: Path) -> bytes:
         raise ConfigError(
             f"no pseudonym key at {path}: run `lineage init` or set {KEY_ENV}"
         ) from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"pseudonym key {path} is readable by others (mode {stat.S_IMODE(mode):o}): "
-            f"run chmod 600 {path}"
-        )
+    check_owner_only(path, "pseudonym key", mode)
     lines = [line.strip() for line in path.read_text(errors="replace").splitlines()]
     lines = [line for line in lines if line]
     key = _hex_key(lines[0] if lines else "", str(path))

@@ -10,11 +10,10 @@ SHA-256 of its DER SubjectPublicKeyInfo, so anyone can recompute it with
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lineage.config import check_owner_only, write_secret
 from lineage.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
@@ -40,21 +39,8 @@ def signing_key(home: Path) -> Ed25519PrivateKey:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first: use that one
-        else:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(pem)
-                fh.flush()
-                os.fsync(fh.fileno())
-    mode = path.stat().st_mode
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            f"signing key {path} is readable by others (mode {stat.S_IMODE(mode):o}): "
-            f"run chmod 600 {path}"
-        )
+        write_secret(path, pem)  # another process may have made it first: that one counts
+    check_owner_only(path, "signing key")
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except ValueError:
