@@ -69,3 +69,42 @@ def test_a_rebuilds_index_memory_grows_with_its_events() -> None:
     assert index_memory_limit(0) == index_memory_limit(1_000_000) == "256MB"
     assert index_memory_limit(10_000_000) == "600MB"
     assert index_memory_limit(20_000_000) == "1200MB"
+
+
+def test_streamed_rows_are_the_rows_duckdb_gives(tmp_path: Path) -> None:
+    """``Store.stream`` reads Arrow batches column by column: the same values, types and
+    order as DuckDB's own rows (times aware in UTC, NULLs, lists), with and without the
+    reference filter, across batch boundaries."""
+    from datetime import UTC
+
+    from lineage.config import resolve
+    from lineage.services.app import App
+    from lineage.services.company import EVER
+    from tests.conftest import Lineage, collected, erased, shared, transferred
+
+    lineage = Lineage(tmp_path / "home")
+    lineage.ok("init")
+    events = []
+    for i in range(7):
+        email = f"s{i}@example.com"
+        events += [collected(email), shared(email), transferred(email, mechanism_ref=None)]
+        if i % 2:
+            events.append(erased("webshop-db", email, categories=["user.name"]))
+    assert lineage.emit(events).exit_code == 0
+    app = App(resolve(lineage.home))
+    with app.store() as store:
+        app.catch_up(store)
+        all_refs = [
+            r for (r,) in store.con.execute("SELECT DISTINCT subject_ref FROM events").fetchall()
+        ]
+        for refs in (None, sorted(all_refs)[:3], []):
+            params = {"as_of": EVER, "refs": refs}
+            expected = list(store._stream_rows("lineage_events", params, 4))
+            got = list(store.stream("lineage_events", params, 4))
+            assert got == expected
+            assert [type(v) for r in got for v in r] == [type(v) for r in expected for v in r]
+            if refs is None:
+                assert len(got) == len(events)
+                assert all(r.occurred_at.tzinfo is UTC for r in got)
+                assert any(r.mechanism_ref is None for r in got)
+                assert any(r.categories == ["user.name"] for r in got)

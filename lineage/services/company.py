@@ -160,7 +160,8 @@ class Summaries:
     def tables(self) -> dict[str, pa.Table]:
         import pyarrow as pa
 
-        ts = pa.timestamp("us", tz="UTC")
+        # Naive UTC, as the tables keep it: unions with them need no time-zone conversion.
+        ts = pa.timestamp("us")
         text, texts = pa.string(), pa.list_(pa.string())
 
         def table(rows: list[Any], schema: list[tuple[str, pa.DataType]]) -> pa.Table:
@@ -405,24 +406,26 @@ def _sums(store: Store, as_of: datetime, fresh: Summaries, skipped: list[str] | 
 
     con = store.con
     names = []
-    for name, table in fresh.tables().items():
-        con.register(f"fresh_{name}", table)
-        names.append(f"fresh_{name}")
-    con.register("skipped", pa.table({"comp": pa.array(skipped or [], type=pa.string())}))
-    names.append("skipped")
+    # Only the parts there are: an empty fresh side or an empty skip list still costs a
+    # union and an anti join over every kept row (most of a warm audit's sums).
+    parts: dict[str, list[str]] = {name: [] for name in TABLES}
+    if fresh.comps or skipped is None:
+        for name, table in fresh.tables().items():
+            con.register(f"fresh_{name}", table)
+            names.append(f"fresh_{name}")
+            parts[name].append(f"SELECT * FROM fresh_{name}")
+    if skipped is not None:
+        anti = ""
+        if skipped:
+            con.register("skipped", pa.table({"comp": pa.array(skipped, type=pa.string())}))
+            names.append("skipped")
+            anti = " ANTI JOIN skipped USING (comp)"
+        for name in TABLES:
+            parts[name].append(f"SELECT * FROM summary_{name}{anti}")
     con.register("spans", _spans(con, fresh, skipped is not None))
     names.append("spans")
     try:
-        ctes = ", ".join(
-            f"{name} AS (SELECT * FROM fresh_{name}"
-            + (
-                f" UNION ALL SELECT * FROM summary_{name} ANTI JOIN skipped USING (comp)"
-                if skipped is not None
-                else ""
-            )
-            + ")"
-            for name in TABLES
-        )
+        ctes = ", ".join(f"{name} AS ({' UNION ALL '.join(parts[name])})" for name in TABLES)
 
         def query(name: str) -> list[tuple[Any, ...]]:
             text = sql(name)
