@@ -359,3 +359,57 @@ def test_an_older_projection_is_migrated_with_no_summaries(tmp_path: Path) -> No
         assert _findings(audit(catalog, store, NOW)) == _findings(
             audit(catalog, store, NOW, keep=False)
         )
+
+
+def _rows(s: Any) -> dict[str, list[str]]:
+    return {name: sorted(map(repr, t.to_pylist())) for name, t in s.tables().items()}
+
+
+@pytest.mark.parametrize("seed", [3, 41])
+def test_a_fold_in_worker_processes_is_the_fold_here(tmp_path: Path, seed: int) -> None:
+    """Every component's summaries folded by worker processes (events handed over in chunks
+    cut between references; linked references folded here) are the summaries folded in
+    this process, at every time asked, whatever the chunk size."""
+    from lineage.services.company import EVER, _summarize_in_workers, summarize
+
+    c = generate(seed, subjects=24)
+    lineage, path = _home(tmp_path, c.catalog)
+    assert lineage.emit([*c.events, *_merging(c, 2)]).exit_code == 0
+    app, catalog = _app(lineage), _catalog(path)
+    with app.store() as store:
+        app.catch_up(store)
+        linked = store.con.execute("SELECT count(*) FROM identity_links").fetchall()[0][0]
+        assert linked > 0  # some references are folded here, the rest in the workers
+        for as_of, chunk in ((EVER, 1), (EVER, 5), (NOW, 64), (TIMES[0], 3)):
+            here = summarize(store, as_of, catalog, workers=0)
+            there = _summarize_in_workers(store, as_of, catalog, 2, chunk)
+            assert there.parts  # the workers folded some
+            assert there.size() == here.size() > 0
+            assert _rows(there) == _rows(here)
+
+
+def test_audit_with_worker_processes_equals_the_audit_here(
+    company_home: tuple[Lineage, Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first audit after a rebuild (every component folded and kept) gives the same
+    findings and kept summaries whether the fold ran in worker processes or here."""
+    from lineage.services import company as company_module
+
+    lineage, path, _ = company_home
+    app, catalog = _app(lineage), _catalog(path)
+    results = []
+    for threshold in (10**12, 1):  # here; then in workers (any projection is big enough)
+        monkeypatch.setattr(company_module, "PARALLEL_EVENTS", threshold)
+        monkeypatch.setattr(company_module, "_cpus", lambda: 2)
+        with app.store() as store:
+            app.catch_up(store)
+            store.set_meta("summary_fingerprint", "-")  # fold every component again
+            found = _findings(audit(catalog, store, NOW))
+            kept = {
+                name: sorted(
+                    map(repr, store.con.execute(f"SELECT * FROM summary_{name}").fetchall())
+                )
+                for name in ("comps", "holdings", "ends", "moves", "breaches")
+            }
+            results.append((found, kept))
+    assert results[0] == results[1]

@@ -203,13 +203,18 @@ class Store:
         if not all(k in _COLUMNAR for k in kinds):
             yield from self._stream_rows(name, params, size)
             return
-        make = partial(tuple.__new__, _row_type(tuple(rel.columns)))
-        stamps = [i for i, k in enumerate(kinds) if k == "TIMESTAMP"]
         for batch in rel.to_arrow_reader(size):
-            cols = [c.to_pylist() for c in batch.columns]
-            for i in stamps:
-                cols[i] = [None if v is None else v.replace(tzinfo=UTC) for v in cols[i]]
-            yield from map(make, zip(*cols, strict=True))
+            yield from arrow_rows(batch)
+
+    def batches(
+        self, name: str, params: Sequence[Any] | dict[str, Any] = (), size: int = 65_536
+    ) -> Iterator[Any] | None:
+        """The named query's result as Arrow record batches (``arrow_rows`` makes them the
+        rows ``stream`` gives), or None when a column's type would convert differently."""
+        rel = self.con.sql(sql(name), params=_params(params))
+        if not all(str(t) in _COLUMNAR for t in rel.types):
+            return None
+        return iter(rel.to_arrow_reader(size))
 
     def _stream_rows(
         self, name: str, params: Sequence[Any] | dict[str, Any], size: int
@@ -253,6 +258,18 @@ def _params(params: Sequence[Any] | dict[str, Any]) -> Sequence[Any] | dict[str,
 _COLUMNAR = frozenset(
     {"VARCHAR", "VARCHAR[]", "TIMESTAMP", "INTEGER", "BIGINT", "BOOLEAN", "DOUBLE"}
 )
+
+
+def arrow_rows(batch: Any) -> Iterator[Any]:
+    """An Arrow record batch (or table) of a query's result as ``stream``'s named tuples."""
+    import pyarrow as pa
+
+    make = partial(tuple.__new__, _row_type(tuple(batch.schema.names)))
+    cols = [c.to_pylist() for c in batch.columns]
+    for i, f in enumerate(batch.schema):
+        if pa.types.is_timestamp(f.type):
+            cols[i] = [None if v is None else v.replace(tzinfo=UTC) for v in cols[i]]
+    return map(make, zip(*cols, strict=True))
 
 
 def _timestamp_columns(description: Any) -> tuple[int, ...]:

@@ -35,12 +35,12 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from lineage.projection.queries import sql
-from lineage.projection.store import Store
+from lineage.projection.store import Store, arrow_rows
 from lineage.rules.reasons import Reason
 from lineage.rules.retention import reckon
 from lineage.rules.taxonomy import special_category
 from lineage.rules.transfers import abroad, changes, validity
-from lineage.services.subjects import every_state, linked
+from lineage.services.subjects import every_state, fold_rows, linked
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -128,6 +128,20 @@ class Summaries:
         default_factory=list
     )
     breaches: list[tuple[str, str, str, datetime]] = field(default_factory=list)
+    # More rows as Arrow tables (folded in worker processes), one per table name each.
+    parts: list[dict[str, pa.Table]] = field(default_factory=list)
+
+    def size(self) -> int:
+        """How many components these summaries hold."""
+        return len(self.comps) + sum(p["comps"].num_rows for p in self.parts)
+
+    def tools(self) -> set[tuple[str, str]]:
+        """The (transfer tool, country) pairs of the moves."""
+        out = {(m[5], m[4]) for m in self.moves}
+        for p in self.parts:
+            t = p["moves"].select(["mechanism", "country"])
+            out.update(zip(*(c.to_pylist() for c in t.columns), strict=True))
+        return out
 
     def add(self, s: SubjectState, latest: datetime, catalog: Catalog | None) -> None:
         comp = s.refs[0]
@@ -171,7 +185,7 @@ class Summaries:
                 names=[n for n, _ in schema],
             )
 
-        return {
+        own = {
             "comps": table(self.comps, [("comp", text), ("refs", texts), ("latest", ts)]),
             "refs": table(
                 [(comp, ref) for comp, refs, _ in self.comps for ref in refs],
@@ -206,6 +220,9 @@ class Summaries:
                 [("comp", text), ("holder", text), ("purpose", text), ("breach_at", ts)],
             ),
         }
+        if not self.parts:
+            return own
+        return {k: pa.concat_tables([own[k], *(p[k] for p in self.parts)]) for k in own}
 
 
 @cache
@@ -213,14 +230,119 @@ def _json(values: frozenset[str]) -> str:
     return json.dumps(sorted(values))
 
 
+# A fold of every component spreads over worker processes from this many events on (below,
+# starting the processes costs more than it saves), in chunks of about this many events.
+PARALLEL_EVENTS = 100_000
+CHUNK_EVENTS = 32_768
+
+
 def summarize(
-    store: Store, as_of: datetime, catalog: Catalog | None, refs: Iterable[str] | None = None
+    store: Store,
+    as_of: datetime,
+    catalog: Catalog | None,
+    refs: Iterable[str] | None = None,
+    *,
+    workers: int | None = None,
 ) -> Summaries:
-    """Every component's summary as of ``as_of`` (or those of ``refs``' components)."""
+    """Every component's summary as of ``as_of`` (or those of ``refs``' components).
+    A fold of every component runs in ``workers`` processes (by default one per CPU when
+    there are enough events; 0: in this process)."""
+    if refs is None:
+        if workers is None:
+            workers = _workers(store)
+        if workers > 0:
+            from concurrent.futures.process import BrokenProcessPool
+
+            try:
+                return _summarize_in_workers(store, as_of, catalog, workers, CHUNK_EVENTS)
+            except (BrokenProcessPool, OSError):
+                pass  # no processes to be had here: fold in this one
     out = Summaries()
     for state, latest in every_state(store, as_of, catalog, refs):
         out.add(state, latest, catalog)
     return out
+
+
+def _cpus() -> int:
+    import os
+
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _workers(store: Store) -> int:
+    cpus = _cpus()
+    if cpus < 2:
+        return 0
+    row = store.con.execute("SELECT count(*) FROM events").fetchone()
+    return min(cpus, 8) if row is not None and row[0] >= PARALLEL_EVENTS else 0
+
+
+def _summarize_in_workers(
+    store: Store, as_of: datetime, catalog: Catalog | None, workers: int, chunk: int
+) -> Summaries:
+    """``summarize`` of every component, the folding done by worker processes: the events
+    are read here in reference order and handed over as Arrow tables cut between
+    references; the references of larger components (identity links) are folded here, as
+    ``every_state`` does, once all their rows are read."""
+    import multiprocessing
+    from collections import deque
+    from concurrent.futures import Future, ProcessPoolExecutor
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    comps, link_times = linked(store, as_of)  # before the read: it holds the connection
+    batches = store.batches("lineage_events", {"as_of": as_of, "refs": None}, chunk)
+    if batches is None:
+        return summarize(store, as_of, catalog, workers=0)
+    in_comps = pa.array(sorted(comps), type=pa.string())
+    held_back: list[pa.Table] = []
+    out = Summaries()
+    pending: deque[Future[dict[str, pa.Table]]] = deque()
+    # Spawned, not forked: this process holds DuckDB's threads and locks.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+
+        def hand_over(rows: pa.Table) -> None:
+            if comps:
+                mine = pc.is_in(rows.column("subject_ref"), value_set=in_comps)
+                held_back.append(rows.filter(mine))
+                rows = rows.filter(pc.invert(mine))
+            if rows.num_rows:
+                pending.append(pool.submit(_fold_part, rows, catalog))
+            while len(pending) > 2 * workers:  # bounded: rows in flight stay few
+                out.parts.append(pending.popleft().result())
+
+        carry: pa.Table | None = None
+        for batch in batches:
+            rows = pa.Table.from_batches([batch])
+            if carry is not None:
+                rows = pa.concat_tables([carry, rows])
+            refs = rows.column("subject_ref")
+            # The last reference's rows may go on in the next batch: keep them back.
+            cut = pc.index(refs, refs[-1]).as_py()
+            if cut > 0:
+                hand_over(rows.slice(0, cut))
+            carry = rows.slice(cut)
+        if carry is not None and carry.num_rows:
+            hand_over(carry)
+        while pending:
+            out.parts.append(pending.popleft().result())
+    if held_back:
+        rows = pa.concat_tables(held_back)
+        for state, latest in fold_rows(arrow_rows(rows), catalog, comps, link_times):
+            out.add(state, latest, catalog)
+    return out
+
+
+def _fold_part(rows: pa.Table, catalog: Catalog | None) -> dict[str, pa.Table]:
+    """In a worker: the summaries of the single references in ``rows``."""
+    out = Summaries()
+    for state, latest in fold_rows(arrow_rows(rows), catalog, {}, {}):
+        out.add(state, latest, catalog)
+    return out.tables()
 
 
 # -- keeping summaries ----------------------------------------------------------------------
@@ -324,7 +446,7 @@ def refresh(store: Store, catalog: Catalog | None, *, before_store: Any = None) 
             store.set_meta("summary_fingerprint", want)
     except duckdb.TransactionException:
         return 0, False  # another writer got there first: answer by folding
-    return len(rows.comps), True
+    return rows.size(), True
 
 
 # -- the sums -------------------------------------------------------------------------------
@@ -363,7 +485,7 @@ def company(
             refs.update(comp_refs)
         fresh = summarize(store, as_of, catalog, sorted(refs)) if refs else Summaries()
     out = _sums(store, as_of, fresh, skipped if usable else None)
-    out.folded, out.stored = len(fresh.comps), stored
+    out.folded, out.stored = fresh.size(), stored
     out.kept = out.subjects - out.folded
     return out
 
@@ -381,7 +503,7 @@ def _spans(con: Any, fresh: Summaries, kept: bool) -> pa.Table:
     (``rules.transfers.changes``): moves are grouped by the span their date falls in."""
     import pyarrow as pa
 
-    pairs = {(m[5], m[4]) for m in fresh.moves}
+    pairs = fresh.tools()
     if kept:
         pairs.update(
             con.execute("SELECT DISTINCT mechanism, country FROM summary_moves").fetchall()
@@ -409,7 +531,7 @@ def _sums(store: Store, as_of: datetime, fresh: Summaries, skipped: list[str] | 
     # Only the parts there are: an empty fresh side or an empty skip list still costs a
     # union and an anti join over every kept row (most of a warm audit's sums).
     parts: dict[str, list[str]] = {name: [] for name in TABLES}
-    if fresh.comps or skipped is None:
+    if fresh.size() or skipped is None:
         for name, table in fresh.tables().items():
             con.register(f"fresh_{name}", table)
             names.append(f"fresh_{name}")

@@ -86,6 +86,18 @@ def every_state(
         wanted = sorted(found)
         if not wanted:
             return
+    rows = store.stream("lineage_events", {"as_of": as_of, "refs": wanted})
+    yield from fold_rows(rows, catalog, comps, link_times)
+
+
+def fold_rows(
+    rows: Iterable[Any],
+    catalog: Catalog | None,
+    comps: dict[str, list[str]],
+    link_times: dict[str, datetime],
+) -> Iterator[tuple[SubjectState, datetime]]:
+    """Fold ``lineage_events`` rows (ordered by reference) component by component:
+    ``every_state``'s folds, from rows read by the caller."""
     waiting: dict[tuple[str, ...], list[Any]] = {}
 
     def one(component: list[str], rows: list[Any]) -> tuple[SubjectState, datetime]:
@@ -96,15 +108,15 @@ def every_state(
         return fold(component, rows, catalog), latest
 
     current: str | None = None
-    rows: list[Any] = []
-    for row in store.stream("lineage_events", {"as_of": as_of, "refs": wanted}):
+    group: list[Any] = []
+    for row in rows:
         if row.subject_ref != current:
-            if rows and current is not None:
-                yield from _flush(current, rows, comps, waiting, one)
-            current, rows = row.subject_ref, []
-        rows.append(row)
-    if rows and current is not None:
-        yield from _flush(current, rows, comps, waiting, one)
+            if group and current is not None:
+                yield from _flush(current, group, comps, waiting, one)
+            current, group = row.subject_ref, []
+        group.append(row)
+    if group and current is not None:
+        yield from _flush(current, group, comps, waiting, one)
     for key, pending in waiting.items():
         pending.sort(key=lambda r: (r.occurred_at, r.log_partition, r.log_offset))
         yield one(list(key), pending)
