@@ -413,3 +413,36 @@ def test_audit_with_worker_processes_equals_the_audit_here(
             }
             results.append((found, kept))
     assert results[0] == results[1]
+
+
+def test_without_worker_processes_the_fold_runs_here(
+    company_home: tuple[Lineage, Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where processes cannot be started (mid-read here), the fold runs in this process,
+    on the same connection, with the same summaries."""
+    import concurrent.futures
+
+    from lineage.services.company import EVER, summarize
+
+    class NoProcesses:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            pass
+
+        def __enter__(self) -> NoProcesses:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def submit(self, *args: Any) -> Any:
+            raise OSError("no processes here")
+
+    lineage, path, _ = company_home
+    app, catalog = _app(lineage), _catalog(path)
+    with app.store() as store:
+        app.catch_up(store)
+        here = summarize(store, EVER, catalog, workers=0)
+        monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoProcesses)
+        fallback = summarize(store, EVER, catalog, workers=2)
+        assert not fallback.parts and fallback.size() == here.size() > 0
+        assert _rows(fallback) == _rows(here)

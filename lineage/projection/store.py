@@ -208,13 +208,14 @@ class Store:
 
     def batches(
         self, name: str, params: Sequence[Any] | dict[str, Any] = (), size: int = 65_536
-    ) -> Iterator[Any] | None:
-        """The named query's result as Arrow record batches (``arrow_rows`` makes them the
-        rows ``stream`` gives), or None when a column's type would convert differently."""
+    ) -> Any:
+        """A reader of the named query's result as Arrow record batches (``arrow_rows``
+        makes them the rows ``stream`` gives), or None when a column's type would convert
+        differently."""
         rel = self.con.sql(sql(name), params=_params(params))
         if not all(str(t) in _COLUMNAR for t in rel.types):
             return None
-        return iter(rel.to_arrow_reader(size))
+        return rel.to_arrow_reader(size)  # close it to run other queries before its end
 
     def _stream_rows(
         self, name: str, params: Sequence[Any] | dict[str, Any], size: int

@@ -303,7 +303,7 @@ def _summarize_in_workers(
     pending: deque[Future[dict[str, pa.Table]]] = deque()
     # Spawned, not forked: this process holds DuckDB's threads and locks.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with batches, ProcessPoolExecutor(workers, mp_context=context) as pool:
 
         def hand_over(rows: pa.Table) -> None:
             if comps:
