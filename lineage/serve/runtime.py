@@ -34,6 +34,7 @@ from lineage.services.app import App
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from lineage.catalog.catalog import Catalog
     from lineage.config import Settings
@@ -156,26 +157,36 @@ class Unprojected:
                     self.known[p] = max(self.known.get(p, end), end)
 
     def targets(
-        self, refs: set[str], ends: Mapping[int, int], projected: Mapping[int, int]
+        self,
+        refs: set[str] | Callable[[], set[str]],
+        ends: Mapping[int, int],
+        projected: Mapping[int, int],
     ) -> dict[int, int]:
         """Per partition, the offset the projection must hold before answering about
-        ``refs`` everything acknowledged up to ``ends``."""
+        ``refs`` everything acknowledged up to ``ends``. ``refs`` may be a function: it is
+        called (once, outside the lock) only when a pending append names its subjects."""
         with self._lock:
             self._forget(projected)
-            out: dict[int, int] = {}
-            for p, end in ends.items():
-                known = self.known.get(p)
-                if known is None or end > known:  # records nobody told us about
-                    out[p] = end
-                    continue
-                concerned = [
-                    e[p]
-                    for e, touched in self.appends
-                    if p in e and (touched is None or not touched.isdisjoint(refs))
-                ]
-                if concerned:
-                    out[p] = min(max(concerned), end)
-            return out
+            appends = list(self.appends)
+            known = dict(self.known)
+        asked: set[str] | None = None
+        out: dict[int, int] = {}
+        for p, end in ends.items():
+            upto = known.get(p)
+            if upto is None or end > upto:  # records nobody told us about
+                out[p] = end
+                continue
+            pending = [(e[p], touched) for e, touched in appends if p in e]
+            if asked is None and any(touched is not None for _, touched in pending):
+                asked = refs() if callable(refs) else refs
+            concerned = [
+                offset
+                for offset, touched in pending
+                if touched is None or (asked is not None and not touched.isdisjoint(asked))
+            ]
+            if concerned:
+                out[p] = min(max(concerned), end)
+        return out
 
     def _forget(self, projected: Mapping[int, int]) -> None:
         """Drop the appends the projection holds (under the lock)."""
@@ -273,6 +284,8 @@ class ServeApp(App):
     def __init__(self, settings: Settings, runtime: Runtime, catalog_file: Any = None) -> None:
         super().__init__(settings, catalog_file)
         self.runtime = runtime
+        # The identity links ``subject_store`` looked up in the snapshot it yielded, if any.
+        self.links: list[tuple[str, str, datetime]] | None = None
 
     def close(self) -> None:
         """The log belongs to the runtime: one request's end does not close it."""
@@ -311,36 +324,57 @@ class ServeApp(App):
     def query_store(self) -> Iterator[Store]:
         """A snapshot that holds everything acknowledged before the request: an answer is
         never older than the caller's own writes, as on the command line."""
-        self.runtime.follower.wait_for(*self.runtime.log_ends(), self.settings.lock_timeout)
+        self.runtime.wait_for(self.runtime.log_ends(), self.settings.lock_timeout)
         with self.runtime.snapshot() as store:
             yield store
 
     @contextmanager
     def subject_store(self, refs: list[str]) -> Iterator[Store]:
         """``query_store`` for an answer about one subject: it waits only for the appends
-        that touch the subject's identity component (or that the service cannot tell)."""
+        that touch the subject's identity component (or that the service cannot tell).
+
+        Most answers cost no query here: what the follower reports projected (read before
+        the snapshot begins, so the snapshot holds at least that) usually covers the
+        targets, and the component is looked up only when a pending append names subjects.
+        When it was, ``self.links`` keeps its identity links in the yielded snapshot."""
         from lineage.services.whohas import identity_links
 
         runtime = self.runtime
-        ends, begins = runtime.log_ends()
+        ends = runtime.log_ends()
         deadline = time.monotonic() + self.settings.lock_timeout
+        floor = runtime.follower.positions
         with runtime.snapshot() as store:
             while True:
-                component = set(refs)
-                for a, b, _at in identity_links(store, refs):
-                    component.update((a, b))
-                projected = store.positions()  # what this snapshot holds
+                self.links = None
+
+                def component(store: Store = store) -> set[str]:
+                    if self.links is None:
+                        self.links = identity_links(store, refs)
+                    return set(refs).union(*((a, b) for a, b, _at in self.links))
+
+                projected = floor
                 targets = runtime.unprojected.targets(component, ends, projected)
-                if all(projected.get(p, begins.get(p, 0)) >= t for p, t in targets.items()):
+                if not self._holds(projected, targets):
+                    projected = store.positions()  # what this snapshot holds: maybe more
+                    targets = runtime.unprojected.targets(component, ends, projected)
+                if self._holds(projected, targets):
                     yield store
                     return
                 # Wait, then look again: links projected meanwhile may widen the component.
-                runtime.follower.wait_for(targets, begins, max(deadline - time.monotonic(), 0))
+                runtime.wait_for(targets, max(deadline - time.monotonic(), 0))
+                floor = runtime.follower.positions
                 store.con.execute("ROLLBACK")
                 store.con.execute("BEGIN TRANSACTION")
 
+    def _holds(self, projected: Mapping[int, int], targets: Mapping[int, int]) -> bool:
+        if all(projected.get(p, -1) >= t for p, t in targets.items()):
+            return True
+        # A partition never read counts from the log's beginning.
+        begins = self.runtime.log_begins(targets, projected)
+        return all(projected.get(p, begins.get(p, 0)) >= t for p, t in targets.items())
+
     def catch_up(self, store: Store, on_batch: Any = None) -> None:
-        self.runtime.follower.wait_for(*self.runtime.log_ends(), self.settings.lock_timeout)
+        self.runtime.wait_for(self.runtime.log_ends(), self.settings.lock_timeout)
         # A fresh snapshot that includes what the follower just committed.
         store.con.execute("ROLLBACK")
         store.con.execute("BEGIN TRANSACTION")
@@ -447,9 +481,22 @@ class Runtime:
         self.unprojected.appended(result, refs, self.follower.positions)
         self.follower.kick()
 
-    def log_ends(self) -> tuple[dict[int, int], dict[int, int]]:
-        """The log's end and begin offsets now."""
-        return self._probe.end_offsets(), self._probe.begin_offsets()
+    def log_ends(self) -> dict[int, int]:
+        """The log's end offsets now (another process may have appended: asked each time)."""
+        result: dict[int, int] = self._probe.end_offsets()
+        return result
+
+    def log_begins(self, ends: Mapping[int, int], projected: Mapping[int, int]) -> dict[int, int]:
+        """The log's begin offsets, asked only when a partition of ``ends`` was never
+        projected (the only case where they matter; the file log lists its segments)."""
+        if all(p in projected for p in ends):
+            return {}
+        result: dict[int, int] = self._probe.begin_offsets()
+        return result
+
+    def wait_for(self, ends: dict[int, int], timeout: float) -> None:
+        """Return once the projection holds everything up to ``ends``."""
+        self.follower.wait_for(ends, self.log_begins(ends, self.follower.positions), timeout)
 
     def catalog(self, check_taxonomy: bool = True) -> Catalog | None:
         """The catalog, loaded again only when its file changed."""
