@@ -19,6 +19,7 @@ Rights operations (erase, confirm, extend, ...) read what they just wrote: for t
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -358,7 +359,8 @@ class ServeApp(App):
                     projected = store.positions()  # what this snapshot holds: maybe more
                     targets = runtime.unprojected.targets(component, ends, projected)
                 if self._holds(projected, targets):
-                    yield store
+                    with runtime.answering:
+                        yield store
                     return
                 # Wait, then look again: links projected meanwhile may widen the component.
                 runtime.wait_for(targets, max(deadline - time.monotonic(), 0))
@@ -444,6 +446,10 @@ class Runtime:
             {p: self.follower.positions.get(p, begins.get(p, 0)) for p in ends}
         )
         self.writer = Writer(self._append, write_wait, self._appended)
+        # Answers about one subject computed at once: as many as there are cores. More only
+        # pass the GIL to and fro (measured: bench/serve.py, whohas phase); a request that
+        # waits for the follower holds no place meanwhile.
+        self.answering = threading.BoundedSemaphore(os.cpu_count() or 2)
         # Rights requests read their own writes and check for open requests first: one at a
         # time, so two erasures of one subject cannot both pass the check.
         self.rights = threading.Lock()
