@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from lineage.catalog.catalog import Catalog
     from lineage.config import Settings
     from lineage.events.model import Event
+    from lineage.graph.identity import IdentityGraph
     from lineage.projection.projector import ProjectionResult
     from lineage.serve.ingest import IngestPool
 
@@ -210,6 +211,8 @@ class Follower:
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self.positions: dict[int, int] = store.positions()
+        # The identity graph kept warm once the thread starts (None until then).
+        self.graph: IdentityGraph | None = None
         self.error: str | None = None
         self.applied = 0
         self._thread = threading.Thread(target=self._run, name="lineage-follower", daemon=True)
@@ -222,6 +225,14 @@ class Follower:
             self.applied += result.applied
 
     def start(self) -> None:
+        from lineage.graph.identity import BEFORE_ALL, IdentityGraph
+
+        # Loaded here, before the thread runs: nothing else writes the projection meanwhile.
+        graph = IdentityGraph(self.positions)
+        graph.add(
+            ((a, b, at, BEFORE_ALL) for a, b, at in self.store.fetch("identity_links_all")), {}
+        )
+        self.graph = graph
         self._thread.start()
 
     def stop(self) -> None:
@@ -252,6 +263,12 @@ class Follower:
                 backoff = min(backoff * 2, 10.0)
                 continue
             backoff, self.error = 0.5, None
+            if self.graph is not None and result.positions != self.positions:
+                try:
+                    self._grow(self.graph, self.positions, result.positions)
+                except Exception:  # answers go on, their links from the projection
+                    log.exception("identity graph not updated; answering without it")
+                    self.graph = None
             with self._cond:
                 self.positions = dict(result.positions)
                 self.applied += result.applied
@@ -259,6 +276,18 @@ class Follower:
             if not result.read:
                 self._wake.wait(self.idle)
                 self._wake.clear()
+
+    def _grow(self, graph: IdentityGraph, before: Mapping[int, int], after: dict[int, int]) -> None:
+        """Add the links the projection committed between two positions to the graph."""
+        links = [
+            (a, b, at, (p, offset))
+            for p, end in after.items()
+            for a, b, at, offset in self.store.fetch(
+                "identity_links_applied",
+                {"partition": p, "start": before.get(p, -1), "end": end},
+            )
+        ]
+        graph.add(links, after)
 
     def wait_for(self, ends: dict[int, int], begins: dict[int, int], timeout: float) -> None:
         """Return once the projection holds everything up to ``ends`` (log end offsets; a
@@ -338,8 +367,6 @@ class ServeApp(App):
         the snapshot begins, so the snapshot holds at least that) usually covers the
         targets, and the component is looked up only when a pending append names subjects.
         When it was, ``self.links`` keeps its identity links in the yielded snapshot."""
-        from lineage.services.whohas import identity_links
-
         runtime = self.runtime
         ends = runtime.log_ends()
         deadline = time.monotonic() + self.settings.lock_timeout
@@ -350,7 +377,7 @@ class ServeApp(App):
 
                 def component(store: Store = store) -> set[str]:
                     if self.links is None:
-                        self.links = identity_links(store, refs)
+                        self.links = self.identity_links(store, refs)
                     return set(refs).union(*((a, b) for a, b, _at in self.links))
 
                 projected = floor
@@ -367,6 +394,19 @@ class ServeApp(App):
                 floor = runtime.follower.positions
                 store.con.execute("ROLLBACK")
                 store.con.execute("BEGIN TRANSACTION")
+
+    def identity_links(self, store: Store, refs: list[str]) -> list[tuple[str, str, datetime]]:
+        """``services.whohas.identity_links`` in this snapshot: from the warm identity graph
+        when it holds the snapshot's links (one query for the snapshot's positions instead
+        of one per hop)."""
+        from lineage.services.whohas import identity_links
+
+        graph = self.runtime.follower.graph
+        if graph is not None:
+            found = graph.links(refs, store.positions())
+            if found is not None:
+                return found
+        return identity_links(store, refs)
 
     def _holds(self, projected: Mapping[int, int], targets: Mapping[int, int]) -> bool:
         if all(projected.get(p, -1) >= t for p, t in targets.items()):
