@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import re
 import shutil
@@ -157,6 +158,12 @@ def _phase(
     return load
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/<pid>/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _uptime() -> str:
     """The machine's load average (1, 5, 15 minutes): the figures mean little beside a
     high one."""
@@ -236,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     url = f"http://127.0.0.1:{port}"
     done: dict[str, Load] = {}
     service_ms: dict[str, list[float]] = {}
+    service_cpu: dict[str, float] = {}
     try:
         while True:
             if server.poll() is not None:
@@ -249,7 +257,9 @@ def main(argv: list[str] | None = None) -> None:
         seen = 0
         first = 0
         for name in phases:
+            cpu_before = _cpu_seconds(server.pid)
             load = _phase(url, token, batches, first, args, name)
+            service_cpu[name] = _cpu_seconds(server.pid) - cpu_before
             first = load.next_batch
             done[name] = load
             # The access log's who-has lines of this phase (all answered by now).
@@ -309,6 +319,11 @@ def main(argv: list[str] | None = None) -> None:
             "who_has": {
                 "requests": len(load.who_has),
                 "per_s": len(load.who_has) / load.seconds,
+                # The service's CPU time in the phase per answer (whohas phase: all of it
+                # is answering; mixed: ingest's share is in it too).
+                "service_cpu_ms_per_answer": service_cpu[name] * 1000 / len(load.who_has)
+                if load.who_has
+                else None,
                 "service_p50_ms": pct(in_service, 50),
                 "service_p99_ms": pct(in_service, 99),
                 "client_p50_ms": pct(load.who_has, 50),
@@ -342,6 +357,9 @@ def main(argv: list[str] | None = None) -> None:
                 )
             )
             rows.append((f"{name}: who-has requests/s", who["per_s"]))
+            rows.append(
+                (f"{name}: service CPU ms per who-has answer", who["service_cpu_ms_per_answer"])
+            )
         if rate is not None:
             rows.append((f"{name}: ingest events/s", rate))
             rows.append((f"{name}: ingest / emit", phase["ingest_vs_emit"]))

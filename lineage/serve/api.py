@@ -297,7 +297,8 @@ def create_api(
         when = _time(body.as_of, "as_of")
         catalog = a.catalog(check_taxonomy=False)
         with a.subject_store(refs) as store:
-            return as_json(answer(store, refs, when, catalog))
+            links = a.identity_links(store, refs) if a.links is None else a.links
+            return as_json(answer(store, refs, when, catalog, links))
 
     @read.post("/recipients")
     def recipients(body: Subject) -> Response:

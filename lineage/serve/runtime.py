@@ -19,6 +19,7 @@ Rights operations (erase, confirm, extend, ...) read what they just wrote: for t
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -34,10 +35,12 @@ from lineage.services.app import App
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from lineage.catalog.catalog import Catalog
     from lineage.config import Settings
     from lineage.events.model import Event
+    from lineage.graph.identity import IdentityGraph
     from lineage.projection.projector import ProjectionResult
     from lineage.serve.ingest import IngestPool
 
@@ -156,26 +159,36 @@ class Unprojected:
                     self.known[p] = max(self.known.get(p, end), end)
 
     def targets(
-        self, refs: set[str], ends: Mapping[int, int], projected: Mapping[int, int]
+        self,
+        refs: set[str] | Callable[[], set[str]],
+        ends: Mapping[int, int],
+        projected: Mapping[int, int],
     ) -> dict[int, int]:
         """Per partition, the offset the projection must hold before answering about
-        ``refs`` everything acknowledged up to ``ends``."""
+        ``refs`` everything acknowledged up to ``ends``. ``refs`` may be a function: it is
+        called (once, outside the lock) only when a pending append names its subjects."""
         with self._lock:
             self._forget(projected)
-            out: dict[int, int] = {}
-            for p, end in ends.items():
-                known = self.known.get(p)
-                if known is None or end > known:  # records nobody told us about
-                    out[p] = end
-                    continue
-                concerned = [
-                    e[p]
-                    for e, touched in self.appends
-                    if p in e and (touched is None or not touched.isdisjoint(refs))
-                ]
-                if concerned:
-                    out[p] = min(max(concerned), end)
-            return out
+            appends = list(self.appends)
+            known = dict(self.known)
+        asked: set[str] | None = None
+        out: dict[int, int] = {}
+        for p, end in ends.items():
+            upto = known.get(p)
+            if upto is None or end > upto:  # records nobody told us about
+                out[p] = end
+                continue
+            pending = [(e[p], touched) for e, touched in appends if p in e]
+            if asked is None and any(touched is not None for _, touched in pending):
+                asked = refs() if callable(refs) else refs
+            concerned = [
+                offset
+                for offset, touched in pending
+                if touched is None or (asked is not None and not touched.isdisjoint(asked))
+            ]
+            if concerned:
+                out[p] = min(max(concerned), end)
+        return out
 
     def _forget(self, projected: Mapping[int, int]) -> None:
         """Drop the appends the projection holds (under the lock)."""
@@ -198,6 +211,8 @@ class Follower:
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self.positions: dict[int, int] = store.positions()
+        # The identity graph kept warm once the thread starts (None until then).
+        self.graph: IdentityGraph | None = None
         self.error: str | None = None
         self.applied = 0
         self._thread = threading.Thread(target=self._run, name="lineage-follower", daemon=True)
@@ -210,6 +225,14 @@ class Follower:
             self.applied += result.applied
 
     def start(self) -> None:
+        from lineage.graph.identity import BEFORE_ALL, IdentityGraph
+
+        # Loaded here, before the thread runs: nothing else writes the projection meanwhile.
+        graph = IdentityGraph(self.positions)
+        graph.add(
+            ((a, b, at, BEFORE_ALL) for a, b, at in self.store.fetch("identity_links_all")), {}
+        )
+        self.graph = graph
         self._thread.start()
 
     def stop(self) -> None:
@@ -240,6 +263,12 @@ class Follower:
                 backoff = min(backoff * 2, 10.0)
                 continue
             backoff, self.error = 0.5, None
+            if self.graph is not None and result.positions != self.positions:
+                try:
+                    self._grow(self.graph, self.positions, result.positions)
+                except Exception:  # answers go on, their links from the projection
+                    log.exception("identity graph not updated; answering without it")
+                    self.graph = None
             with self._cond:
                 self.positions = dict(result.positions)
                 self.applied += result.applied
@@ -247,6 +276,18 @@ class Follower:
             if not result.read:
                 self._wake.wait(self.idle)
                 self._wake.clear()
+
+    def _grow(self, graph: IdentityGraph, before: Mapping[int, int], after: dict[int, int]) -> None:
+        """Add the links the projection committed between two positions to the graph."""
+        links = [
+            (a, b, at, (p, offset))
+            for p, end in after.items()
+            for a, b, at, offset in self.store.fetch(
+                "identity_links_applied",
+                {"partition": p, "start": before.get(p, -1), "end": end},
+            )
+        ]
+        graph.add(links, after)
 
     def wait_for(self, ends: dict[int, int], begins: dict[int, int], timeout: float) -> None:
         """Return once the projection holds everything up to ``ends`` (log end offsets; a
@@ -273,6 +314,8 @@ class ServeApp(App):
     def __init__(self, settings: Settings, runtime: Runtime, catalog_file: Any = None) -> None:
         super().__init__(settings, catalog_file)
         self.runtime = runtime
+        # The identity links ``subject_store`` looked up in the snapshot it yielded, if any.
+        self.links: list[tuple[str, str, datetime]] | None = None
 
     def close(self) -> None:
         """The log belongs to the runtime: one request's end does not close it."""
@@ -311,36 +354,69 @@ class ServeApp(App):
     def query_store(self) -> Iterator[Store]:
         """A snapshot that holds everything acknowledged before the request: an answer is
         never older than the caller's own writes, as on the command line."""
-        self.runtime.follower.wait_for(*self.runtime.log_ends(), self.settings.lock_timeout)
+        self.runtime.wait_for(self.runtime.log_ends(), self.settings.lock_timeout)
         with self.runtime.snapshot() as store:
             yield store
 
     @contextmanager
     def subject_store(self, refs: list[str]) -> Iterator[Store]:
         """``query_store`` for an answer about one subject: it waits only for the appends
-        that touch the subject's identity component (or that the service cannot tell)."""
-        from lineage.services.whohas import identity_links
+        that touch the subject's identity component (or that the service cannot tell).
 
+        Most answers cost no query here: what the follower reports projected (read before
+        the snapshot begins, so the snapshot holds at least that) usually covers the
+        targets, and the component is looked up only when a pending append names subjects.
+        When it was, ``self.links`` keeps its identity links in the yielded snapshot."""
         runtime = self.runtime
-        ends, begins = runtime.log_ends()
+        ends = runtime.log_ends()
         deadline = time.monotonic() + self.settings.lock_timeout
+        floor = runtime.follower.positions
         with runtime.snapshot() as store:
             while True:
-                component = set(refs)
-                for a, b, _at in identity_links(store, refs):
-                    component.update((a, b))
-                projected = store.positions()  # what this snapshot holds
+                self.links = None
+
+                def component(store: Store = store) -> set[str]:
+                    if self.links is None:
+                        self.links = self.identity_links(store, refs)
+                    return set(refs).union(*((a, b) for a, b, _at in self.links))
+
+                projected = floor
                 targets = runtime.unprojected.targets(component, ends, projected)
-                if all(projected.get(p, begins.get(p, 0)) >= t for p, t in targets.items()):
-                    yield store
+                if not self._holds(projected, targets):
+                    projected = store.positions()  # what this snapshot holds: maybe more
+                    targets = runtime.unprojected.targets(component, ends, projected)
+                if self._holds(projected, targets):
+                    with runtime.answering:
+                        yield store
                     return
                 # Wait, then look again: links projected meanwhile may widen the component.
-                runtime.follower.wait_for(targets, begins, max(deadline - time.monotonic(), 0))
+                runtime.wait_for(targets, max(deadline - time.monotonic(), 0))
+                floor = runtime.follower.positions
                 store.con.execute("ROLLBACK")
                 store.con.execute("BEGIN TRANSACTION")
 
+    def identity_links(self, store: Store, refs: list[str]) -> list[tuple[str, str, datetime]]:
+        """``services.whohas.identity_links`` in this snapshot: from the warm identity graph
+        when it holds the snapshot's links (one query for the snapshot's positions instead
+        of one per hop)."""
+        from lineage.services.whohas import identity_links
+
+        graph = self.runtime.follower.graph
+        if graph is not None:
+            found = graph.links(refs, store.positions())
+            if found is not None:
+                return found
+        return identity_links(store, refs)
+
+    def _holds(self, projected: Mapping[int, int], targets: Mapping[int, int]) -> bool:
+        if all(projected.get(p, -1) >= t for p, t in targets.items()):
+            return True
+        # A partition never read counts from the log's beginning.
+        begins = self.runtime.log_begins(targets, projected)
+        return all(projected.get(p, begins.get(p, 0)) >= t for p, t in targets.items())
+
     def catch_up(self, store: Store, on_batch: Any = None) -> None:
-        self.runtime.follower.wait_for(*self.runtime.log_ends(), self.settings.lock_timeout)
+        self.runtime.wait_for(self.runtime.log_ends(), self.settings.lock_timeout)
         # A fresh snapshot that includes what the follower just committed.
         store.con.execute("ROLLBACK")
         store.con.execute("BEGIN TRANSACTION")
@@ -410,6 +486,10 @@ class Runtime:
             {p: self.follower.positions.get(p, begins.get(p, 0)) for p in ends}
         )
         self.writer = Writer(self._append, write_wait, self._appended)
+        # Answers about one subject computed at once: as many as there are cores. More only
+        # pass the GIL to and fro (measured: bench/serve.py, whohas phase); a request that
+        # waits for the follower holds no place meanwhile.
+        self.answering = threading.BoundedSemaphore(os.cpu_count() or 2)
         # Rights requests read their own writes and check for open requests first: one at a
         # time, so two erasures of one subject cannot both pass the check.
         self.rights = threading.Lock()
@@ -447,9 +527,22 @@ class Runtime:
         self.unprojected.appended(result, refs, self.follower.positions)
         self.follower.kick()
 
-    def log_ends(self) -> tuple[dict[int, int], dict[int, int]]:
-        """The log's end and begin offsets now."""
-        return self._probe.end_offsets(), self._probe.begin_offsets()
+    def log_ends(self) -> dict[int, int]:
+        """The log's end offsets now (another process may have appended: asked each time)."""
+        result: dict[int, int] = self._probe.end_offsets()
+        return result
+
+    def log_begins(self, ends: Mapping[int, int], projected: Mapping[int, int]) -> dict[int, int]:
+        """The log's begin offsets, asked only when a partition of ``ends`` was never
+        projected (the only case where they matter; the file log lists its segments)."""
+        if all(p in projected for p in ends):
+            return {}
+        result: dict[int, int] = self._probe.begin_offsets()
+        return result
+
+    def wait_for(self, ends: dict[int, int], timeout: float) -> None:
+        """Return once the projection holds everything up to ``ends``."""
+        self.follower.wait_for(ends, self.log_begins(ends, self.follower.positions), timeout)
 
     def catalog(self, check_taxonomy: bool = True) -> Catalog | None:
         """The catalog, loaded again only when its file changed."""

@@ -134,12 +134,18 @@ def subject(
 
 
 def who_has(
-    store: Store, refs: list[str], as_of: datetime, catalog: Catalog | None = None
+    store: Store,
+    refs: list[str],
+    as_of: datetime,
+    catalog: Catalog | None = None,
+    links: list[tuple[str, str, datetime]] | None = None,
 ) -> dict[str, Any]:
     """The answer for the subject known by ``refs`` (its first is the one asked about), and
     how many of its events it leaves out because they are dated after both the moment asked
-    and now (a producer's clock running ahead)."""
-    links = identity_links(store, refs)
+    and now (a producer's clock running ahead). ``links``: ``identity_links(store, refs)``
+    when looked up already in this snapshot."""
+    if links is None:
+        links = identity_links(store, refs)
     rows = component_events(store, component_of(refs, links, datetime.max.replace(tzinfo=UTC)))
     out = answer(subject(store, refs, as_of, catalog, rows, links), refs[0])
     after = max(as_of, now())
