@@ -177,8 +177,9 @@ def prepare(app: App, source: Input) -> Prepared:
 
     encode = default_codec().encode
     tally = Tally(app)
-    # Each event is encoded as it passes and not kept: only the bytes are (a batch's events
-    # held until the end made the collector walk them again and again).
+    # Each event is encoded as it passes and only its bytes are kept: a batch's events
+    # (with the records the edge keeps for the codec) held to the end gave the cyclic
+    # collector that many more objects to walk at every collection.
     refs: Touched = Touched()
     records = [
         (e.subject_ref.encode(), encode(e))
