@@ -57,6 +57,8 @@ from _common import (
 )
 from generate import email_of, write_jsonl
 
+# More JSON lines per second than an ingest phase has taken on two cores (about 13,000).
+LINES_PER_SECOND = 25_000
 ACCESS = re.compile(r"POST /v1/who-has 200 ([0-9.]+)ms")
 
 
@@ -203,7 +205,10 @@ def main(argv: list[str] | None = None) -> None:
     source, _ = prepared_home(base, args.events, args.subjects, args.seed)
     # New events for the same subjects (another seed): enough for every ingesting phase.
     lines_path = base / f"serve-ingest-{args.subjects}-{args.seed}.jsonl"
-    wanted = max(200_000, args.events)
+    # Enough that no ingesting phase runs out of lines before its end (an exhausted phase
+    # reports a rate over its whole duration, and the next one ingests nothing).
+    ingesting = sum(1 for p in phases if p != "whohas")
+    wanted = max(200_000, args.events, int(ingesting * args.duration * LINES_PER_SECOND))
     lines = lines_path.read_text().splitlines(keepends=True) if lines_path.exists() else []
     if len(lines) < wanted:
         write_jsonl(lines_path, wanted, args.subjects, args.seed + 1)

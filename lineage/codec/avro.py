@@ -24,7 +24,7 @@ import fastavro
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from lineage.errors import CodecError, UnknownSchemaError
-from lineage.events.model import EVENT_TYPES, Event, event_from_record
+from lineage.events.model import EVENT_TYPES, Event, event_from_record, record_of
 from lineage.resources import resource_dir
 
 MAGIC = b"\xc3\x01"
@@ -135,7 +135,7 @@ class Codec:
 
     # -- encoding -------------------------------------------------------------------------
     def encode(self, event: Event) -> bytes:
-        return self.encode_record(event.event_type, event.to_record())
+        return self.encode_record(event.event_type, record_of(event))
 
     def encode_record(self, event_type: str, record: dict[str, Any]) -> bytes:
         try:

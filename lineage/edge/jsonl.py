@@ -11,17 +11,25 @@ identifiers: that would publish an unkeyed hash of an e-mail address.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 from lineage.edge.identity import Pseudonymizer, is_subject_ref
 from lineage.errors import InputError, LineageError
-from lineage.events.model import EVENT_TYPES, Event, Evidence, IdentityLinked, body_fields
+from lineage.events.model import (
+    EVENT_TYPES,
+    Event,
+    Evidence,
+    IdentityLinked,
+    body_fields,
+    remember_record,
+)
 from lineage.events.taxonomy import Taxonomy, default_taxonomy, suggest
 from lineage.events.validate import RecordValidator
 from lineage.timeutil import now, parse_time
@@ -58,6 +66,17 @@ def _allowed_keys(cls: type[Event]) -> frozenset[str]:
 
 
 _REQUIRED: dict[type, tuple[str, ...]] = {}
+_PLANS: dict[type, tuple[tuple[str, bool], ...]] = {}
+# Fields that ``_convert`` does more with than check that they are strings.
+_CONVERTED = frozenset({"categories", "scope", "evidence", "attempt"}) | _TIME_FIELDS
+
+
+def _body_plan(cls: type[Event]) -> tuple[tuple[str, bool], ...]:
+    """(name, taken as given when a string) of each body field, found once per type."""
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = _PLANS[cls] = tuple((n, n not in _CONVERTED) for n in _field_names(cls))
+    return plan
 
 
 def _required_fields(cls: type[Event]) -> tuple[str, ...]:
@@ -118,13 +137,13 @@ class EventParser:
             hint = suggest(str(event_type), EVENT_TYPES)
             extra = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise InputError(f"unknown event type {event_type!r}{extra}")
-        body_names = _field_names(cls)
         allowed = _allowed_keys(cls)
-        for key in obj:
-            if key not in allowed:
-                hint = suggest(key, allowed)
-                extra = f" (did you mean {hint[0]!r}?)" if hint else ""
-                raise InputError(f"unknown field {key!r} for {event_type}{extra}")
+        if not obj.keys() <= allowed:
+            for key in obj:
+                if key not in allowed:
+                    hint = suggest(key, allowed)
+                    extra = f" (did you mean {hint[0]!r}?)" if hint else ""
+                    raise InputError(f"unknown field {key!r} for {event_type}{extra}")
 
         refs = self._subject_refs(obj)
         occurred_at = parse_time(_required(obj, "occurred_at"))
@@ -133,9 +152,12 @@ class EventParser:
             raise InputError("source must be a non-empty string")
 
         body: dict[str, Any] = {}
-        for name in body_names:
-            if name in obj and obj[name] is not None:
-                body[name] = _convert(name, obj[name])
+        for name, plain in _body_plan(cls):
+            value = obj.get(name)
+            if value is None:
+                continue
+            # Most fields are strings taken as they are: no call for them.
+            body[name] = value if plain and value.__class__ is str else _convert(name, value)
         if cls is IdentityLinked:
             if "linked" in obj:
                 if not isinstance(obj["linked"], dict):
@@ -172,7 +194,11 @@ class EventParser:
         if not given_id:
             # The id derives from the content, so it is known only now. Nobody holds the
             # event yet: setting the field in place spares building it a second time.
-            object.__setattr__(event, "event_id", _content_id(record))
+            event_id = _content_id(record)
+            object.__setattr__(event, "event_id", event_id)
+            record["envelope"]["event_id"] = str(event_id)
+        # The codec encodes this record rather than building it again (see remember_record).
+        remember_record(event, record)
         out = [event]
         for other in refs[1:]:
             pair = (refs[0], other)
@@ -295,12 +321,22 @@ def _convert(name: str, value: Any) -> Any:
 
 
 def _content_id(record: dict[str, Any]) -> uuid.UUID:
-    envelope = dict(record["envelope"])
-    del envelope["event_id"], envelope["recorded_at"]
-    # What the default below would give, without a call back from the C encoder.
-    envelope["occurred_at"] = envelope["occurred_at"].isoformat()
-    canonical = _CANONICAL.encode({**record, "envelope": envelope})
-    return uuid.uuid5(EVENT_NAMESPACE, canonical)
+    """UUIDv5 (``EVENT_NAMESPACE``) of the record's canonical JSON (sorted keys), without
+    the envelope's event_id and recorded_at: ``uuid.uuid5(EVENT_NAMESPACE, canonical)``."""
+    env = record["envelope"]
+    envelope = {
+        "event_type": env["event_type"],
+        # What the default below would give, without a call back from the C encoder.
+        "occurred_at": env["occurred_at"].isoformat(),
+        "source": env["source"],
+        "subject_ref": env["subject_ref"],
+        "schema_version": env["schema_version"],
+    }
+    canonical = _canonical({**record, "envelope": envelope})
+    # uuid.uuid5's own steps, with the namespace's part of the hash computed once.
+    digest = _NAMESPACE_SHA1.copy()
+    digest.update(canonical.encode())
+    return uuid.UUID(bytes=digest.digest()[:16], version=5)
 
 
 def _json_default(value: Any) -> Any:
@@ -309,5 +345,28 @@ def _json_default(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
-# json.dumps(obj, sort_keys=True, default=_json_default), without building an encoder per call.
-_CANONICAL = json.JSONEncoder(sort_keys=True, default=_json_default)
+def _canonical_encoder() -> Callable[[Any], str]:
+    """json.dumps(obj, sort_keys=True, default=_json_default). ``JSONEncoder.encode`` makes
+    the same C encoder for every call, which took half the time of the id; this one is made
+    once (without the cycle check: a record has no cycles; the output is the same)."""
+    encoder = json.JSONEncoder(sort_keys=True, default=_json_default)
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # an interpreter without the C accelerator
+        return encoder.encode
+    make = c_make_encoder(
+        None,
+        _json_default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ": ",
+        ", ",
+        True,
+        False,
+        True,
+    )
+    return lambda obj: "".join(make(obj, 0))
+
+
+_canonical = _canonical_encoder()
+# The hash of RFC 4122 name-based (version 5) UUIDs, fed the namespace once.
+_NAMESPACE_SHA1 = hashlib.sha1(EVENT_NAMESPACE.bytes)

@@ -30,6 +30,19 @@ def body_fields(cls: type[Event]) -> tuple[str, ...]:
     return names
 
 
+def remember_record(event: Event, record: dict[str, Any]) -> None:
+    """Keep ``record`` (equal to ``event.to_record()``) with the event, for the codec to
+    encode: the edge builds it anyway to check the event and derive its id. An event is
+    immutable, and one rebuilt with changes (``dataclasses.replace``) does not carry it."""
+    object.__setattr__(event, "_record", record)
+
+
+def record_of(event: Event) -> dict[str, Any]:
+    """``event.to_record()``, or the record the edge kept with it (not to be changed)."""
+    record: dict[str, Any] | None = event.__dict__.get("_record")
+    return record if record is not None else event.to_record()
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -175,14 +175,18 @@ def prepare(app: App, source: Input) -> Prepared:
     memory: one bad event raises before anything is appended."""
     from lineage.codec import default_codec
 
-    codec = default_codec()
+    encode = default_codec().encode
     tally = Tally(app)
-    events = list(app.scrubbed(tally.counted(source.events)))
-    records = [(e.subject_ref.encode(), codec.encode(e)) for e in events]
+    # Each event is encoded as it passes and only its bytes are kept: a batch's events
+    # (with the records the edge keeps for the codec) held to the end gave the cyclic
+    # collector that many more objects to walk at every collection.
+    refs: Touched = Touched()
+    records = [
+        (e.subject_ref.encode(), encode(e))
+        for e in refs.passing(app.scrubbed(tally.counted(source.events)))
+    ]
     places = [source.place(i) for i in range(len(records))]
-    return Prepared(
-        records, touched(events), places, tally.links, tally.future, tally.where(source)
-    )
+    return Prepared(records, refs.refs, places, tally.links, tally.future, tally.where(source))
 
 
 # Events about the company, not one subject: an answer about anyone may depend on them.
@@ -192,12 +196,30 @@ _COMPANY_WIDE = frozenset({kinds.RETENTION_DECLARED, kinds.CATALOG_CHANGED})
 def touched(events: Iterable[Event]) -> frozenset[str] | None:
     """The subject references whose answers ``events`` can change: their subjects and the
     references they link them to; None when one is about the whole company."""
-    refs: set[str] = set()
-    for e in events:
-        if e.event_type in _COMPANY_WIDE:
-            return None
-        refs.add(e.subject_ref)
-        linked = getattr(e, "linked_ref", None)
-        if linked:
-            refs.add(linked)
-    return frozenset(refs)
+    seen = Touched()
+    for _ in seen.passing(events):
+        pass
+    return seen.refs
+
+
+class Touched:
+    """``touched`` of the events that pass through ``passing``, gathered on the way."""
+
+    def __init__(self) -> None:
+        self._refs: set[str] = set()
+        self._company = False
+
+    @property
+    def refs(self) -> frozenset[str] | None:
+        return None if self._company else frozenset(self._refs)
+
+    def passing(self, events: Iterable[Event]) -> Iterator[Event]:
+        add = self._refs.add
+        for e in events:
+            if e.event_type in _COMPANY_WIDE:
+                self._company = True
+            add(e.subject_ref)
+            linked = getattr(e, "linked_ref", None)
+            if linked:
+                add(linked)
+            yield e

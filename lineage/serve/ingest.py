@@ -55,18 +55,19 @@ class WorkerLost(LineageError):
 
 
 def prepare_body(app: App, text: str, lines: bool, source: str) -> Prepared:
-    """Parse and check the whole body, then scrub and encode it: ``POST /v1/events`` up to
-    the append, in whichever process runs it."""
-    from lineage.ingest.record import Input, from_json, from_lines, parser_for, prepare
+    """Parse, check, scrub and encode the whole body, event by event as ``lineage emit``
+    does (the first bad one raises, before anything is appended): ``POST /v1/events`` up
+    to the append, in whichever process runs it."""
+    from lineage.ingest.record import from_json, from_lines, parser_for, prepare
 
     parser = parser_for(app, source)
     parsed = (
         from_lines(parser, text.split("\n"), "body") if lines else from_json(parser, text, "body")
     )
-    events = list(parsed.events)
-    if not events:
+    prepared = prepare(app, parsed)
+    if not prepared.records:
         raise InputError("no events in the body", "body")
-    return prepare(app, Input(events, parsed.place))
+    return prepared
 
 
 # -- in the worker process ------------------------------------------------------------------
