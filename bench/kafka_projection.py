@@ -28,20 +28,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lineage.codec import default_codec
-from lineage.edge.identity import Pseudonymizer
-from lineage.edge.jsonl import EventParser
 from lineage.log.base import LogRecord
 from lineage.log.kafka import KafkaLog
-from lineage.projection.batch import DEFAULT_BATCH_SIZE
-from lineage.projection.projector import Projector
-from lineage.projection.store import Store
 
-# What `lineage project` commits at a time (one DuckDB row group).
-BATCH = DEFAULT_BATCH_SIZE
+# The projection's modules are imported where used, as `lineage` does: a worker process
+# (spawned) imports this script again, and should start as fast as under `lineage project`.
 
 
 def make_records(n: int) -> list[LogRecord]:
+    from lineage.codec import default_codec
+    from lineage.edge.identity import Pseudonymizer
+    from lineage.edge.jsonl import EventParser
+
     parser = EventParser(Pseudonymizer(b"b" * 32), default_source="bench")
     template = parser.parse_object(
         {
@@ -114,13 +112,21 @@ def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
 def project(
     bootstrap: str, topic: str, path: Path, shard: str = "", workers: int = 0
 ) -> tuple[int, float]:
+    from lineage.codec import default_codec
     from lineage.config import Settings
+    from lineage.projection.batch import DEFAULT_BATCH_SIZE
+    from lineage.projection.projector import Projector
+    from lineage.projection.store import Store
 
     settings = Settings(shard=shard)
     log = KafkaLog(bootstrap, topic, select=settings.owned_partitions)
     store = Store(path)
     started = time.perf_counter()
-    result = Projector(store, log, default_codec(), batch_size=BATCH, workers=workers).run()
+    # What `lineage project` commits at a time (one DuckDB row group).
+    projector = Projector(
+        store, log, default_codec(), batch_size=DEFAULT_BATCH_SIZE, workers=workers
+    )
+    result = projector.run()
     elapsed = time.perf_counter() - started
     store.close()
     log.close()

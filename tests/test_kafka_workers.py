@@ -147,3 +147,23 @@ def test_a_small_catch_up_stays_in_one_process(
     log.append(encoded(50))
     assert project(log, tmp_path / "p.duckdb", 2).applied == 50
     assert started == []
+
+
+def test_workers_start_before_the_checks(
+    log: KafkaLog, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Their start (a spawned interpreter importing the decoder) overlaps the projector's
+    # checks of the log and the stored positions.
+    log.append(encoded(60))
+    running: list[list[str]] = []
+    check_log = Projector.check_log
+
+    def checking(self: Projector) -> dict[int, int]:
+        running.append(
+            [c.name for c in multiprocessing.active_children() if c.name.startswith("lineage")]
+        )
+        return check_log(self)
+
+    monkeypatch.setattr(Projector, "check_log", checking)
+    assert project(log, tmp_path / "p.duckdb", 2).applied == 60
+    assert len(running) == 1 and len(running[0]) == 2

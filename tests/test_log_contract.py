@@ -247,6 +247,16 @@ def test_append_result_names_the_end(log: Log) -> None:
     assert last == {p: ends[p] for p in last}
 
 
+def test_ends_follow_appends_from_one_call_to_the_next(log: Log) -> None:
+    # Kafka: each probe leaves fetches past the record it probed; the next probe must not
+    # take their (older) high watermarks for the ends.
+    for _ in range(3):
+        result = log.append(make_records(40))
+        ends = log.end_offsets()
+        assert result.end and all(ends[p] == offset for p, offset in result.end.items())
+        assert log.end_offsets() == ends
+
+
 def test_next_offset_is_where_a_reader_resumes(log: Log) -> None:
     log.append(make_records(120))
     for partition, got in by_partition(read_all(log)).items():

@@ -170,8 +170,17 @@ class KafkaLog:
 
     def _probing(self) -> Any:
         if self._prober is None:
-            # One record batch per partition is enough to learn its high watermark.
-            self._prober = self._consumer(max_partition_fetch_bytes=1024, max_poll_records=1)
+            # One record batch per partition is enough to learn its high watermark. The client
+            # fetches on past the probed record; the next probe discards those stale fetches
+            # one per poll, and a poll that returned nothing sleeps retry_backoff_ms (100 ms by
+            # default: 0.3 s per probe of 4 partitions, measured). Short waits keep a probe
+            # short; the fetches it makes always find a record, so nothing polls in vain.
+            self._prober = self._consumer(
+                max_partition_fetch_bytes=1024,
+                max_poll_records=1,
+                fetch_max_wait_ms=10,
+                retry_backoff_ms=20,
+            )
         return self._prober
 
     def producer(self) -> Any:

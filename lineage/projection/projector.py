@@ -160,10 +160,10 @@ class Projector:
         taxonomy = self.taxonomy or default_taxonomy()
         spec = getattr(self.log, "spec", None)
         partitions = getattr(self.log, "partitions", None)
-        positions = self.check_log()
         # Worker processes pay off for a large catch-up of a partitioned log (starting them
         # costs about a second); a small catch-up, a bounded or latency-bound round (a
-        # follower) stays in this process.
+        # follower) stays in this process. They start before the checks below, which their
+        # start overlaps; they read nothing until they are sent the checked positions.
         parallel = (
             self.workers > 0
             and spec is not None
@@ -171,7 +171,7 @@ class Projector:
             and entries is None
             and limit is None
             and self.max_latency is None
-            and pending(self.log, positions) >= PARALLEL_MIN_RECORDS
+            and pending(self.log, self.store.positions()) >= PARALLEL_MIN_RECORDS
         )
         workers = None
         if parallel:
@@ -180,6 +180,7 @@ class Projector:
             assert spec is not None and partitions is not None
             workers = Workers(spec(), partitions, self.workers, self.codec, taxonomy)
         try:
+            positions = self.check_log()
             result = ProjectionResult(positions=dict(positions))
             if workers is not None:
                 batches = workers.batches(positions, self.row_type, self.batch_size)
