@@ -4,8 +4,10 @@
   ``Content-Length`` says so or the streamed bytes pass the limit (never read whole first);
   a body that stalls longer than ``body_timeout`` between chunks gets 408. The application
   then sees the client as gone, so it records nothing.
-- ``AccessLog`` (ASGI middleware): method, route template, status, duration, token name.
-  Never the path as sent, query strings or bodies: they may hold identifiers.
+- ``AccessLog`` (ASGI middleware): method, route template, status, duration, token name, and
+  for answers computed under the service's bound on concurrent answers, the time spent
+  computing (``work``) apart from the time spent waiting for a turn. Never the path as sent,
+  query strings or bodies: they may hold identifiers.
 The header timeout (uvicorn has none) is the webhook receiver's:
 ``lineage.ingest.server.header_timeout_protocol``.
 """
@@ -17,6 +19,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from typing import Any
 
 Scope = MutableMapping[str, Any]
@@ -26,6 +29,17 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 access_log = logging.getLogger("lineage.access")
+
+# Seconds a request spent computing its answer, set where the work is done (a threadpool
+# thread: it sees the request's context, so it can fill the request's own list).
+_work: ContextVar[list[float] | None] = ContextVar("lineage_work", default=None)
+
+
+def note_work(seconds: float) -> None:
+    """Add ``seconds`` of answering to the current request's access-log line."""
+    spent = _work.get()
+    if spent is not None:
+        spent.append(seconds)
 
 
 async def _reply(send: Send, status: int, error: str, headers: list[tuple[bytes, bytes]]) -> None:
@@ -127,6 +141,8 @@ class AccessLog:
             return
         began = time.perf_counter()
         status = 0
+        work: list[float] = []
+        _work.set(work)
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -143,10 +159,11 @@ class AccessLog:
                 "/hooks/{name}" if scope["path"].startswith("/hooks/") else "-"
             )
             access_log.info(
-                "%s %s %s %.1fms token=%s",
+                "%s %s %s %.1fms token=%s%s",
                 scope["method"],
                 template,
                 status or state.get("status", 0),
                 (time.perf_counter() - began) * 1000,
                 state.get("token", "-"),
+                f" work={sum(work) * 1000:.1f}ms" if work else "",
             )

@@ -31,6 +31,7 @@ from lineage.edge.identity import Pseudonymizer
 from lineage.errors import LineageError, LogBusyError, LogUnavailableError
 from lineage.log.base import AppendResult
 from lineage.projection.store import Store
+from lineage.serve.http import note_work
 from lineage.services.app import App
 
 if TYPE_CHECKING:
@@ -387,7 +388,11 @@ class ServeApp(App):
                     targets = runtime.unprojected.targets(component, ends, projected)
                 if self._holds(projected, targets):
                     with runtime.answering:
-                        yield store
+                        began = time.perf_counter()
+                        try:
+                            yield store
+                        finally:
+                            note_work(time.perf_counter() - began)
                     return
                 # Wait, then look again: links projected meanwhile may widen the component.
                 runtime.wait_for(targets, max(deadline - time.monotonic(), 0))

@@ -300,3 +300,21 @@ def test_unexpected_paths_and_methods_are_4xx(server: Server) -> None:
         assert c.get("/v1/who-has").status_code == 405
         assert c.get("/v1/erasure/requests/" + str(uuid.uuid4())).status_code == 404
         assert c.post("/v1/erasure/requests/x/extend", json={"months": 7}).status_code == 422
+
+
+def test_access_log_parts_a_who_has_answers_work_from_its_wait(server: Server) -> None:
+    """A who-has line says how long computing the answer took, within its whole time; a
+    route without the bound on concurrent answers says nothing of work."""
+    import re
+
+    with server.client() as c:
+        assert c.post("/v1/who-has", json={"identifier": "a@example.com"}).status_code == 200
+        assert c.get("/v1/status").status_code == 200
+    time.sleep(0.2)
+    text = server.log.read_text()
+    lines = re.findall(r"POST /v1/who-has 200 ([0-9.]+)ms token=\S+ work=([0-9.]+)ms", text)
+    assert lines, text
+    total, work = (float(v) for v in lines[-1])
+    assert 0 < work <= total
+    status = [line for line in text.splitlines() if "GET /v1/status 200" in line]
+    assert status and "work=" not in status[-1]
