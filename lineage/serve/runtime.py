@@ -199,12 +199,31 @@ class Unprojected:
         ]
 
 
-class Follower:
-    """Projects the log into the owned projection until stopped (a thread)."""
+# The kept audit summaries are brought up to date this many marked references at a time,
+# between batches when there is nothing to project: a batch that arrives meanwhile waits
+# for one step at most (bench/README.md, "summaries in the service").
+SUMMARY_STEP = 256
 
-    def __init__(self, app: App, store: Store) -> None:
+
+class Follower:
+    """Projects the log into the owned projection until stopped (a thread); when there is
+    nothing to project, brings the kept audit summaries up to date a bounded step at a time
+    (``services.company.refresh``) under the catalog ``catalog()`` gives."""
+
+    def __init__(
+        self,
+        app: App,
+        store: Store,
+        catalog: Callable[[], Catalog | None] | None = None,
+        step: int = SUMMARY_STEP,
+    ) -> None:
         self.app = app
         self.store = store
+        self.catalog = catalog
+        self.step = step
+        # The longest summary step so far, in seconds (bench/serve.py reads it).
+        self.longest_step = 0.0
+        self._step_error: str | None = None
         settings = app.settings
         self.idle = min(max(settings.max_latency, 0.05), 1.0)
         self._wake = threading.Event()
@@ -273,9 +292,27 @@ class Follower:
                 self.positions = dict(result.positions)
                 self.applied += result.applied
                 self._cond.notify_all()
-            if not result.read:
+            if not result.read and not self._summaries():
                 self._wake.wait(self.idle)
                 self._wake.clear()
+
+    def _summaries(self) -> bool:
+        """One step of the kept summaries; whether more steps are to follow at once."""
+        from lineage.services.company import refresh
+
+        if self.catalog is None:
+            return False
+        started = time.perf_counter()
+        try:
+            _, current = refresh(self.store, self.catalog(), limit=self.step)
+        except Exception as exc:  # answers stay right without them: readers fold what is marked
+            if str(exc) != self._step_error:  # once, not at every idle poll
+                log.warning("audit summaries not brought up to date: %s", exc)
+            self._step_error = str(exc)
+            return False
+        self._step_error = None
+        self.longest_step = max(self.longest_step, time.perf_counter() - started)
+        return not current
 
     def _grow(self, graph: IdentityGraph, before: Mapping[int, int], after: dict[int, int]) -> None:
         """Add the links the projection committed between two positions to the graph."""
@@ -480,7 +517,7 @@ class Runtime:
         self._catalog_lock = threading.Lock()
         # The follower reads through its own log handle: a reader and the writer never share
         # one client (kafka-python's consumer is not thread-safe).
-        self.follower = Follower(base, self.store)
+        self.follower = Follower(base, self.store, self.catalog)
         ends, begins = self.log.end_offsets(), self.log.begin_offsets()
         self.unprojected = Unprojected(
             {p: self.follower.positions.get(p, begins.get(p, 0)) for p in ends}

@@ -302,6 +302,7 @@ class App:
 
     def status(self, store: Store) -> dict[str, Any]:
         from lineage.log.base import DeadLetterLog
+        from lineage.services.company import waiting
 
         log = self.log
         rows = store.fetch_dicts("status")
@@ -324,6 +325,8 @@ class App:
                 **counts,
                 "future_events": future["events"],
                 "first_future_event_at": iso(future["first_at"]),
+                # References whose components' kept audit summaries are to be folded again.
+                "summaries_waiting": waiting(store),
             },
         }
 
