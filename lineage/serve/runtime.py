@@ -363,6 +363,17 @@ class ServeApp(App):
     def pseudonymizer(self) -> Pseudonymizer:
         return self.runtime.pseudonymizer
 
+    def summaries_waiting(self, store: Store) -> int:
+        """The references the follower's steps are still to fold under the service's
+        catalog (every one after a change, until the steps start over)."""
+        from lineage.services.company import fingerprint, waiting
+
+        try:
+            want = fingerprint(self.catalog())
+        except LineageError:  # a broken catalog: the audit says so; the marks are known
+            return waiting(store)
+        return waiting(store, want)
+
     @property
     def log(self) -> Any:
         return self.runtime.log

@@ -478,15 +478,21 @@ def restart(store: Store, want: str) -> None:
     for name in TABLES:
         con.execute(f"DELETE FROM summary_{name}")
     con.execute("DELETE FROM dirty_refs")
-    con.execute(sql("mark_every_ref"))
+    con.execute(f"INSERT INTO dirty_refs {sql('every_ref')}")
     store.set_meta("summary_fingerprint", want)
 
 
-def waiting(store: Store) -> int:
-    """How many marked references wait to be folded (0 without the tables)."""
+def waiting(store: Store, want: str | None = None) -> int:
+    """How many marked references wait to be folded (0 without the tables); given the
+    fingerprint ``want`` the summaries are to be folded under, every reference when the
+    kept ones were folded under another (the steps' restart is still to come)."""
     if not _has_tables(store):
         return 0
-    row = store.con.execute("SELECT count(DISTINCT ref) FROM dirty_refs").fetchone()
+    query = "SELECT count(DISTINCT ref) FROM dirty_refs"
+    kept = store.meta("summary_fingerprint")
+    if want is not None and kept is not None and kept != want:
+        query = f"SELECT count(*) FROM ({sql('every_ref')})"
+    row = store.con.execute(query).fetchone()
     return int(row[0]) if row is not None else 0
 
 
