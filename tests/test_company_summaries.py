@@ -507,5 +507,6 @@ def test_bounded_steps_answer_as_the_fold_at_every_point(
         assert (stored, current) == (0, False)
         assert _kept(store)["summary_comps"] == 0 and waiting(store) > limit
         assert steps(edited) > 1
-        assert company(store, NOW, edited).kept == company(store, NOW, edited).subjects
+        sums = company(store, NOW, edited)
+        assert sums.stored == 0 and sums.kept > 0  # the steps left nothing to store
         reader.con.close()

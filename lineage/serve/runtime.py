@@ -199,10 +199,13 @@ class Unprojected:
         ]
 
 
-# The kept audit summaries are brought up to date this many marked references at a time,
-# between batches when there is nothing to project: a batch that arrives meanwhile waits
-# for one step at most (bench/README.md, "summaries in the service").
-SUMMARY_STEP = 256
+# The kept audit summaries are brought up to date a step at a time, between batches when
+# there is nothing to project: a batch that arrives meanwhile waits for one step at most.
+# A step takes as many marked references as fold in about STEP_SECONDS (a component folds in
+# about 0.3-1 ms; each step also costs a few queries): the number adapts to the last step's
+# time, within these bounds (bench/serve_audit.py measures the longest step).
+STEP_SECONDS = 0.1
+STEP_REFS = (16, 128, 4096)  # least, first, most
 
 
 class Follower:
@@ -215,14 +218,15 @@ class Follower:
         app: App,
         store: Store,
         catalog: Callable[[], Catalog | None] | None = None,
-        step: int = SUMMARY_STEP,
+        step: int = STEP_REFS[1],
     ) -> None:
         self.app = app
         self.store = store
         self.catalog = catalog
         self.step = step
-        # The longest summary step so far, in seconds (bench/serve.py reads it).
+        # Summary steps that did work, and the longest so far in seconds (bench/serve_audit.py).
         self.longest_step = 0.0
+        self.steps = 0
         self._step_error: str | None = None
         settings = app.settings
         self.idle = min(max(settings.max_latency, 0.05), 1.0)
@@ -304,14 +308,20 @@ class Follower:
             return False
         started = time.perf_counter()
         try:
-            _, current = refresh(self.store, self.catalog(), limit=self.step)
+            stored, current = refresh(self.store, self.catalog(), limit=self.step)
         except Exception as exc:  # answers stay right without them: readers fold what is marked
             if str(exc) != self._step_error:  # once, not at every idle poll
                 log.warning("audit summaries not brought up to date: %s", exc)
             self._step_error = str(exc)
             return False
         self._step_error = None
-        self.longest_step = max(self.longest_step, time.perf_counter() - started)
+        if stored or not current:
+            took = time.perf_counter() - started
+            self.steps += 1
+            self.longest_step = max(self.longest_step, took)
+            if stored:  # at most twice or half as many next time: one slow step is noise
+                scale = min(max(STEP_SECONDS / max(took, 1e-3), 0.5), 2.0)
+                self.step = min(max(int(self.step * scale), STEP_REFS[0]), STEP_REFS[2])
         return not current
 
     def _grow(self, graph: IdentityGraph, before: Mapping[int, int], after: dict[int, int]) -> None:

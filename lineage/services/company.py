@@ -515,6 +515,9 @@ def company(
         keep
         and (current or _has_tables(store))
         and store.meta("summary_fingerprint") == fingerprint(catalog)
+        # None kept yet (steps begun after a change): the fold of every component, which
+        # may spread over worker processes, rather than of every marked one here.
+        and (current or bool(store.con.execute("SELECT 1 FROM summary_comps LIMIT 1").fetchall()))
     )
     skipped: list[str] = []
     if not usable:
