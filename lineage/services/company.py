@@ -12,7 +12,9 @@ Summaries are kept in the projection (``summary_*`` tables, incremental view mai
 the projector marks every reference a batch touches in ``dirty_refs`` in the batch's own
 transaction (``queries/mark_dirty.sql``); the next company-wide answer folds only the dirty
 references' components again, through the same code, and stores them with the removal of
-the marks it saw, in one transaction. A summary is used only when
+the marks it saw, in one transaction. ``lineage serve``, whose answers read snapshots, has
+its follower do the same a bounded step at a time between the batches it projects
+(``refresh`` with a limit: the same code). A summary is used only when
 
 - it was folded under the same catalog and rulebook (``fingerprint``; else every component
   is folded again),
@@ -465,10 +467,13 @@ def refresh(
                     {"refs": refs},
                 )
             _store_rows(store, rows)
-            current = limit is None or waiting(store) == 0
+            current = limit is None or not con.execute(_ANY_MARK).fetchall()
     except duckdb.TransactionException:
         return 0, False  # another writer got there first: answer by folding
     return rows.size(), current
+
+
+_ANY_MARK = "SELECT 1 FROM dirty_refs LIMIT 1"
 
 
 def restart(store: Store, want: str) -> None:
