@@ -25,7 +25,7 @@ from lineage.catalog.loader import load_catalog
 from lineage.config import resolve
 from lineage.services.app import App
 from lineage.services.audit import audit
-from lineage.services.company import company, refresh
+from lineage.services.company import company, refresh, waiting
 from lineage.services.whohas import identity_component, who_has
 from lineage.timeutil import parse_time
 from tests.companies import AS_OF_TIMES, generate
@@ -446,3 +446,67 @@ def test_without_worker_processes_the_fold_runs_here(
         fallback = summarize(store, EVER, catalog, workers=2)
         assert not fallback.parts and fallback.size() == here.size() > 0
         assert _rows(fallback) == _rows(here)
+
+
+def _answers(store: Any, catalog: Any) -> list[list[str]]:
+    return [_findings(audit(catalog, store, t)) for t in (NOW, *TIMES)]
+
+
+@settings(
+    max_examples=4,
+    deadline=None,
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 10_000), limit=st.integers(1, 7), merges=st.integers(0, 2))
+def test_bounded_steps_answer_as_the_fold_at_every_point(
+    tmp_path_factory: pytest.TempPathFactory, seed: int, limit: int, merges: int
+) -> None:
+    """The service's steps (``refresh`` with a limit): after ingest and after a catalog
+    change, a reader's audit equals the fold of every subject before, between and after
+    the steps, and the steps end with every mark handled."""
+    from lineage.projection.store import Store
+
+    c = generate(seed, subjects=16)
+    lineage, path = _home(tmp_path_factory.mktemp("steps"), c.catalog)
+    events = list(c.events)
+    half = len(events) // 2
+    app = _app(lineage)
+    with app.store() as store:
+        reader = Store.over(store.con.cursor(), store.path)
+
+        def check(catalog: Any) -> None:
+            reader.con.execute("BEGIN TRANSACTION")
+            try:
+                folded = [_findings(audit(catalog, reader, t, keep=False)) for t in (NOW, *TIMES)]
+                assert _answers(reader, catalog) == folded
+                assert company(reader, NOW, catalog).stored == 0  # a reader stores nothing
+            finally:
+                reader.con.execute("ROLLBACK")
+
+        def steps(catalog: Any) -> int:
+            n = 0
+            while True:
+                check(catalog)
+                before = waiting(store)
+                stored, current = refresh(store, catalog, limit=limit)
+                n += 1
+                assert waiting(store) < before or (current and before == 0) or stored == 0
+                if current:
+                    check(catalog)
+                    assert _kept(store)["dirty_refs"] == 0
+                    return n
+
+        for part, batch in enumerate((events[:half], events[half:] + _merging(c, merges))):
+            assert lineage.emit(batch, name=f"part{part}.jsonl").exit_code == 0
+            app.catch_up(store)
+            steps(_catalog(path))
+        path.write_text(yaml.safe_dump(_edited(c.catalog, seed), sort_keys=False))
+        edited = _catalog(path)
+        stored, current = refresh(store, edited, limit=limit)  # the restart: marks only
+        assert (stored, current) == (0, False)
+        assert _kept(store)["summary_comps"] == 0 and waiting(store) > limit
+        assert steps(edited) > 1
+        sums = company(store, NOW, edited)
+        assert sums.stored == 0 and sums.kept > 0  # the steps left nothing to store
+        reader.con.close()

@@ -200,12 +200,35 @@ class Unprojected:
         ]
 
 
-class Follower:
-    """Projects the log into the owned projection until stopped (a thread)."""
+# The kept audit summaries are brought up to date a step at a time, between batches when
+# there is nothing to project: a batch that arrives meanwhile waits for one step at most.
+# A step takes as many marked references as fold in about STEP_SECONDS (a component folds in
+# about 0.3-1 ms; each step also costs a few queries): the number adapts to the last step's
+# time, within these bounds (bench/serve_audit.py measures the longest step).
+STEP_SECONDS = 0.1
+STEP_REFS = (16, 128, 4096)  # least, first, most
 
-    def __init__(self, app: App, store: Store) -> None:
+
+class Follower:
+    """Projects the log into the owned projection until stopped (a thread); when there is
+    nothing to project, brings the kept audit summaries up to date a bounded step at a time
+    (``services.company.refresh``) under the catalog ``catalog()`` gives."""
+
+    def __init__(
+        self,
+        app: App,
+        store: Store,
+        catalog: Callable[[], Catalog | None] | None = None,
+        step: int = STEP_REFS[1],
+    ) -> None:
         self.app = app
         self.store = store
+        self.catalog = catalog
+        self.step = step
+        # Summary steps that did work, and the longest so far in seconds (bench/serve_audit.py).
+        self.longest_step = 0.0
+        self.steps = 0
+        self._step_error: str | None = None
         settings = app.settings
         self.idle = min(max(settings.max_latency, 0.05), 1.0)
         self._wake = threading.Event()
@@ -274,9 +297,33 @@ class Follower:
                 self.positions = dict(result.positions)
                 self.applied += result.applied
                 self._cond.notify_all()
-            if not result.read:
+            if not result.read and not self._summaries():
                 self._wake.wait(self.idle)
                 self._wake.clear()
+
+    def _summaries(self) -> bool:
+        """One step of the kept summaries; whether more steps are to follow at once."""
+        from lineage.services.company import refresh
+
+        if self.catalog is None:
+            return False
+        started = time.perf_counter()
+        try:
+            stored, current = refresh(self.store, self.catalog(), limit=self.step)
+        except Exception as exc:  # answers stay right without them: readers fold what is marked
+            if str(exc) != self._step_error:  # once, not at every idle poll
+                log.warning("audit summaries not brought up to date: %s", exc)
+            self._step_error = str(exc)
+            return False
+        self._step_error = None
+        if stored or not current:
+            took = time.perf_counter() - started
+            self.steps += 1
+            self.longest_step = max(self.longest_step, took)
+            if stored:  # at most twice or half as many next time: one slow step is noise
+                scale = min(max(STEP_SECONDS / max(took, 1e-3), 0.5), 2.0)
+                self.step = min(max(int(self.step * scale), STEP_REFS[0]), STEP_REFS[2])
+        return not current
 
     def _grow(self, graph: IdentityGraph, before: Mapping[int, int], after: dict[int, int]) -> None:
         """Add the links the projection committed between two positions to the graph."""
@@ -326,6 +373,17 @@ class ServeApp(App):
 
     def pseudonymizer(self) -> Pseudonymizer:
         return self.runtime.pseudonymizer
+
+    def summaries_waiting(self, store: Store) -> int:
+        """The references the follower's steps are still to fold under the service's
+        catalog (every one after a change, until the steps start over)."""
+        from lineage.services.company import fingerprint, waiting
+
+        try:
+            want = fingerprint(self.catalog())
+        except LineageError:  # a broken catalog: the audit says so; the marks are known
+            return waiting(store)
+        return waiting(store, want)
 
     @property
     def log(self) -> Any:
@@ -485,7 +543,7 @@ class Runtime:
         self._catalog_lock = threading.Lock()
         # The follower reads through its own log handle: a reader and the writer never share
         # one client (kafka-python's consumer is not thread-safe).
-        self.follower = Follower(base, self.store)
+        self.follower = Follower(base, self.store, self.catalog)
         ends, begins = self.log.end_offsets(), self.log.begin_offsets()
         self.unprojected = Unprojected(
             {p: self.follower.positions.get(p, begins.get(p, 0)) for p in ends}

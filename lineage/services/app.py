@@ -324,8 +324,17 @@ class App:
                 **counts,
                 "future_events": future["events"],
                 "first_future_event_at": iso(future["first_at"]),
+                # References whose components' kept audit summaries are to be folded again.
+                "summaries_waiting": self.summaries_waiting(store),
             },
         }
+
+    def summaries_waiting(self, store: Store) -> int:
+        """The references the next audit folds again (the marks: which catalog it reads
+        is the audit's option)."""
+        from lineage.services.company import waiting
+
+        return waiting(store)
 
     def future_horizon(self) -> datetime:
         """Events dated after this are further ahead of our clock than the tolerance."""

@@ -12,7 +12,9 @@ Summaries are kept in the projection (``summary_*`` tables, incremental view mai
 the projector marks every reference a batch touches in ``dirty_refs`` in the batch's own
 transaction (``queries/mark_dirty.sql``); the next company-wide answer folds only the dirty
 references' components again, through the same code, and stores them with the removal of
-the marks it saw, in one transaction. A summary is used only when
+the marks it saw, in one transaction. ``lineage serve``, whose answers read snapshots, has
+its follower do the same a bounded step at a time between the batches it projects
+(``refresh`` with a limit: the same code). A summary is used only when
 
 - it was folded under the same catalog and rulebook (``fingerprint``; else every component
   is folded again),
@@ -408,11 +410,22 @@ def _affected(store: Store, dirty: list[str]) -> list[str]:
     return sorted(out)
 
 
-def refresh(store: Store, catalog: Catalog | None, *, before_store: Any = None) -> tuple[int, bool]:
-    """Bring the kept summaries up to date, if this store may be written: fold the marked
-    references' components (all of them under a new catalog or rulebook) and store them with
-    the removal of the marks seen, in one transaction. (components stored, whether the kept
-    summaries are now current). ``before_store`` runs between the fold and the store."""
+def refresh(
+    store: Store,
+    catalog: Catalog | None,
+    *,
+    limit: int | None = None,
+    before_store: Any = None,
+) -> tuple[int, bool]:
+    """One step of bringing the kept summaries up to date, if this store may be written:
+    take up to ``limit`` marked references (None: every one), fold their components again
+    and store them with the removal of the marks of the references folded, as this
+    transaction saw them, in one transaction; marks committed meanwhile stay. Under a new
+    catalog or rulebook the summaries are first emptied and every reference marked
+    (``restart``): with a limit, that is a transaction of its own and the steps after it
+    work through the marks; without, it is this step's own beginning and every component
+    is folded at once. (components stored, whether the kept summaries are now current).
+    ``before_store`` runs between the fold and the store."""
     import duckdb
 
     if store.read_only or not _has_tables(store):
@@ -420,18 +433,23 @@ def refresh(store: Store, catalog: Catalog | None, *, before_store: Any = None) 
     want = fingerprint(catalog)
     try:
         with store.transaction():
+            everything = store.meta("summary_fingerprint") != want
+            if everything:
+                restart(store, want)
+                if limit is not None:
+                    return 0, False  # the marks are worked through by the next steps
             con = store.con
-            if store.meta("summary_fingerprint") != want:
-                for name in TABLES:
-                    con.execute(f"DELETE FROM summary_{name}")
+            taken = "SELECT DISTINCT ref FROM dirty_refs"
+            if limit is not None:
+                taken += f" LIMIT {int(limit)}"
+            marks = [r for (r,) in con.execute(taken).fetchall()]
+            if not marks:
+                return 0, True
+            refs = marks
+            if everything:  # every reference is marked: the fold of every component
                 rows = summarize(store, EVER, catalog)
             else:
-                dirty = [
-                    r for (r,) in con.execute("SELECT DISTINCT ref FROM dirty_refs").fetchall()
-                ]
-                if not dirty:
-                    return 0, True
-                refs = _affected(store, dirty)
+                refs = _affected(store, marks)
                 stale = [c for (c,) in con.execute(sql("summary_stale"), {"refs": refs}).fetchall()]
                 for name in TABLES:
                     con.execute(
@@ -441,12 +459,46 @@ def refresh(store: Store, catalog: Catalog | None, *, before_store: Any = None) 
                 rows = summarize(store, EVER, catalog, refs)
             if before_store is not None:
                 before_store()
-            con.execute("DELETE FROM dirty_refs")  # the marks this transaction saw
+            if limit is None:
+                con.execute("DELETE FROM dirty_refs")  # the marks this transaction saw
+            else:  # the marks of every reference folded, as this transaction saw them
+                con.execute(
+                    "DELETE FROM dirty_refs WHERE ref IN (SELECT unnest($refs::VARCHAR[]))",
+                    {"refs": refs},
+                )
             _store_rows(store, rows)
-            store.set_meta("summary_fingerprint", want)
+            current = limit is None or not con.execute(_ANY_MARK).fetchall()
     except duckdb.TransactionException:
         return 0, False  # another writer got there first: answer by folding
-    return rows.size(), True
+    return rows.size(), current
+
+
+_ANY_MARK = "SELECT 1 FROM dirty_refs LIMIT 1"
+
+
+def restart(store: Store, want: str) -> None:
+    """Inside the caller's transaction: no summary holds (a new catalog or rulebook),
+    every reference is marked, and ``want`` is what the summaries will be folded under."""
+    con = store.con
+    for name in TABLES:
+        con.execute(f"DELETE FROM summary_{name}")
+    con.execute("DELETE FROM dirty_refs")
+    con.execute(f"INSERT INTO dirty_refs {sql('every_ref')}")
+    store.set_meta("summary_fingerprint", want)
+
+
+def waiting(store: Store, want: str | None = None) -> int:
+    """How many marked references wait to be folded (0 without the tables); given the
+    fingerprint ``want`` the summaries are to be folded under, every reference when the
+    kept ones were folded under another (the steps' restart is still to come)."""
+    if not _has_tables(store):
+        return 0
+    query = "SELECT count(DISTINCT ref) FROM dirty_refs"
+    kept = store.meta("summary_fingerprint")
+    if want is not None and kept is not None and kept != want:
+        query = f"SELECT count(*) FROM ({sql('every_ref')})"
+    row = store.con.execute(query).fetchone()
+    return int(row[0]) if row is not None else 0
 
 
 # -- the sums -------------------------------------------------------------------------------
@@ -468,6 +520,9 @@ def company(
         keep
         and (current or _has_tables(store))
         and store.meta("summary_fingerprint") == fingerprint(catalog)
+        # None kept yet (steps begun after a change): the fold of every component, which
+        # may spread over worker processes, rather than of every marked one here.
+        and (current or bool(store.con.execute("SELECT 1 FROM summary_comps LIMIT 1").fetchall()))
     )
     skipped: list[str] = []
     if not usable:
