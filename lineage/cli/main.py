@@ -180,6 +180,14 @@ def init(ctx: click.Context, fmt: str) -> None:
     "--at", "occurred_at", metavar="TIME", help="When it happened (single-event form; default now)."
 )
 @click.option("--source", help="Emitting tool or connector (default: emit).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="Processes that prepare chunks of a --file (0 = none, all in this process). "
+    "Default: one per CPU for files of 8 MiB or more when there is more than one CPU. "
+    "Standard input is always read in this process.",
+)
+@click.option("--chunk-size", type=click.IntRange(min=1), hidden=True, help="Bytes per chunk.")
 @click.argument("fields", nargs=-1, metavar="[EVENT_TYPE FIELD=VALUE...]")
 @format_option("table", "json")
 @catalog_option
@@ -190,6 +198,8 @@ def emit(
     ids: tuple[str, ...],
     occurred_at: str | None,
     source: str | None,
+    workers: int | None,
+    chunk_size: int | None,
     fields: tuple[str, ...],
     fmt: str,
 ) -> None:
@@ -219,8 +229,16 @@ def emit(
         # Binary standard input may have no name (or the descriptor number) for one.
         name = getattr(file, "name", None)
         name = name if isinstance(name, str) and name != "-" else "<stdin>"
-        with progress(_size(file), "recording") as bar:
-            result = record(app, from_lines(parser, _read(file, bar), name))
+        size = _size(file)
+        with progress(size, "recording") as bar:
+            workers = _emit_workers(workers, size)
+            if workers:
+                from lineage.serve.ingest import CHUNK_BYTES, record_file
+
+                chunk = chunk_size or CHUNK_BYTES
+                result = record_file(app, file, name, source, workers, chunk, bar.to)
+            else:
+                result = record(app, from_lines(parser, _read(file, bar), name))
     else:
         obj = _event_from_options(fields, ids, occurred_at, source)
         result = record(app, from_object(parser, obj, "command line", place="--at"))
@@ -236,6 +254,18 @@ def emit(
         links = result.identity_links
         extra = f" (including {links} identity links)" if links else ""
         click.echo(f"appended {result.appended} events{extra}")
+
+
+def _emit_workers(workers: int | None, size: int) -> int:
+    """Worker processes for a file of ``size`` bytes (0 for a stream: it is not chunked)."""
+    if not size:
+        return 0
+    if workers is not None:
+        return workers
+    from lineage.serve.ingest import FILE_THRESHOLD
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return cpus if cpus and cpus > 1 and size >= FILE_THRESHOLD else 0
 
 
 def _size(file: Any) -> int:

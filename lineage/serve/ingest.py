@@ -14,6 +14,11 @@ to a worker costs more than the work (bench/serve.py measures both).
 
 A worker that dies (killed, out of memory) breaks the pool: the batch it held is answered
 503 with Retry-After and was not appended, and the next batch gets a new pool.
+
+``lineage emit --file`` of a large file uses the same pool (``record_file``): the file is
+read in chunks of whole lines, each prepared in a worker (``prepare_lines``), and the main
+process appends them in the file's order in one all-or-nothing append, at most a few chunks
+ahead of it.
 """
 
 from __future__ import annotations
@@ -23,16 +28,18 @@ import logging
 import os
 import signal
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from lineage.errors import InputError, LineageError
 
 if TYPE_CHECKING:
     from lineage.config import Settings
-    from lineage.ingest.record import Prepared
+    from lineage.ingest.record import Prepared, Recorded
     from lineage.services.app import App
 
 log = logging.getLogger("lineage.serve")
@@ -41,6 +48,10 @@ log = logging.getLogger("lineage.serve")
 # a worker's round trip adds about 0.7 ms to a batch, which costs the request's thread
 # about 1 ms of the service's GIL at this size (bench/README.md).
 DEFAULT_THRESHOLD = 8 * 1024
+# ``lineage emit --file``: files from this size on go to workers by default (starting them
+# costs about half a second of each core; bench/README.md), in chunks of this size.
+FILE_THRESHOLD = 8 * 1024 * 1024
+CHUNK_BYTES = 1024 * 1024
 
 
 class WorkerLost(LineageError):
@@ -48,9 +59,10 @@ class WorkerLost(LineageError):
 
     exit_code = 3
 
-    def __init__(self) -> None:
+    def __init__(self, message: str | None = None) -> None:
         super().__init__(
-            "the worker preparing this batch stopped; nothing was recorded: try again shortly"
+            message
+            or "the worker preparing this batch stopped; nothing was recorded: try again shortly"
         )
 
 
@@ -105,13 +117,23 @@ def _catalog_stamp(app: App) -> tuple[str, int, int] | None:
     return catalog_stamp(app.settings.home, app.catalog_file)
 
 
-def _prepare(text: str, lines: bool, source: str) -> Prepared:
+def _current_app() -> App:
     app: App = _worker["app"]
     stamp = _catalog_stamp(app)
     if stamp != _worker["catalog"]:
         app.forget_catalog()
         _worker["catalog"] = stamp
-    return prepare_body(app, text, lines, source)
+    return app
+
+
+def _prepare(text: str, lines: bool, source: str) -> Prepared:
+    return prepare_body(_current_app(), text, lines, source)
+
+
+def _prepare_lines(data: bytes, name: str, first: int, source: str | None) -> Prepared:
+    from lineage.ingest.record import prepare_lines
+
+    return prepare_lines(_current_app(), data, name, first, source)
 
 
 def _ready() -> int:
@@ -180,7 +202,88 @@ class IngestPool:
             self._replace(pool)
             raise WorkerLost() from None
 
+    def prepared_lines(
+        self, chunks: Iterator[tuple[bytes, int]], name: str, source: str | None
+    ) -> Iterator[tuple[Prepared, int]]:
+        """(chunk prepared, its bytes) of each (whole lines, first line number) of file
+        ``name``, in order, with at most two chunks per worker under way; a worker that
+        stops raises ``WorkerLost``."""
+        pending: deque[tuple[Future[Prepared], int, int]] = deque()
+        ahead = 2 * self.workers
+        try:
+            for data, first in chunks:
+                pending.append(
+                    (self._pool.submit(_prepare_lines, data, name, first, source), len(data), first)
+                )
+                if len(pending) > ahead:
+                    future, size, _ = pending.popleft()
+                    yield future.result(), size
+            while pending:
+                future, size, _ = pending.popleft()
+                yield future.result(), size
+        except BrokenProcessPool:
+            raise WorkerLost(
+                f"a worker preparing {name} stopped (killed, or out of memory); "
+                "nothing of the file was appended"
+            ) from None
+        finally:
+            for future, _, _ in pending:
+                future.cancel()
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
             self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def file_chunks(file: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[tuple[bytes, int]]:
+    """(whole lines of about ``size`` bytes, the number of their first line) of ``file``,
+    split where reading it line by line splits (after b"\n")."""
+    first = 1
+    rest = b""
+    while block := file.read(size):
+        data = rest + block if rest else block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:  # one line longer than a chunk: read on
+            rest = data
+            continue
+        chunk, rest = data[:cut], data[cut:]
+        yield chunk, first
+        first += chunk.count(b"\n")
+    if rest:
+        yield rest, first
+
+
+def record_file(
+    app: App,
+    file: BinaryIO,
+    name: str,
+    source: str | None,
+    workers: int,
+    chunk_bytes: int = CHUNK_BYTES,
+    moved: Any = None,
+    pool: IngestPool | None = None,
+) -> Recorded:
+    """``lineage emit --file``, its chunks prepared in ``workers`` processes (or in ``pool``,
+    left open): the same events in the same order, the same counts and the same first error
+    as ``record`` of the file in one pass. ``moved(bytes)`` is told how far the append has
+    come."""
+    from lineage.ingest.record import record_chunks
+
+    own = pool is None
+    if pool is None:
+        pool = IngestPool(app.settings, app.catalog_file, workers, threshold=0)
+
+    def prepared() -> Iterator[Prepared]:
+        done = 0
+        for chunk, size in pool.prepared_lines(file_chunks(file, chunk_bytes), name, source):
+            yield chunk
+            done += size
+            if moved is not None:
+                moved(done)
+
+    try:
+        return record_chunks(app, prepared(), name)
+    finally:
+        if own:
+            pool.close()
