@@ -124,15 +124,26 @@ def test_standard_input_stays_in_this_process(tmp_path: Path, two: tuple[Lineage
     one, many = two
     path = write(tmp_path / "events.jsonl", story(50))
     alone = emit(one, path, "--workers", "0", "--format", "json")
-    piped = subprocess.run(
+    proc = subprocess.Popen(
         many.command("emit", "--file", "-", "--workers", "2", "--format", "json"),
-        input=path.read_text(),
-        capture_output=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=many.process_env(),
     )
-    assert piped.returncode == 0, piped.stderr
-    assert piped.stdout == alone.stdout
+    assert proc.stdin is not None
+    text = path.read_text()
+    proc.stdin.write(text[: len(text) // 2])
+    proc.stdin.flush()
+    # While it reads the stream, it has started no worker.
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        assert _spawned(proc.pid) == []
+        time.sleep(0.05)
+    out, err = proc.communicate(text[len(text) // 2 :], timeout=60)
+    assert proc.returncode == 0, err
+    assert out == alone.stdout
     assert logged(many.home) == logged(one.home)
 
 

@@ -184,7 +184,7 @@ def init(ctx: click.Context, fmt: str) -> None:
     "--workers",
     type=click.IntRange(min=0),
     help="Processes that prepare chunks of a --file (0 = none, all in this process). "
-    "Default: one per CPU for files of 8 MiB or more when there is more than one CPU. "
+    "Default: one per CPU for files of 32 MiB or more when there is more than one CPU. "
     "Standard input is always read in this process.",
 )
 @click.option("--chunk-size", type=click.IntRange(min=1), hidden=True, help="Bytes per chunk.")
@@ -231,7 +231,8 @@ def emit(
         name = name if isinstance(name, str) and name != "-" else "<stdin>"
         size = _size(file)
         with progress(size, "recording") as bar:
-            workers = _emit_workers(workers, size)
+            # Standard input, even from a file, is read in this process.
+            workers = _emit_workers(workers, size) if name != "<stdin>" else 0
             if workers:
                 from lineage.serve.ingest import CHUNK_BYTES, record_file
 

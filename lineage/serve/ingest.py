@@ -48,9 +48,10 @@ log = logging.getLogger("lineage.serve")
 # a worker's round trip adds about 0.7 ms to a batch, which costs the request's thread
 # about 1 ms of the service's GIL at this size (bench/README.md).
 DEFAULT_THRESHOLD = 8 * 1024
-# ``lineage emit --file``: files from this size on go to workers by default (starting them
-# costs about half a second of each core; bench/README.md), in chunks of this size.
-FILE_THRESHOLD = 8 * 1024 * 1024
+# ``lineage emit --file``: files from this size on go to workers by default. Starting one
+# costs about half a second of a core; with two cores a line costs about 11 us less
+# (bench/README.md), so a file gains clearly from some 100,000 lines of 300 bytes.
+FILE_THRESHOLD = 32 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
 
 
