@@ -117,7 +117,11 @@ class EventParser:
         self._emitted = 0
 
     def track_links(self) -> list[tuple[int, str, str, datetime]]:
-        """Record the identity links derived from now on (see ``derived``)."""
+        """Start a chunk of an input: forget the links emitted so far and record those
+        derived from now on (see ``derived``). What it has cached (subjects' references,
+        checked field combinations) it keeps: the next chunk may well repeat them."""
+        self._linked.clear()
+        self._emitted = 0
         self.derived = []
         return self.derived
 

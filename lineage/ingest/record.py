@@ -205,14 +205,22 @@ def prepare(app: App, source: Input) -> Prepared:
     )
 
 
-def prepare_lines(app: App, data: bytes, name: str, first: int, source: str | None) -> Prepared:
+def prepare_lines(
+    app: App,
+    data: bytes,
+    name: str,
+    first: int,
+    source: str | None,
+    parser: EventParser | None = None,
+) -> Prepared:
     """``prepare`` of one chunk of a JSON Lines file: whole lines, the first being line
     ``first`` of ``name``. The chunk's derived identity links are kept in ``derived`` for
     ``record_chunks``, which drops those an earlier chunk emitted (one parser, reading the
-    whole file, emits each link once)."""
+    whole file, emits each link once). ``parser`` (``parser_for(app, source)``) may be one
+    that prepared earlier chunks, for its caches."""
     import io
 
-    parser = parser_for(app, source)
+    parser = parser or parser_for(app, source)
     parser.track_links()
     # Split as reading the file splits it (at b"\n" only), each line decoded on its own.
     return prepare(app, from_lines(parser, io.BytesIO(data), name, first))

@@ -124,6 +124,7 @@ def _current_app() -> App:
     if stamp != _worker["catalog"]:
         app.forget_catalog()
         _worker["catalog"] = stamp
+        _worker["parsers"] = {}
     return app
 
 
@@ -132,9 +133,16 @@ def _prepare(text: str, lines: bool, source: str) -> Prepared:
 
 
 def _prepare_lines(data: bytes, name: str, first: int, source: str | None) -> Prepared:
-    from lineage.ingest.record import prepare_lines
+    from lineage.ingest.record import parser_for, prepare_lines
 
-    return prepare_lines(_current_app(), data, name, first, source)
+    app = _current_app()
+    # One parser per source for every chunk: a subject recurs across chunks, and its
+    # references are computed once (prepare_lines starts each chunk's links afresh).
+    parsers = _worker.setdefault("parsers", {})
+    parser = parsers.get(source)
+    if parser is None:
+        parser = parsers[source] = parser_for(app, source)
+    return prepare_lines(app, data, name, first, source, parser)
 
 
 def _ready() -> int:
