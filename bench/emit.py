@@ -199,7 +199,8 @@ def main(argv: list[str] | None = None) -> None:
         before, after = run["load_average"]
         print(
             f"--workers {name}: CPU {run['cpu_seconds']:.2f} s "
-            f"({run['lines_per_cpu_s']:,.0f} lines per CPU second, the workers' included); "
+            f"({run['lines_per_cpu_s']:,.0f} lines per CPU second, the workers' included; "
+            f"{run['cpu_seconds'] / run['seconds']:.2f} cores on average); "
             f"load average (1 min) before/after: {before:.2f} / {after:.2f}"
         )
     out = save(

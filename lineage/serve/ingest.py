@@ -49,8 +49,9 @@ log = logging.getLogger("lineage.serve")
 # about 1 ms of the service's GIL at this size (bench/README.md).
 DEFAULT_THRESHOLD = 8 * 1024
 # ``lineage emit --file``: files from this size on go to workers by default. Starting one
-# costs about half a second of a core; with two cores a line costs about 11 us less
-# (bench/README.md), so a file gains clearly from some 100,000 lines of 300 bytes.
+# costs about 0.2 s of a core and the workers spend about a quarter more CPU per line than
+# one process; on two otherwise idle cores a line takes about 12 us less (bench/README.md),
+# so a file gains clearly from some 100,000 lines of 300 bytes.
 FILE_THRESHOLD = 32 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
 
