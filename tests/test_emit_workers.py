@@ -151,12 +151,16 @@ def test_default_workers_only_for_large_files_and_more_cpus() -> None:
     from lineage.cli.main import _emit_workers
     from lineage.serve.ingest import FILE_THRESHOLD
 
-    cpus = len(os.sched_getaffinity(0))
     assert _emit_workers(None, 0) == 0  # a stream
-    assert _emit_workers(None, FILE_THRESHOLD - 1) == 0
-    assert _emit_workers(None, FILE_THRESHOLD) == (cpus if cpus > 1 else 0)
-    assert _emit_workers(3, 100) == 3
-    assert _emit_workers(0, FILE_THRESHOLD * 10) == 0
+    assert _emit_workers(2, 0) == 0
+    assert _emit_workers(None, FILE_THRESHOLD - 1, cpus=4, load=0) == 0
+    assert _emit_workers(None, FILE_THRESHOLD, cpus=4, load=0.2) == 4
+    assert _emit_workers(None, FILE_THRESHOLD, cpus=4, load=2.4) == 4
+    assert _emit_workers(None, FILE_THRESHOLD, cpus=4, load=2.6) == 0  # the cores are busy
+    assert _emit_workers(None, FILE_THRESHOLD, cpus=2, load=0.4) == 2
+    assert _emit_workers(None, FILE_THRESHOLD, cpus=1, load=0) == 0
+    assert _emit_workers(3, 100, cpus=1, load=9) == 3  # as asked
+    assert _emit_workers(0, FILE_THRESHOLD * 10, cpus=4, load=0) == 0
 
 
 def _spawned(pid: int) -> list[int]:

@@ -184,7 +184,8 @@ def init(ctx: click.Context, fmt: str) -> None:
     "--workers",
     type=click.IntRange(min=0),
     help="Processes that prepare chunks of a --file (0 = none, all in this process). "
-    "Default: one per CPU for files of 32 MiB or more when there is more than one CPU. "
+    "Default: one per CPU for files of 32 MiB or more, when more than one CPU is idle "
+    "(by the load average). "
     "Standard input is always read in this process.",
 )
 @click.option("--chunk-size", type=click.IntRange(min=1), hidden=True, help="Bytes per chunk.")
@@ -257,16 +258,25 @@ def emit(
         click.echo(f"appended {result.appended} events{extra}")
 
 
-def _emit_workers(workers: int | None, size: int) -> int:
-    """Worker processes for a file of ``size`` bytes (0 for a stream: it is not chunked)."""
+def _emit_workers(
+    workers: int | None, size: int, cpus: int | None = None, load: float | None = None
+) -> int:
+    """Worker processes for a file of ``size`` bytes (0 for a stream: it is not chunked).
+    By default one per CPU for a large file, when more than one CPU is idle: on cores busy
+    with other work the workers cost more CPU and finish no sooner (bench/README.md)."""
     if not size:
         return 0
     if workers is not None:
         return workers
     from lineage.serve.ingest import FILE_THRESHOLD
 
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return cpus if cpus and cpus > 1 and size >= FILE_THRESHOLD else 0
+    if size < FILE_THRESHOLD:
+        return 0
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if load is None:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return cpus if cpus > 1 and cpus - load >= 1.5 else 0
 
 
 def _size(file: Any) -> int:
