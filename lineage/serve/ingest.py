@@ -49,9 +49,9 @@ log = logging.getLogger("lineage.serve")
 # about 1 ms of the service's GIL at this size (bench/README.md).
 DEFAULT_THRESHOLD = 8 * 1024
 # ``lineage emit --file``: files from this size on go to workers by default. Starting one
-# costs about 0.2 s of a core and the workers spend about a quarter more CPU per line than
-# one process; on two otherwise idle cores a line takes about 12 us less (bench/README.md),
-# so a file gains clearly from some 100,000 lines of 300 bytes.
+# costs about 0.2 s of a core and the workers spend 20-30% more CPU per line than one
+# process; on two otherwise idle cores a line takes about 12 us less (bench/README.md), so
+# a file gains clearly from some 100,000 lines of 300 bytes.
 FILE_THRESHOLD = 32 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
 
@@ -218,18 +218,17 @@ class IngestPool:
         """(chunk prepared, its bytes) of each (whole lines, first line number) of file
         ``name``, in order, with at most two chunks per worker under way; a worker that
         stops raises ``WorkerLost``."""
-        pending: deque[tuple[Future[Prepared], int, int]] = deque()
+        pending: deque[tuple[Future[Prepared], int]] = deque()
         ahead = 2 * self.workers
         try:
             for data, first in chunks:
-                pending.append(
-                    (self._pool.submit(_prepare_lines, data, name, first, source), len(data), first)
-                )
+                future = self._pool.submit(_prepare_lines, data, name, first, source)
+                pending.append((future, len(data)))
                 if len(pending) > ahead:
-                    future, size, _ = pending.popleft()
+                    future, size = pending.popleft()
                     yield future.result(), size
             while pending:
-                future, size, _ = pending.popleft()
+                future, size = pending.popleft()
                 yield future.result(), size
         except BrokenProcessPool:
             raise WorkerLost(
@@ -237,7 +236,7 @@ class IngestPool:
                 "nothing of the file was appended"
             ) from None
         finally:
-            for future, _, _ in pending:
+            for future, _ in pending:
                 future.cancel()
 
     def close(self) -> None:
