@@ -5,13 +5,15 @@
    is for emit); and the least work emit must do per line: ``json.loads``, HMAC-SHA-256 of
    each identifier of ``subject``, and ``fastavro.schemaless_writer`` of the event(s) the
    line becomes (built outside the timed part). The ratio is against the second (aim 0.5).
-3. ``lineage init`` and ``lineage emit --file`` into a fresh home, as real processes; emit's
-   wall time (start-up included) and peak resident memory.
+3. ``lineage init`` and ``lineage emit --file --workers N`` into a fresh home, as real
+   processes, once per ``--workers`` value (0: in one process; N: chunks prepared in N
+   worker processes); emit's wall time (start-up included) and peak resident memory (the
+   largest of the process and its workers).
 4. Beside the wall-time ratio, the CPU-time one: lines per CPU second of emit (user + system,
    from ``wait4``) against the baseline's (``process_time`` of its timed part). On a machine
    shared with other work, waiting for a core inflates wall times unevenly; CPU time much less.
 
-    python bench/emit.py --lines 1000000 --subjects 100000
+    python bench/emit.py --lines 1000000 --subjects 100000 --workers 0,2
     python bench/emit.py --quick
 """
 
@@ -112,13 +114,15 @@ def least_work_baseline(path: Path, chunk: int = 20_000) -> dict[str, Any]:
 
 
 def measured_cpu(cmd: list[str], **kw: Any) -> tuple[float, float, float]:
-    """(seconds, peak RSS in MiB, CPU seconds: user + system) of one child process."""
+    """(seconds, peak RSS in MiB, CPU seconds: user + system) of one child process and the
+    processes it waited for (its workers): RSS the largest of them, CPU their sum."""
     began = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, **kw)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - began
     if os.waitstatus_to_exitcode(status):
         raise subprocess.CalledProcessError(os.waitstatus_to_exitcode(status), cmd)
+    # On Linux wait4 reports the child together with the children it waited for.
     return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
@@ -129,6 +133,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workdir", type=Path, help="generated data (default: temp dir)")
     parser.add_argument("--quick", action="store_true", help="50,000 lines / 5,000 subjects")
+    parser.add_argument(
+        "--workers",
+        default="0,2",
+        help="emit's --workers values to run, comma-separated (default 0,2)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.lines, args.subjects = 50_000, 5_000
@@ -138,54 +147,62 @@ def main(argv: list[str] | None = None) -> None:
     baseline = json_baseline(path)
     least = least_work_baseline(path)
 
-    home = base / "emit-home"
-    shutil.rmtree(home, ignore_errors=True)
-    lineage = [*lineage_command(), "--home", str(home)]
+    lineage = [*lineage_command()]
     env = child_env()
-    subprocess.run([*lineage, "init"], check=True, stdout=subprocess.DEVNULL, env=env)
-    load_before = os.getloadavg()
-    seconds, rss, cpu = measured_cpu([*lineage, "emit", "--file", str(path)], env=env)
-    load_after = os.getloadavg()
-    emitted = {
-        "lines": args.lines,
-        "events": events,
-        "seconds": seconds,
-        "lines_per_s": args.lines / seconds,
-        "events_per_s": events / seconds,
-        "peak_rss_mib": rss,
-        "cpu_seconds": cpu,
-        "lines_per_cpu_s": args.lines / cpu,
-    }
-    ratio = emitted["lines_per_s"] / least["lines_per_s"]
-    cpu_ratio = emitted["lines_per_cpu_s"] / least["lines_per_cpu_s"]
-    shutil.rmtree(home, ignore_errors=True)
+    runs: dict[str, dict[str, Any]] = {}
+    for workers in (int(w) for w in args.workers.split(",")):
+        home = base / "emit-home"
+        shutil.rmtree(home, ignore_errors=True)
+        home_cmd = [*lineage, "--home", str(home)]
+        subprocess.run([*home_cmd, "init"], check=True, stdout=subprocess.DEVNULL, env=env)
+        load_before = os.getloadavg()
+        emit = [*home_cmd, "emit", "--file", str(path), "--workers", str(workers)]
+        seconds, rss, cpu = measured_cpu(emit, env=env)
+        load_after = os.getloadavg()
+        shutil.rmtree(home, ignore_errors=True)
+        runs[str(workers)] = {
+            "lines": args.lines,
+            "events": events,
+            "seconds": seconds,
+            "lines_per_s": args.lines / seconds,
+            "events_per_s": events / seconds,
+            "peak_rss_mib": rss,
+            "cpu_seconds": cpu,
+            "lines_per_cpu_s": args.lines / cpu,
+            "ratio": args.lines / seconds / least["lines_per_s"],
+            "cpu_ratio": args.lines / cpu / least["lines_per_cpu_s"],
+            "load_average": [load_before[0], load_after[0]],
+        }
 
     print(f"{args.lines:,} JSON lines -> {events:,} events, {args.subjects:,} subjects")
-    print(
-        table(
+    rows: list[list[Any]] = [
+        ["json.loads per line", baseline["seconds"], baseline["lines_per_s"], "", "", "", ""],
+        [
+            "json.loads + HMAC + fastavro encode (baseline)",
+            *(least["seconds"], least["lines_per_s"], "", "1.000", "", "1.000"),
+        ],
+    ]
+    for name, run in runs.items():
+        rows.append(
             [
-                [
-                    "json.loads per line",
-                    *(baseline["seconds"], baseline["lines_per_s"], "", "", ""),
-                ],
-                [
-                    "json.loads + HMAC + fastavro encode (baseline)",
-                    *(least["seconds"], least["lines_per_s"], "", "1.000", ""),
-                ],
-                [
-                    "lineage emit --file",
-                    *(seconds, emitted["lines_per_s"], emitted["events_per_s"], ratio, rss),
-                ],
-            ],
-            ["", "seconds", "lines/s", "events/s", "ratio", "peak RSS MiB"],
+                f"lineage emit --file --workers {name}",
+                *(run["seconds"], run["lines_per_s"], run["events_per_s"], run["ratio"]),
+                *(run["peak_rss_mib"], run["cpu_ratio"]),
+            ]
         )
-    )
+    print(table(rows, ["", "seconds", "lines/s", "events/s", "ratio", "peak RSS MiB", "CPU ratio"]))
     print(
-        f"CPU time: emit {cpu:.2f} s ({emitted['lines_per_cpu_s']:,.0f} lines per CPU second), "
-        f"baseline {least['cpu_seconds']:.2f} s ({least['lines_per_cpu_s']:,.0f}): "
-        f"ratio {cpu_ratio:.3f}"
+        f"baseline CPU {least['cpu_seconds']:.2f} s "
+        f"({least['lines_per_cpu_s']:,.0f} lines per CPU second)"
     )
-    print(f"load average (1 min) before/after emit: {load_before[0]:.2f} / {load_after[0]:.2f}")
+    for name, run in runs.items():
+        before, after = run["load_average"]
+        print(
+            f"--workers {name}: CPU {run['cpu_seconds']:.2f} s "
+            f"({run['lines_per_cpu_s']:,.0f} lines per CPU second, the workers' included; "
+            f"{run['cpu_seconds'] / run['seconds']:.2f} cores on average); "
+            f"load average (1 min) before/after: {before:.2f} / {after:.2f}"
+        )
     out = save(
         "emit",
         {
@@ -193,10 +210,7 @@ def main(argv: list[str] | None = None) -> None:
             "subjects": args.subjects,
             "json_loads": baseline,
             "baseline": least,
-            "emit": emitted,
-            "ratio": ratio,
-            "cpu_ratio": cpu_ratio,
-            "load_average": [load_before[0], load_after[0]],
+            "emit": runs,
             "aim": 0.5,
         },
     )

@@ -17,8 +17,9 @@
 3. who-has latency in the service: from the service's access log (middleware to response),
    p50/p99 per phase; the clients' own view beside it.
 4. Baseline, same run: every line the service ingested, as one file through
-   ``lineage emit --file`` into a copy of the same home (a process; start-up included).
-   Each phase's ingest events/s is reported as a ratio to it.
+   ``lineage emit --file`` into a copy of the same home (a process; start-up included), as
+   it runs by default (worker processes for a large file) and with ``--workers 0``. Each
+   phase's ingest events/s is reported as a ratio to both; the aim is against the first.
 
     python bench/serve.py --events 1000000 --subjects 100000 --duration 60
     python bench/serve.py --events 100000 --subjects 10000 --duration 20 --phases mixed
@@ -282,19 +283,27 @@ def main(argv: list[str] | None = None) -> None:
     # Baseline: the same lines through `lineage emit --file` into a copy of the same home.
     acked = sorted(i for load in done.values() for i in load.ingested)
     appended = sum(load.appended for load in done.values())
-    emit_rate = None
-    emit_seconds = None
+    # Emit as it runs by default (worker processes for a large file) and in one process.
+    emit_rate = emit_rate_one = None
+    emit_seconds = emit_seconds_one = None
     if acked:
         emitted_path = base / "serve-emit.jsonl"
         emitted_path.write_text("".join(batches[i] for i in acked))
         emit_home = base / "serve-emit-home"
-        _copy_home(source, emit_home)
-        emit_seconds, _ = measured(
-            [*lineage_command(), "--home", str(emit_home), "emit", "--file", str(emitted_path)],
-            env=env,
-        )
-        shutil.rmtree(emit_home, ignore_errors=True)
-        emit_rate = appended / emit_seconds
+        for extra in ([], ["--workers", "0"]):
+            _copy_home(source, emit_home)
+            seconds, _ = measured(
+                [
+                    *lineage_command(),
+                    *("--home", str(emit_home), "emit", "--file", str(emitted_path), *extra),
+                ],
+                env=env,
+            )
+            shutil.rmtree(emit_home, ignore_errors=True)
+            if extra:
+                emit_seconds_one, emit_rate_one = seconds, appended / seconds
+            else:
+                emit_seconds, emit_rate = seconds, appended / seconds
 
     def pct(values: list[float], p: float) -> float | None:
         return percentile(values, p) if values else None
@@ -311,6 +320,11 @@ def main(argv: list[str] | None = None) -> None:
         "load_average_before": load_before,
         "load_average_after": load_after,
         "emit_file": {"events": appended, "seconds": emit_seconds, "events_per_s": emit_rate},
+        "emit_file_one_process": {
+            "events": appended,
+            "seconds": emit_seconds_one,
+            "events_per_s": emit_rate_one,
+        },
         "phases": {},
     }
     rows: list[tuple[str, Any]] = []
@@ -348,6 +362,7 @@ def main(argv: list[str] | None = None) -> None:
                 "request_p99_ms": pct(load.ingest_ms, 99),
             },
             "ingest_vs_emit": rate / emit_rate if rate and emit_rate else None,
+            "ingest_vs_emit_one_process": rate / emit_rate_one if rate and emit_rate_one else None,
         }
         result["phases"][name] = phase
         errors += load.errors
@@ -381,7 +396,9 @@ def main(argv: list[str] | None = None) -> None:
         if rate is not None:
             rows.append((f"{name}: ingest events/s", rate))
             rows.append((f"{name}: ingest / emit", phase["ingest_vs_emit"]))
+            rows.append((f"{name}: ingest / emit --workers 0", phase["ingest_vs_emit_one_process"]))
     rows.append(("emit --file events/s (all ingested events)", emit_rate))
+    rows.append(("emit --file --workers 0 events/s", emit_rate_one))
     rows.append(("load average before / after", f"{load_before} / {load_after}"))
     result["errors"] = len(errors)
     print(table(rows, ["figure", "value"]))

@@ -180,6 +180,15 @@ def init(ctx: click.Context, fmt: str) -> None:
     "--at", "occurred_at", metavar="TIME", help="When it happened (single-event form; default now)."
 )
 @click.option("--source", help="Emitting tool or connector (default: emit).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    help="Processes that prepare chunks of a --file (0 = none, all in this process). "
+    "Default: one per CPU for files of 32 MiB or more, when more than one CPU is idle "
+    "(by the load average). "
+    "Standard input is always read in this process.",
+)
+@click.option("--chunk-size", type=click.IntRange(min=1), hidden=True, help="Bytes per chunk.")
 @click.argument("fields", nargs=-1, metavar="[EVENT_TYPE FIELD=VALUE...]")
 @format_option("table", "json")
 @catalog_option
@@ -190,6 +199,8 @@ def emit(
     ids: tuple[str, ...],
     occurred_at: str | None,
     source: str | None,
+    workers: int | None,
+    chunk_size: int | None,
     fields: tuple[str, ...],
     fmt: str,
 ) -> None:
@@ -219,8 +230,17 @@ def emit(
         # Binary standard input may have no name (or the descriptor number) for one.
         name = getattr(file, "name", None)
         name = name if isinstance(name, str) and name != "-" else "<stdin>"
-        with progress(_size(file), "recording") as bar:
-            result = record(app, from_lines(parser, _read(file, bar), name))
+        size = _size(file)
+        with progress(size, "recording") as bar:
+            # Standard input, even from a file, is read in this process.
+            workers = _emit_workers(workers, size) if name != "<stdin>" else 0
+            if workers:
+                from lineage.serve.ingest import CHUNK_BYTES, record_file
+
+                chunk = chunk_size or CHUNK_BYTES
+                result = record_file(app, file, name, source, workers, chunk, bar.to)
+            else:
+                result = record(app, from_lines(parser, _read(file, bar), name))
     else:
         obj = _event_from_options(fields, ids, occurred_at, source)
         result = record(app, from_object(parser, obj, "command line", place="--at"))
@@ -236,6 +256,27 @@ def emit(
         links = result.identity_links
         extra = f" (including {links} identity links)" if links else ""
         click.echo(f"appended {result.appended} events{extra}")
+
+
+def _emit_workers(
+    workers: int | None, size: int, cpus: int | None = None, load: float | None = None
+) -> int:
+    """Worker processes for a file of ``size`` bytes (0 for a stream: it is not chunked).
+    By default one per CPU for a large file, when more than one CPU is idle: on cores busy
+    with other work the workers cost more CPU and finish no sooner (bench/README.md)."""
+    if not size:
+        return 0
+    if workers is not None:
+        return workers
+    from lineage.serve.ingest import FILE_THRESHOLD
+
+    if size < FILE_THRESHOLD:
+        return 0
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
+    if load is None:
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return cpus if cpus > 1 and cpus - load >= 1.5 else 0
 
 
 def _size(file: Any) -> int:

@@ -110,6 +110,20 @@ class EventParser:
         # References of the subjects seen in this input: a subject recurs on many lines, and
         # its identifiers are normalised and hashed once.
         self._refs: dict[tuple[tuple[str, str], ...], list[str]] = {}
+        # When an input is parsed in chunks (``track_links``), the identity links derived
+        # here: (position among the events parsed, subject_ref, linked_ref, occurred_at), so
+        # whoever joins the chunks can drop those an earlier chunk already emitted.
+        self.derived: list[tuple[int, str, str, datetime]] | None = None
+        self._emitted = 0
+
+    def track_links(self) -> list[tuple[int, str, str, datetime]]:
+        """Start a chunk of an input: forget the links emitted so far and record those
+        derived from now on (see ``derived``). What it has cached (subjects' references,
+        checked field combinations) it keeps: the next chunk may well repeat them."""
+        self._linked.clear()
+        self._emitted = 0
+        self.derived = []
+        return self.derived
 
     def parse_object(
         self, obj: Any, where: str | None = None, *, check_text: bool = True
@@ -119,7 +133,10 @@ class EventParser:
         try:
             if check_text:
                 _check_text(obj)
-            return self._parse(obj)
+            out = self._parse(obj)
+            if self.derived is not None:
+                self._emitted += len(out)
+            return out
         except LineageError as exc:
             problem = getattr(exc, "problem", exc.message)
             field = getattr(exc, "where", None)
@@ -205,6 +222,8 @@ class EventParser:
             if pair in self._linked or refs[0] == other:
                 continue
             self._linked.add(pair)
+            if self.derived is not None:
+                self.derived.append((self._emitted + len(out), refs[0], other, occurred_at))
             link = IdentityLinked(
                 subject_ref=refs[0],
                 linked_ref=other,
@@ -236,10 +255,12 @@ class EventParser:
             raise InputError("subject_ref must be 64 hex digits")
         raise InputError('missing subject (e.g. "subject": {"email": "jane@example.com"})')
 
-    def parse_lines(self, lines: Iterable[str | bytes], name: str) -> Iterator[Event]:
+    def parse_lines(
+        self, lines: Iterable[str | bytes], name: str, first: int = 1
+    ) -> Iterator[Event]:
         """Parse a JSON Lines stream (text, or bytes decoded here as UTF-8); errors name
-        ``name:line``. Blank lines are skipped."""
-        for lineno, raw in enumerate(lines, start=1):
+        ``name:line``, the first line numbered ``first``. Blank lines are skipped."""
+        for lineno, raw in enumerate(lines, start=first):
             where = f"{name}:{lineno}"
             if len(raw) > MAX_LINE:
                 raise InputError(

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lineage.errors import InputError, LogDeliveryError
@@ -56,9 +57,16 @@ class Input:
     each came from: to name the events a broker did not acknowledge, or that are dated in
     the future."""
 
-    def __init__(self, events: Iterable[Event], place: Callable[[int], str]) -> None:
+    def __init__(
+        self,
+        events: Iterable[Event],
+        place: Callable[[int], str],
+        derived: list[tuple[int, str, str, datetime]] | None = None,
+    ) -> None:
         self.events = events
         self.place = place
+        # The identity links the parser derived, when it tracks them (``track_links``).
+        self.derived = derived
 
 
 def parser_for(app: App, source: str | None = None) -> EventParser:
@@ -70,22 +78,24 @@ def parser_for(app: App, source: str | None = None) -> EventParser:
     )
 
 
-def from_lines(parser: EventParser, lines: Iterable[str | bytes], name: str) -> Input:
-    """JSON Lines; errors name ``name:line``."""
+def from_lines(
+    parser: EventParser, lines: Iterable[str | bytes], name: str, first: int = 1
+) -> Input:
+    """JSON Lines; errors name ``name:line``, the first line being line ``first``."""
     line_of = array("I")
     current = 0
 
     def numbered() -> Iterator[str | bytes]:
         nonlocal current
-        for current, line in enumerate(lines, 1):  # noqa: B007
+        for current, line in enumerate(lines, first):  # noqa: B007
             yield line
 
     def events() -> Iterator[Event]:
-        for event in parser.parse_lines(numbered(), name):
+        for event in parser.parse_lines(numbered(), name, first):
             line_of.append(current)
             yield event
 
-    return Input(events(), lambda i: f"{name}:{line_of[i]}")
+    return Input(events(), lambda i: f"{name}:{line_of[i]}", parser.derived)
 
 
 def from_json(parser: EventParser, text: str, name: str) -> Input:
@@ -163,6 +173,9 @@ class Prepared:
     identity_links: int
     future: int = 0
     first_future: str | None = None
+    # The identity links the parser derived (when it tracked them): (index in ``records``,
+    # subject_ref, linked_ref, dated in the future), for ``record_chunks``.
+    derived: list[tuple[int, str, str, bool]] = field(default_factory=list)
 
     def recorded(self, result: AppendResult) -> Recorded:
         return Recorded(
@@ -186,7 +199,74 @@ def prepare(app: App, source: Input) -> Prepared:
         for e in refs.passing(app.scrubbed(tally.counted(source.events)))
     ]
     places = [source.place(i) for i in range(len(records))]
-    return Prepared(records, refs.refs, places, tally.links, tally.future, tally.where(source))
+    derived = [(i, s, o, at > tally.horizon) for i, s, o, at in source.derived or ()]
+    return Prepared(
+        records, refs.refs, places, tally.links, tally.future, tally.where(source), derived
+    )
+
+
+def prepare_lines(
+    app: App,
+    data: bytes,
+    name: str,
+    first: int,
+    source: str | None,
+    parser: EventParser | None = None,
+) -> Prepared:
+    """``prepare`` of one chunk of a JSON Lines file: whole lines, the first being line
+    ``first`` of ``name``. The chunk's derived identity links are kept in ``derived`` for
+    ``record_chunks``, which drops those an earlier chunk emitted (one parser, reading the
+    whole file, emits each link once). ``parser`` (``parser_for(app, source)``) may be one
+    that prepared earlier chunks, for its caches."""
+    import io
+
+    parser = parser or parser_for(app, source)
+    parser.track_links()
+    # Split as reading the file splits it (at b"\n" only), each line decoded on its own.
+    return prepare(app, from_lines(parser, io.BytesIO(data), name, first))
+
+
+def record_chunks(app: App, chunks: Iterable[Prepared], name: str) -> Recorded:
+    """Append the prepared chunks of one input, in order, in one all-or-nothing append (a
+    chunk that raises, and nothing of the input is appended), with what ``record`` of the
+    whole input in one pass would count and append."""
+    from lineage.log.base import LogRecord
+
+    linked: set[tuple[str, str]] = set()
+    line_of = array("I")  # the line of each appended record, to name undelivered ones
+    links = future = 0
+    first_future: str | None = None
+
+    def records() -> Iterator[LogRecord]:
+        nonlocal links, future, first_future
+        for chunk in chunks:
+            dropped: set[int] = set()
+            for index, subject, other, ahead in chunk.derived:
+                if (subject, other) in linked:
+                    dropped.add(index)
+                    future -= ahead
+                else:
+                    linked.add((subject, other))
+            links += chunk.identity_links - len(dropped)
+            future += chunk.future
+            # A dropped link is never a chunk's first future event: the event of its own
+            # line, dated the same, comes before it.
+            first_future = first_future or chunk.first_future
+            places = chunk.places
+            for index, (key, value) in enumerate(chunk.records):
+                if index in dropped:
+                    continue
+                line_of.append(int(places[index].rpartition(":")[2]))
+                yield LogRecord(value, key)
+
+    def place(i: int) -> str:
+        return f"{name}:{line_of[i]}"
+
+    try:
+        result = app.log.append(records())
+    except LogDeliveryError as exc:
+        raise exc.naming(place) from None
+    return Recorded(result.count, links, result.end, future, first_future)
 
 
 # Events about the company, not one subject: an answer about anyone may depend on them.
