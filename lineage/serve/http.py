@@ -35,6 +35,15 @@ access_log = logging.getLogger("lineage.access")
 _work: ContextVar[list[float] | None] = ContextVar("lineage_work", default=None)
 
 
+# Requests between the access log's start and end (it runs on the event loop's thread only).
+_in_flight = 0
+
+
+def requests_in_flight() -> int:
+    """How many requests the service is handling now: background work waits for none."""
+    return _in_flight
+
+
 def note_work(seconds: float) -> None:
     """Add ``seconds`` of answering to the current request's access-log line."""
     spent = _work.get()
@@ -143,6 +152,8 @@ class AccessLog:
         status = 0
         work: list[float] = []
         _work.set(work)
+        global _in_flight
+        _in_flight += 1
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -153,6 +164,7 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            _in_flight -= 1
             state = scope.get("state") or {}
             route = scope.get("route")
             template = getattr(route, "path", None) or (

@@ -31,7 +31,7 @@ from lineage.edge.identity import Pseudonymizer
 from lineage.errors import LineageError, LogBusyError, LogUnavailableError
 from lineage.log.base import AppendResult
 from lineage.projection.store import Store
-from lineage.serve.http import note_work
+from lineage.serve.http import note_work, requests_in_flight
 from lineage.services.app import App
 
 if TYPE_CHECKING:
@@ -201,7 +201,9 @@ class Unprojected:
 
 
 # The kept audit summaries are brought up to date a step at a time, between batches when
-# there is nothing to project: a batch that arrives meanwhile waits for one step at most.
+# there is nothing to project and no request is being handled: a step holds Python's GIL
+# for most of its time, so under steady load it would slow every answer; a batch or request
+# that arrives meanwhile waits for one step at most.
 # A step takes as many marked references as fold in about STEP_SECONDS (a component folds in
 # about 0.3-1 ms; each step also costs a few queries): the number adapts to the last step's
 # time, within these bounds (bench/serve_audit.py measures the longest step).
@@ -220,10 +222,12 @@ class Follower:
         store: Store,
         catalog: Callable[[], Catalog | None] | None = None,
         step: int = STEP_REFS[1],
+        quiet: Callable[[], bool] = lambda: True,
     ) -> None:
         self.app = app
         self.store = store
         self.catalog = catalog
+        self.quiet = quiet  # whether a summary step may run now
         self.step = step
         # Summary steps that did work, and the longest so far in seconds (bench/serve_audit.py).
         self.longest_step = 0.0
@@ -297,7 +301,7 @@ class Follower:
                 self.positions = dict(result.positions)
                 self.applied += result.applied
                 self._cond.notify_all()
-            if not result.read and not self._summaries():
+            if not result.read and not (self.quiet() and self._summaries()):
                 self._wake.wait(self.idle)
                 self._wake.clear()
 
@@ -543,7 +547,9 @@ class Runtime:
         self._catalog_lock = threading.Lock()
         # The follower reads through its own log handle: a reader and the writer never share
         # one client (kafka-python's consumer is not thread-safe).
-        self.follower = Follower(base, self.store, self.catalog)
+        self.follower = Follower(
+            base, self.store, self.catalog, quiet=lambda: requests_in_flight() == 0
+        )
         ends, begins = self.log.end_offsets(), self.log.begin_offsets()
         self.unprojected = Unprojected(
             {p: self.follower.positions.get(p, begins.get(p, 0)) for p in ends}

@@ -101,3 +101,46 @@ def test_the_service_keeps_the_summaries_current_and_answers_as_the_fold(tmp_pat
     folded = _fold(home, catalog)
     assert all(a["findings"] == folded for a in answers)
     assert first["findings"] != folded  # the edit changed the answer
+
+
+def test_no_summary_step_while_a_request_is_being_handled(tmp_path: Path) -> None:
+    """A step holds Python's GIL: under steady load it would slow every answer, so the
+    follower folds only while no request is in hand (here: one whose body stalls)."""
+    import socket
+
+    c = generate(11, subjects=30)
+    home = tmp_path / "home"
+    assert cli(home, "init").returncode == 0
+    catalog = tmp_path / "lineage.yaml"
+    catalog.write_text(yaml.safe_dump(c.catalog, sort_keys=False))
+    events = list(c.events)
+    half = len(events) // 2
+    _emit(home, events[:half], "first.jsonl")
+    server = Server(home, "--catalog", str(catalog), "--body-timeout", "60")
+    ingest = server.token("ingest")
+    server.token("read")
+    server.start()
+    try:
+        with server.client("read") as client:
+            _current(client)
+            held = socket.create_connection(("127.0.0.1", server.port))
+            try:
+                held.sendall(
+                    b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                    + f"Authorization: Bearer {ingest}\r\n".encode()
+                    + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n["
+                )
+                _emit(home, events[half:], "second.jsonl")  # another process appends
+                deadline = time.monotonic() + 60
+                while client.get("/v1/status").json()["projection"]["pending"]:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                time.sleep(1.5)  # several of the follower's idle rounds
+                waiting = client.get("/v1/status").json()["projection"]["summaries_waiting"]
+                assert waiting > 0
+            finally:
+                held.close()
+            # The request gone, the steps run.
+            assert _current(client)["projection"]["summaries_waiting"] == 0
+    finally:
+        server.stop()
