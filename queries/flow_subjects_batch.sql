@@ -1,0 +1,53 @@
+-- Keep the (flow, subject) pairs of a batch (registered as `batch`, applied and forgotten
+-- already), in the projector's transaction. Its pairs come from the rows `events` holds for
+-- its ids (the column mapping applied, forgotten rows gone; an event projected before gives
+-- a pair already kept, so a repeat changes nothing). The batch's pairs are the join's build
+-- side throughout: `flow_subjects` is only probed.
+CREATE OR REPLACE TEMP TABLE batch_pairs AS
+SELECT
+    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+    subject_ref, min(occurred_at) AS first_at
+FROM events
+WHERE event_id IN (SELECT b.envelope.event_id::UUID FROM batch b)
+  AND event_type IN @FLOWS
+GROUP BY ALL;
+
+-- The batch's pairs already kept, each with its row and its kept time.
+CREATE OR REPLACE TEMP TABLE batch_kept AS
+SELECT f.rowid AS kept_row, f.first_at AS kept_at, b.*
+FROM flow_subjects f
+JOIN batch_pairs b
+  ON f.subject_ref = b.subject_ref
+ AND f.event_type = b.event_type
+ AND f.purpose IS NOT DISTINCT FROM b.purpose
+ AND f.legal_basis IS NOT DISTINCT FROM b.legal_basis
+ AND f.holder IS NOT DISTINCT FROM b.holder
+ AND f.from_holder IS NOT DISTINCT FROM b.from_holder
+ AND f.role IS NOT DISTINCT FROM b.role
+ AND f.country IS NOT DISTINCT FROM b.country
+ AND f.mechanism IS NOT DISTINCT FROM b.mechanism;
+
+-- An event older than a kept pair's earliest (recorded late) moves that pair's time back.
+UPDATE flow_subjects
+SET first_at = k.first_at
+FROM batch_kept k
+WHERE flow_subjects.rowid = k.kept_row
+  AND k.first_at < k.kept_at;
+
+INSERT INTO flow_subjects
+SELECT b.*
+FROM batch_pairs b
+ANTI JOIN batch_kept k
+  ON k.subject_ref = b.subject_ref
+ AND k.event_type = b.event_type
+ AND k.purpose IS NOT DISTINCT FROM b.purpose
+ AND k.legal_basis IS NOT DISTINCT FROM b.legal_basis
+ AND k.holder IS NOT DISTINCT FROM b.holder
+ AND k.from_holder IS NOT DISTINCT FROM b.from_holder
+ AND k.role IS NOT DISTINCT FROM b.role
+ AND k.country IS NOT DISTINCT FROM b.country
+ AND k.mechanism IS NOT DISTINCT FROM b.mechanism;
+
+DROP TABLE batch_pairs;
+
+DROP TABLE batch_kept;

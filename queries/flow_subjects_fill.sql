@@ -1,0 +1,11 @@
+-- The kept (flow, subject) pairs from every event there: after a rebuild's load, and when
+-- an older projection is migrated. The definition the per-batch upkeep maintains.
+DELETE FROM flow_subjects;
+
+INSERT INTO flow_subjects
+SELECT
+    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+    subject_ref, min(occurred_at)
+FROM events
+WHERE event_type IN @FLOWS
+GROUP BY ALL;

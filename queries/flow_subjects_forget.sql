@@ -1,0 +1,13 @@
+-- After forget.sql dropped rows of forgotten subjects: their pairs again, from the events
+-- left (data collected again after a completed erasure stays).
+DELETE FROM flow_subjects
+WHERE subject_ref IN (SELECT subject_ref FROM forgotten_subjects);
+
+INSERT INTO flow_subjects
+SELECT
+    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+    subject_ref, min(occurred_at)
+FROM events
+WHERE event_type IN @FLOWS
+  AND subject_ref IN (SELECT subject_ref FROM forgotten_subjects)
+GROUP BY ALL;

@@ -1,0 +1,14 @@
+-- Schema 5 -> 6: the kept (flow, subject) pairs, filled from the events there now (forgotten
+-- rows are already gone from them).
+CREATE TABLE IF NOT EXISTS flow_subjects (
+    event_type  VARCHAR NOT NULL,
+    purpose     VARCHAR,
+    legal_basis VARCHAR,
+    holder      VARCHAR,
+    from_holder VARCHAR,
+    role        VARCHAR,
+    country     VARCHAR,
+    mechanism   VARCHAR,
+    subject_ref VARCHAR NOT NULL,
+    first_at    TIMESTAMP NOT NULL
+);
