@@ -1,15 +1,21 @@
--- Keep the (flow, subject) pairs of a batch (registered as `batch`, applied and forgotten
--- already), in the projector's transaction. Its pairs come from the rows `events` holds for
--- its ids (the column mapping applied, forgotten rows gone; an event projected before gives
--- a pair already kept, so a repeat changes nothing). The batch's pairs are the join's build
--- side throughout: `flow_subjects` is only probed.
+-- Keep the (flow, subject) and (flow, category) pairs of a batch (registered as `batch`,
+-- applied and forgotten already), in the projector's transaction. They come from the rows
+-- `events` holds for its ids (the column mapping applied, forgotten rows gone; an event
+-- projected before gives pairs already kept, so a repeat changes nothing). The batch's pairs
+-- are the join's build side throughout: `flow_subjects` is only probed.
+CREATE OR REPLACE TEMP TABLE batch_flows AS
+SELECT
+    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+    subject_ref, occurred_at, categories
+FROM events
+WHERE event_id IN (SELECT b.envelope.event_id::UUID FROM batch b)
+  AND event_type IN @FLOWS;
+
 CREATE OR REPLACE TEMP TABLE batch_pairs AS
 SELECT
     event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
     subject_ref, min(occurred_at) AS first_at
-FROM events
-WHERE event_id IN (SELECT b.envelope.event_id::UUID FROM batch b)
-  AND event_type IN @FLOWS
+FROM batch_flows
 GROUP BY ALL;
 
 -- The batch's pairs already kept, each with its row and its kept time.
@@ -51,3 +57,48 @@ ANTI JOIN batch_kept k
 DROP TABLE batch_pairs;
 
 DROP TABLE batch_kept;
+
+-- The batch's (flow, category) pairs the same way (a few rows: any join side will do).
+CREATE OR REPLACE TEMP TABLE batch_categories AS
+SELECT
+    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+    category, min(occurred_at) AS first_at
+FROM (
+    SELECT
+        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+        occurred_at, unnest(categories) AS category
+    FROM batch_flows
+)
+GROUP BY ALL;
+
+UPDATE flow_categories f
+SET first_at = b.first_at
+FROM batch_categories b
+WHERE f.category = b.category
+  AND f.event_type = b.event_type
+  AND f.purpose IS NOT DISTINCT FROM b.purpose
+  AND f.legal_basis IS NOT DISTINCT FROM b.legal_basis
+  AND f.holder IS NOT DISTINCT FROM b.holder
+  AND f.from_holder IS NOT DISTINCT FROM b.from_holder
+  AND f.role IS NOT DISTINCT FROM b.role
+  AND f.country IS NOT DISTINCT FROM b.country
+  AND f.mechanism IS NOT DISTINCT FROM b.mechanism
+  AND b.first_at < f.first_at;
+
+INSERT INTO flow_categories
+SELECT b.*
+FROM batch_categories b
+ANTI JOIN flow_categories f
+  ON f.category = b.category
+ AND f.event_type = b.event_type
+ AND f.purpose IS NOT DISTINCT FROM b.purpose
+ AND f.legal_basis IS NOT DISTINCT FROM b.legal_basis
+ AND f.holder IS NOT DISTINCT FROM b.holder
+ AND f.from_holder IS NOT DISTINCT FROM b.from_holder
+ AND f.role IS NOT DISTINCT FROM b.role
+ AND f.country IS NOT DISTINCT FROM b.country
+ AND f.mechanism IS NOT DISTINCT FROM b.mechanism;
+
+DROP TABLE batch_categories;
+
+DROP TABLE batch_flows;

@@ -1,4 +1,4 @@
--- The kept (flow, subject) pairs from every event there: after a rebuild's load, and when
+-- The kept (flow, subject) and (flow, category) pairs from every event there: after a rebuild's load, and when
 -- an older projection is migrated. The definition the per-batch upkeep maintains.
 DELETE FROM flow_subjects;
 
@@ -8,4 +8,19 @@ SELECT
     subject_ref, min(occurred_at)
 FROM events
 WHERE event_type IN @FLOWS
+GROUP BY ALL;
+
+DELETE FROM flow_categories;
+
+INSERT INTO flow_categories
+SELECT
+    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+    category, min(occurred_at)
+FROM (
+    SELECT
+        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+        occurred_at, unnest(categories) AS category
+    FROM events
+    WHERE event_type IN @FLOWS
+)
 GROUP BY ALL;

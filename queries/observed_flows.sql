@@ -3,7 +3,8 @@
 -- Transfer tools and countries are on the row so the audit can judge each tool on its dates.
 -- The same rows as observed_flows_events.sql (the definition): subjects are counted from the
 -- kept (flow, subject) pairs, each with its earliest event, so a plain count replaces a
--- distinct count (a hash set per flow) over every event.
+-- distinct count (a hash set per flow) over every event; categories come from the kept
+-- (flow, category) pairs instead of a set of category lists per flow.
 WITH seen AS (
     SELECT
         event_type,
@@ -16,9 +17,7 @@ WITH seen AS (
         mechanism,
         count(*) AS events,
         min(occurred_at) AS first_seen,
-        max(occurred_at) AS last_seen,
-        -- DISTINCT first: a few distinct category lists, not one entry per event.
-        list_distinct(flatten(list(DISTINCT categories))) AS categories
+        max(occurred_at) AS last_seen
     FROM events
     WHERE event_type IN @FLOWS
       AND occurred_at <= $as_of
@@ -38,6 +37,21 @@ counted AS (
     FROM flow_subjects
     WHERE first_at <= $as_of
     GROUP BY ALL
+),
+listed AS (
+    SELECT
+        event_type,
+        purpose,
+        legal_basis,
+        holder,
+        from_holder,
+        role,
+        country,
+        mechanism,
+        list(category) AS categories
+    FROM flow_categories
+    WHERE first_at <= $as_of
+    GROUP BY ALL
 )
 SELECT
     s.event_type,
@@ -52,7 +66,7 @@ SELECT
     s.events,
     s.first_seen,
     s.last_seen,
-    s.categories
+    coalesce(l.categories, []) AS categories
 FROM seen s
 JOIN counted c
   ON c.event_type = s.event_type
@@ -63,5 +77,14 @@ JOIN counted c
  AND c.role IS NOT DISTINCT FROM s.role
  AND c.country IS NOT DISTINCT FROM s.country
  AND c.mechanism IS NOT DISTINCT FROM s.mechanism
+LEFT JOIN listed l
+  ON l.event_type = s.event_type
+ AND l.holder IS NOT DISTINCT FROM s.holder
+ AND l.purpose IS NOT DISTINCT FROM s.purpose
+ AND l.legal_basis IS NOT DISTINCT FROM s.legal_basis
+ AND l.from_holder IS NOT DISTINCT FROM s.from_holder
+ AND l.role IS NOT DISTINCT FROM s.role
+ AND l.country IS NOT DISTINCT FROM s.country
+ AND l.mechanism IS NOT DISTINCT FROM s.mechanism
 -- Every grouping key, so ties never depend on the plan.
 ORDER BY purpose, holder, from_holder, event_type, legal_basis, role, country, mechanism;

@@ -142,3 +142,18 @@ CREATE TABLE IF NOT EXISTS flow_subjects (
     subject_ref VARCHAR NOT NULL,
     first_at    TIMESTAMP NOT NULL
 );
+-- Each observed flow's categories, with the earliest time data of that category took it:
+-- a few rows per flow. Kept beside flow_subjects (flow_categories_batch.sql after each
+-- batch; again from every event when forgetting is recomputed or after a rebuild's load).
+CREATE TABLE IF NOT EXISTS flow_categories (
+    event_type  VARCHAR NOT NULL,
+    purpose     VARCHAR,
+    legal_basis VARCHAR,
+    holder      VARCHAR,
+    from_holder VARCHAR,
+    role        VARCHAR,
+    country     VARCHAR,
+    mechanism   VARCHAR,
+    category    VARCHAR NOT NULL,
+    first_at    TIMESTAMP NOT NULL
+);

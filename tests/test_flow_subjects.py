@@ -1,7 +1,8 @@
-"""The kept (flow, subject) pairs (``flow_subjects``) are always their definition computed from
-the events there: after any cut of the log into batches, events recorded late or twice,
-identity links, completed erasures that forget a component (and data collected again after),
-a rebuild, and the migration of an older projection. The observed flows answered from them
+"""The kept (flow, subject) and (flow, category) pairs (``flow_subjects``, ``flow_categories``)
+are always their definitions computed from the events there: after any cut of the log into
+batches, events recorded late or twice, identity links, completed erasures that forget a
+component (and data collected again after), a rebuild, and the migration of an older
+projection. The observed flows answered from them
 are the flows answered from the events alone, at every time asked."""
 
 from __future__ import annotations
@@ -37,12 +38,22 @@ START = datetime(2020, 1, 1, tzinfo=UTC)
 TIMES = [START + timedelta(days=d) for d in (-1, 40, 200, 400, 10_000)]
 PURPOSES = ["essential.service", "marketing.advertising", None]
 HOLDERS = ["webshop", "crm", "mailer"]
-# The definition the table keeps (queries/flow_subjects_fill.sql).
-DEFINITION = """
-SELECT event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
-       subject_ref, min(occurred_at)
+# The definitions the tables keep (queries/flow_subjects_fill.sql).
+FLOW = "event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism"
+SUBJECTS = f"""
+SELECT {FLOW}, subject_ref, min(occurred_at)
 FROM events
 WHERE event_type IN ('DataCollected', 'DataShared', 'DataTransferred')
+GROUP BY ALL
+ORDER BY ALL
+"""
+CATEGORIES = f"""
+SELECT {FLOW}, category, min(occurred_at)
+FROM (
+    SELECT {FLOW}, occurred_at, unnest(categories) AS category
+    FROM events
+    WHERE event_type IN ('DataCollected', 'DataShared', 'DataTransferred')
+)
 GROUP BY ALL
 ORDER BY ALL
 """
@@ -115,16 +126,22 @@ def _event(draw: st.DrawFn) -> list[Event]:
     ]
 
 
-def _kept(store: Store) -> list[tuple[object, ...]]:
-    return store.con.execute("SELECT * FROM flow_subjects ORDER BY ALL").fetchall()
+def _kept(store: Store, table: str = "flow_subjects") -> list[tuple[object, ...]]:
+    return store.con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+
+
+def _flows(store: Store, query: str, as_of: datetime) -> list[tuple[object, ...]]:
+    rows = store.con.execute(sql(query), {"as_of": as_of.replace(tzinfo=None)}).fetchall()
+    return [(*r[:-1], sorted(r[-1])) for r in rows]  # categories in any order
 
 
 def _check(store: Store) -> None:
-    assert _kept(store) == store.con.execute(DEFINITION).fetchall()
+    assert _kept(store) == store.con.execute(SUBJECTS).fetchall()
+    assert _kept(store, "flow_categories") == store.con.execute(CATEGORIES).fetchall()
     for as_of in TIMES:
-        params = {"as_of": as_of.replace(tzinfo=None)}
-        kept = store.con.execute(sql("observed_flows"), params).fetchall()
-        assert kept == store.con.execute(sql("observed_flows_events"), params).fetchall()
+        assert _flows(store, "observed_flows", as_of) == _flows(
+            store, "observed_flows_events", as_of
+        )
 
 
 @settings(
@@ -189,6 +206,7 @@ def test_an_older_projection_gets_its_pairs_from_its_events(tmp_path: Path) -> N
     path = app.settings.projection_path
     con = duckdb.connect(str(path))
     con.execute("DROP TABLE flow_subjects")
+    con.execute("DROP TABLE flow_categories")
     con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
     con.close()
     with Store(path, read_only=True) as store:  # not migrated: answered from the events
