@@ -18,8 +18,9 @@ Commit protocol (one batch):
      only its own rows checked (``forget_batch.sql``).
      In the same transaction, mark the references the batch touches (``mark_dirty.sql``):
      the company-wide summaries of their components are folded again before use; and keep
-     the batch's (flow, subject) pairs (``flow_subjects_batch.sql``; after a recomputation
-     of forgetting, the forgotten subjects' pairs again: ``flow_subjects_forget.sql``).
+     the batch's (flow, subject) and (flow, category) pairs (``flow_subjects_batch.sql``;
+     after a recomputation of forgetting, the forgotten subjects' pairs and every flow's
+     categories again: ``flow_subjects_forget.sql``).
   6. Commit. A crash before the commit leaves the old positions and none of the rows; a crash
      after leaves both. Replaying a record twice is harmless anyway: ``event_id`` dedupes.
 

@@ -32,7 +32,7 @@ SCHEMA_VERSION = "6"
 # 2: indexes for per-subject lookups; 3: forgotten_subjects (forgetting after erasure);
 # 4: a fingerprint of the last applied record beside each position; 5: kept per-component
 # summaries and the marks of what changed since (services.company); 6: kept (flow, subject)
-# pairs for the observed flows, filled from the events there.
+# and (flow, category) pairs for the observed flows, filled from the events there.
 MIGRATIONS = {
     "2": ("migrate_2",),
     "3": ("migrate_3",),
@@ -52,12 +52,12 @@ class Store:
         memory_limit: str | None = None,
     ) -> None:
         """``indexes=False``: a bulk load (see ``App.rebuild``): a new file gets no lookup
-        indexes until ``create_indexes``, and batches leave the kept flow subjects to
+        indexes until ``create_indexes``, and batches leave the kept flow pairs to
         ``fill_flows`` after the load. ``memory_limit``: DuckDB's, for this connection's
         database (its buffers of table blocks otherwise stay cached up to most of the RAM)."""
         self.path = str(path)
         self.read_only = read_only
-        # Whether each batch keeps the (flow, subject) pairs (queries/flow_subjects_batch.sql).
+        # Whether each batch keeps the flow pairs (queries/flow_subjects_batch.sql).
         self.keeps_flows = indexes
         file = None if self.path == ":memory:" else Path(self.path)
         if file is not None and not read_only:
@@ -91,8 +91,8 @@ class Store:
                 self.con.execute(stmt)
 
     def fill_flows(self) -> None:
-        """The kept (flow, subject) pairs from every event, in one pass (after a bulk load:
-        maintained pair by pair, each batch would probe every kept pair)."""
+        """The kept (flow, subject) and (flow, category) pairs from every event, in one pass
+        (after a bulk load: kept batch by batch, each batch would probe every kept pair)."""
         with self.transaction():
             for stmt in statements("flow_subjects_fill"):
                 self.con.execute(stmt)

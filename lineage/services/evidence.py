@@ -34,8 +34,9 @@ class Flow:
 
 
 def observed_flows(store: Store, as_of: datetime) -> list[Flow]:
-    """Each flow's subjects from the kept (flow, subject) pairs where the projection keeps
-    them; else from the events (shards seen as one, an older file opened read-only)."""
+    """Each flow's subjects and categories from the kept (flow, subject) and (flow,
+    category) pairs where the projection keeps them; else from the events alone (shards seen
+    as one, an older file opened read-only)."""
     query = "observed_flows" if _keeps_flows(store) else "observed_flows_events"
     rows = store.fetch_dicts(query, {"as_of": as_of})
     out = []
