@@ -3,12 +3,15 @@
 DELETE FROM flow_subjects;
 
 INSERT INTO flow_subjects
-SELECT
-    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
-    subject_ref, min(occurred_at)
-FROM events
-WHERE event_type IN @FLOWS
-GROUP BY ALL;
+SELECT *, @PAIR_KEY
+FROM (
+    SELECT
+        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+        subject_ref, min(occurred_at) AS first_at
+    FROM events
+    WHERE event_type IN @FLOWS
+    GROUP BY ALL
+);
 
 DELETE FROM flow_categories;
 

@@ -5,13 +5,16 @@ DELETE FROM flow_subjects
 WHERE subject_ref IN (SELECT subject_ref FROM forgotten_subjects);
 
 INSERT INTO flow_subjects
-SELECT
-    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
-    subject_ref, min(occurred_at)
-FROM events
-WHERE event_type IN @FLOWS
-  AND subject_ref IN (SELECT subject_ref FROM forgotten_subjects)
-GROUP BY ALL;
+SELECT *, @PAIR_KEY
+FROM (
+    SELECT
+        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+        subject_ref, min(occurred_at) AS first_at
+    FROM events
+    WHERE event_type IN @FLOWS
+      AND subject_ref IN (SELECT subject_ref FROM forgotten_subjects)
+    GROUP BY ALL
+);
 
 DELETE FROM flow_categories;
 

@@ -10,7 +10,8 @@ CREATE TABLE IF NOT EXISTS flow_subjects (
     country     VARCHAR,
     mechanism   VARCHAR,
     subject_ref VARCHAR NOT NULL,
-    first_at    TIMESTAMP NOT NULL
+    first_at    TIMESTAMP NOT NULL,
+    pair_key    UHUGEINT NOT NULL   -- PAIR_KEY of the columns above (lineage.projection.queries)
 );
 
 CREATE TABLE IF NOT EXISTS flow_categories (

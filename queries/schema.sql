@@ -140,7 +140,8 @@ CREATE TABLE IF NOT EXISTS flow_subjects (
     country     VARCHAR,
     mechanism   VARCHAR,
     subject_ref VARCHAR NOT NULL,
-    first_at    TIMESTAMP NOT NULL
+    first_at    TIMESTAMP NOT NULL,
+    pair_key    UHUGEINT NOT NULL   -- PAIR_KEY of the columns above (lineage.projection.queries)
 );
 -- Each observed flow's categories, with the earliest time data of that category took it:
 -- a few rows per flow. Kept beside flow_subjects (flow_categories_batch.sql after each
