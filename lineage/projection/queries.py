@@ -3,8 +3,8 @@
 Event type names come from ``lineage.events.kinds``: a query writes ``@FLOWS`` or
 ``@COLLECTED`` and gets ``('DataCollected', 'DataShared', 'DataTransferred')`` or
 ``'DataCollected'``; ``@EVENT_COLUMNS`` is the projection's column mapping, built from the
-event definitions (``projection.columns``). An unknown macro is an error when the query is
-first loaded.
+event definitions (``projection.columns``); ``@PAIR_KEY`` is a kept flow pair's key
+(``FRAGMENTS``). An unknown macro is an error when the query is first loaded.
 """
 
 from __future__ import annotations
