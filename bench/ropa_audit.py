@@ -224,7 +224,14 @@ def _digest(findings: list[Any]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
-def run(n: int, purposes: int, repeat: int, workdir: Path, verify: bool = True) -> dict[str, Any]:
+def run(
+    n: int,
+    purposes: int,
+    repeat: int,
+    workdir: Path,
+    verify: bool = True,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
     from lineage.config import resolve
     from lineage.services.app import App
     from lineage.services.audit import audit
@@ -249,7 +256,7 @@ def run(n: int, purposes: int, repeat: int, workdir: Path, verify: bool = True) 
     assert projected.applied == n == appended.count, (projected, appended.count)
     app.close()
 
-    as_of = now()
+    as_of = as_of or now()
     with app.store() as store:
         con = store.con
         scan_s, scan_row = best(lambda: con.execute(SCAN).fetchall(), repeat)
@@ -359,6 +366,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", metavar="DIR", help="Keep the generated home here.")
     parser.add_argument(
+        "--as-of",
+        metavar="TIME",
+        help="Judge as of this time (default now): the audit digest depends on it.",
+    )
+    parser.add_argument(
         "--no-verify",
         action="store_true",
         help="Skip checking the kept summaries' audit against a fold of every subject.",
@@ -367,7 +379,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="lineage-bench-") as tmp:
         workdir = Path(args.keep) if args.keep else Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        r = run(args.events, args.purposes, args.repeat, workdir, not args.no_verify)
+        from lineage.timeutil import parse_time
+
+        as_of = parse_time(args.as_of, assume_utc=True, where="--as-of") if args.as_of else None
+        r = run(args.events, args.purposes, args.repeat, workdir, not args.no_verify, as_of)
     rows = [
         ("full scan of events", r["scan_s"], 1.0),
         ("ropa (build + json + xlsx)", r["ropa_s"], r["ropa_ratio"]),

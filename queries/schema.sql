@@ -124,3 +124,37 @@ CREATE TABLE IF NOT EXISTS summary_breaches (
 CREATE TABLE IF NOT EXISTS dirty_refs (
     ref VARCHAR NOT NULL
 );
+
+-- Each observed flow's subjects (queries/observed_flows.sql): one row per distinct flow
+-- (the grouping columns of observed_flows_events.sql) and subject, with the earliest time
+-- the subject's data took that flow. Kept in each batch's transaction
+-- (flow_subjects_batch.sql), after forgetting (flow_subjects_forget.sql); a rebuild fills it
+-- once after the load (flow_subjects_fill.sql).
+CREATE TABLE IF NOT EXISTS flow_subjects (
+    event_type  VARCHAR NOT NULL,
+    purpose     VARCHAR,
+    legal_basis VARCHAR,
+    holder      VARCHAR,
+    from_holder VARCHAR,
+    role        VARCHAR,
+    country     VARCHAR,
+    mechanism   VARCHAR,
+    subject_ref VARCHAR NOT NULL,
+    first_at    TIMESTAMP NOT NULL,
+    pair_key    UHUGEINT NOT NULL   -- PAIR_KEY of the columns above (lineage.projection.queries)
+);
+-- Each observed flow's categories, with the earliest time data of that category took it:
+-- a few rows per flow. Kept beside flow_subjects (flow_categories_batch.sql after each
+-- batch; again from every event when forgetting is recomputed or after a rebuild's load).
+CREATE TABLE IF NOT EXISTS flow_categories (
+    event_type  VARCHAR NOT NULL,
+    purpose     VARCHAR,
+    legal_basis VARCHAR,
+    holder      VARCHAR,
+    from_holder VARCHAR,
+    role        VARCHAR,
+    country     VARCHAR,
+    mechanism   VARCHAR,
+    category    VARCHAR NOT NULL,
+    first_at    TIMESTAMP NOT NULL
+);

@@ -13,3 +13,4 @@ DELETE FROM summary_moves;
 DELETE FROM summary_breaches;
 DELETE FROM dirty_refs;
 DELETE FROM meta WHERE key = 'summary_fingerprint';
+DELETE FROM flow_subjects;

@@ -36,8 +36,9 @@ def test_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
 def test_every_migration_is_a_query_file() -> None:
     from lineage.projection.store import MIGRATIONS
 
-    for name in MIGRATIONS.values():
-        assert statements(name)
+    for names in MIGRATIONS.values():
+        for name in names:
+            assert statements(name)
 
 
 def test_projection_columns_come_from_the_event_definitions() -> None:

@@ -17,7 +17,10 @@ Commit protocol (one batch):
      A batch that cannot change which subjects are forgotten (``forget_needed.sql``) has
      only its own rows checked (``forget_batch.sql``).
      In the same transaction, mark the references the batch touches (``mark_dirty.sql``):
-     the company-wide summaries of their components are folded again before use.
+     the company-wide summaries of their components are folded again before use; and keep
+     the batch's (flow, subject) and (flow, category) pairs (``flow_subjects_batch.sql``;
+     after a recomputation of forgetting, the forgotten subjects' pairs and every flow's
+     categories again: ``flow_subjects_forget.sql``).
   6. Commit. A crash before the commit leaves the old positions and none of the rows; a crash
      after leaves both. Replaying a record twice is harmless anyway: ``event_id`` dedupes.
 
@@ -266,8 +269,15 @@ class Projector:
                 applied = self._count_events() - before
                 con.execute(sql("mark_dirty"))
                 row = con.execute(sql("forget_needed")).fetchone()
-                for stmt in statements("forget" if row and row[0] else "forget_batch"):
+                forgets = bool(row and row[0])
+                for stmt in statements("forget" if forgets else "forget_batch"):
                     con.execute(stmt)
+                if self.store.keeps_flows:
+                    for stmt in [
+                        *(statements("flow_subjects_forget") if forgets else []),
+                        *statements("flow_subjects_batch"),
+                    ]:
+                        con.execute(stmt)
             finally:
                 con.unregister("batch")
             if batch.quarantine:

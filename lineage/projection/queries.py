@@ -3,8 +3,8 @@
 Event type names come from ``lineage.events.kinds``: a query writes ``@FLOWS`` or
 ``@COLLECTED`` and gets ``('DataCollected', 'DataShared', 'DataTransferred')`` or
 ``'DataCollected'``; ``@EVENT_COLUMNS`` is the projection's column mapping, built from the
-event definitions (``projection.columns``). An unknown macro is an error when the query is
-first loaded.
+event definitions (``projection.columns``); ``@PAIR_KEY`` is a kept flow pair's key
+(``FRAGMENTS``). An unknown macro is an error when the query is first loaded.
 """
 
 from __future__ import annotations
@@ -17,6 +17,16 @@ from lineage.resources import resource_dir
 
 _MACRO = re.compile(r"@([A-Z][A-Z_]*)\b")
 
+_FLOW = ("event_type", "purpose", "legal_basis", "holder", "from_holder", "role", "country")
+# A kept (flow, subject) pair's identity (queries/flow_subjects_*.sql): the MD5 of its key
+# columns, 128 bits like an event's random id, so a batch finds its kept pairs by probing one
+# narrow column instead of nine text columns (most of a small batch's upkeep).
+FRAGMENTS = {
+    "PAIR_KEY": "md5_number(concat_ws(chr(31), "
+    + ", ".join(f"coalesce({c}, chr(30))" for c in (*_FLOW, "mechanism", "subject_ref"))
+    + "))"
+}
+
 
 def _literal(value: str | tuple[str, ...]) -> str:
     if isinstance(value, str):
@@ -27,7 +37,7 @@ def _literal(value: str | tuple[str, ...]) -> str:
 def expand(text: str, name: str = "<sql>") -> str:
     from lineage.projection.columns import macros
 
-    fragments = macros() if "@EVENT_COLUMNS" in text else {}
+    fragments = {**FRAGMENTS, **(macros() if "@EVENT_COLUMNS" in text else {})}
 
     def one(m: re.Match[str]) -> str:
         key = m.group(1)

@@ -27,12 +27,19 @@ from lineage.errors import (
 )
 from lineage.projection.queries import sql, statements
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 # How an existing projection reaches each later version: queries/<name>.sql, applied in order.
 # 2: indexes for per-subject lookups; 3: forgotten_subjects (forgetting after erasure);
 # 4: a fingerprint of the last applied record beside each position; 5: kept per-component
-# summaries and the marks of what changed since (services.company).
-MIGRATIONS = {"2": "migrate_2", "3": "migrate_3", "4": "migrate_4", "5": "migrate_5"}
+# summaries and the marks of what changed since (services.company); 6: kept (flow, subject)
+# and (flow, category) pairs for the observed flows, filled from the events there.
+MIGRATIONS = {
+    "2": ("migrate_2",),
+    "3": ("migrate_3",),
+    "4": ("migrate_4",),
+    "5": ("migrate_5",),
+    "6": ("migrate_6", "flow_subjects_fill"),
+}
 
 
 class Store:
@@ -44,11 +51,14 @@ class Store:
         indexes: bool = True,
         memory_limit: str | None = None,
     ) -> None:
-        """``indexes=False``: a new file gets no lookup indexes until ``create_indexes`` (a
-        bulk load: see ``App.rebuild``). ``memory_limit``: DuckDB's, for this connection's
+        """``indexes=False``: a bulk load (see ``App.rebuild``): a new file gets no lookup
+        indexes until ``create_indexes``, and batches leave the kept flow pairs to
+        ``fill_flows`` after the load. ``memory_limit``: DuckDB's, for this connection's
         database (its buffers of table blocks otherwise stay cached up to most of the RAM)."""
         self.path = str(path)
         self.read_only = read_only
+        # Whether each batch keeps the flow pairs (queries/flow_subjects_batch.sql).
+        self.keeps_flows = indexes
         file = None if self.path == ":memory:" else Path(self.path)
         if file is not None and not read_only:
             _create(file, indexes)
@@ -80,6 +90,14 @@ class Store:
             for stmt in statements("indexes"):
                 self.con.execute(stmt)
 
+    def fill_flows(self) -> None:
+        """The kept (flow, subject) and (flow, category) pairs from every event, in one pass
+        (after a bulk load: kept batch by batch, each batch would probe every kept pair)."""
+        with self.transaction():
+            for stmt in statements("flow_subjects_fill"):
+                self.con.execute(stmt)
+        self.keeps_flows = True
+
     def check_file(self) -> None:
         """Fail if the file at this path is no longer the one this store wrote to."""
         if self._identity is None:
@@ -100,6 +118,7 @@ class Store:
         store = cls.__new__(cls)
         store.path = label
         store.read_only = True
+        store.keeps_flows = False
         store.con = con
         con.execute("SET TimeZone = 'UTC'")
         return store
@@ -114,7 +133,12 @@ class Store:
         if current is None:
             steps = ["schema", "indexes"] if indexes else ["schema"]
         elif current.isdigit() and int(current) < int(SCHEMA_VERSION):
-            steps = [name for version, name in MIGRATIONS.items() if int(version) > int(current)]
+            steps = [
+                name
+                for version, names in MIGRATIONS.items()
+                if int(version) > int(current)
+                for name in names
+            ]
         else:
             raise ProjectionError(
                 f"projection schema {current} is not {SCHEMA_VERSION}: run `lineage rebuild`"

@@ -274,6 +274,7 @@ class App:
                     result = self.projector(store).run(on_batch=on_batch)
                     rows = store.con.execute("SELECT count(*) FROM events").fetchall()
                     store.create_indexes(index_memory_limit(int(rows[0][0])))
+                    store.fill_flows()
                     store.con.execute("CHECKPOINT")
                 finally:
                     store.close()

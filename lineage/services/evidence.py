@@ -34,12 +34,26 @@ class Flow:
 
 
 def observed_flows(store: Store, as_of: datetime) -> list[Flow]:
-    rows = store.fetch_dicts("observed_flows", {"as_of": as_of})
+    """Each flow's subjects and categories from the kept (flow, subject) and (flow,
+    category) pairs where the projection keeps them; else from the events alone (shards seen
+    as one, an older file opened read-only)."""
+    query = "observed_flows" if _keeps_flows(store) else "observed_flows_events"
+    rows = store.fetch_dicts(query, {"as_of": as_of})
     out = []
     for r in rows:
         r["categories"] = tuple(sorted(r["categories"] or ()))
         out.append(Flow(**r))
     return out
+
+
+def _keeps_flows(store: Store) -> bool:
+    import duckdb
+
+    try:
+        store.con.execute("SELECT 1 FROM flow_subjects LIMIT 0").fetchall()
+    except duckdb.CatalogException:
+        return False
+    return True
 
 
 def register(

@@ -1,0 +1,29 @@
+-- The kept (flow, subject) and (flow, category) pairs from every event there: after a rebuild's load, and when
+-- an older projection is migrated. The definition the per-batch upkeep maintains.
+DELETE FROM flow_subjects;
+
+INSERT INTO flow_subjects
+SELECT *, @PAIR_KEY
+FROM (
+    SELECT
+        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+        subject_ref, min(occurred_at) AS first_at
+    FROM events
+    WHERE event_type IN @FLOWS
+    GROUP BY ALL
+);
+
+DELETE FROM flow_categories;
+
+INSERT INTO flow_categories
+SELECT
+    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+    category, min(occurred_at)
+FROM (
+    SELECT
+        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+        occurred_at, unnest(categories) AS category
+    FROM events
+    WHERE event_type IN @FLOWS
+)
+GROUP BY ALL;
