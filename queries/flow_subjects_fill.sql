@@ -1,5 +1,6 @@
--- The kept (flow, subject) and (flow, category) pairs from every event there: after a rebuild's load, and when
--- an older projection is migrated. The definition the per-batch upkeep maintains.
+-- The kept (flow, subject) pairs from every event there: after a rebuild's load, and when an
+-- older projection is migrated (then flow_categories_fill.sql). The definition the per-batch
+-- upkeep maintains.
 DELETE FROM flow_subjects;
 
 INSERT INTO flow_subjects
@@ -12,18 +13,3 @@ FROM (
     WHERE event_type IN @FLOWS
     GROUP BY ALL
 );
-
-DELETE FROM flow_categories;
-
-INSERT INTO flow_categories
-SELECT
-    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
-    category, min(occurred_at)
-FROM (
-    SELECT
-        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
-        occurred_at, unnest(categories) AS category
-    FROM events
-    WHERE event_type IN @FLOWS
-)
-GROUP BY ALL;

@@ -1,6 +1,7 @@
 -- After forget.sql dropped rows of forgotten subjects: their pairs again, from the events
--- left (data collected again after a completed erasure stays); the flows' categories from
--- every event again (a few rows; which flows lost a category is not known here).
+-- left (data collected again after a completed erasure stays); then the flows' categories
+-- from every event again, flow_categories_fill.sql (a few rows; which flows lost a category
+-- is not known here).
 DELETE FROM flow_subjects
 WHERE subject_ref IN (SELECT subject_ref FROM forgotten_subjects);
 
@@ -15,18 +16,3 @@ FROM (
       AND subject_ref IN (SELECT subject_ref FROM forgotten_subjects)
     GROUP BY ALL
 );
-
-DELETE FROM flow_categories;
-
-INSERT INTO flow_categories
-SELECT
-    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
-    category, min(occurred_at)
-FROM (
-    SELECT
-        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
-        occurred_at, unnest(categories) AS category
-    FROM events
-    WHERE event_type IN @FLOWS
-)
-GROUP BY ALL;

@@ -20,7 +20,7 @@ Commit protocol (one batch):
      the company-wide summaries of their components are folded again before use; and keep
      the batch's (flow, subject) and (flow, category) pairs (``flow_subjects_batch.sql``;
      after a recomputation of forgetting, the forgotten subjects' pairs and every flow's
-     categories again: ``flow_subjects_forget.sql``).
+     categories again: ``flow_subjects_forget.sql``, ``flow_categories_fill.sql``).
   6. Commit. A crash before the commit leaves the old positions and none of the rows; a crash
      after leaves both. Replaying a record twice is harmless anyway: ``event_id`` dedupes.
 
@@ -275,6 +275,7 @@ class Projector:
                 if self.store.keeps_flows:
                     for stmt in [
                         *(statements("flow_subjects_forget") if forgets else []),
+                        *(statements("flow_categories_fill") if forgets else []),
                         *statements("flow_subjects_batch"),
                     ]:
                         con.execute(stmt)

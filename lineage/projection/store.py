@@ -38,7 +38,7 @@ MIGRATIONS = {
     "3": ("migrate_3",),
     "4": ("migrate_4",),
     "5": ("migrate_5",),
-    "6": ("migrate_6", "flow_subjects_fill"),
+    "6": ("migrate_6", "flow_subjects_fill", "flow_categories_fill"),
 }
 
 
@@ -94,8 +94,9 @@ class Store:
         """The kept (flow, subject) and (flow, category) pairs from every event, in one pass
         (after a bulk load: kept batch by batch, each batch would probe every kept pair)."""
         with self.transaction():
-            for stmt in statements("flow_subjects_fill"):
-                self.con.execute(stmt)
+            for name in ("flow_subjects_fill", "flow_categories_fill"):
+                for stmt in statements(name):
+                    self.con.execute(stmt)
         self.keeps_flows = True
 
     def check_file(self) -> None:
