@@ -4,11 +4,11 @@ DELETE FROM flow_categories;
 
 INSERT INTO flow_categories
 SELECT
-    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+    @FLOW_COLUMNS,
     category, min(occurred_at)
 FROM (
     SELECT
-        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+        @FLOW_COLUMNS,
         occurred_at, unnest(categories) AS category
     FROM events
     WHERE event_type IN @FLOWS

@@ -5,7 +5,7 @@
 -- are the join's build side throughout: `flow_subjects` is only probed, by pair_key.
 CREATE OR REPLACE TEMP TABLE batch_flows AS
 SELECT
-    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+    @FLOW_COLUMNS,
     subject_ref, occurred_at, categories
 FROM events
 WHERE event_id IN (SELECT b.envelope.event_id::UUID FROM batch b)
@@ -15,7 +15,7 @@ CREATE OR REPLACE TEMP TABLE batch_pairs AS
 SELECT *, @PAIR_KEY AS pair_key
 FROM (
     SELECT
-        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+        @FLOW_COLUMNS,
         subject_ref, min(occurred_at) AS first_at
     FROM batch_flows
     GROUP BY ALL
@@ -51,11 +51,11 @@ DROP TABLE batch_kept;
 -- The batch's (flow, category) pairs the same way (a few rows: any join side will do).
 CREATE OR REPLACE TEMP TABLE batch_categories AS
 SELECT
-    event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+    @FLOW_COLUMNS,
     category, min(occurred_at) AS first_at
 FROM (
     SELECT
-        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+        @FLOW_COLUMNS,
         occurred_at, unnest(categories) AS category
     FROM batch_flows
 )

@@ -9,7 +9,7 @@ INSERT INTO flow_subjects
 SELECT *, @PAIR_KEY
 FROM (
     SELECT
-        event_type, purpose, legal_basis, holder, from_holder, role, country, mechanism,
+        @FLOW_COLUMNS,
         subject_ref, min(occurred_at) AS first_at
     FROM events
     WHERE event_type IN @FLOWS

@@ -7,14 +7,7 @@
 -- (flow, category) pairs instead of a set of category lists per flow.
 WITH seen AS (
     SELECT
-        event_type,
-        purpose,
-        legal_basis,
-        holder,
-        from_holder,
-        role,
-        country,
-        mechanism,
+        @FLOW_COLUMNS,
         count(*) AS events,
         min(occurred_at) AS first_seen,
         max(occurred_at) AS last_seen
@@ -25,14 +18,7 @@ WITH seen AS (
 ),
 counted AS (
     SELECT
-        event_type,
-        purpose,
-        legal_basis,
-        holder,
-        from_holder,
-        role,
-        country,
-        mechanism,
+        @FLOW_COLUMNS,
         count(*) AS subjects
     FROM flow_subjects
     WHERE first_at <= $as_of
@@ -40,14 +26,7 @@ counted AS (
 ),
 listed AS (
     SELECT
-        event_type,
-        purpose,
-        legal_basis,
-        holder,
-        from_holder,
-        role,
-        country,
-        mechanism,
+        @FLOW_COLUMNS,
         list(category) AS categories
     FROM flow_categories
     WHERE first_at <= $as_of

@@ -5,14 +5,7 @@
 -- (shards seen as one, an older file opened read-only). observed_flows.sql gives the same
 -- rows from the kept pairs.
 SELECT
-    event_type,
-    purpose,
-    legal_basis,
-    holder,
-    from_holder,
-    role,
-    country,
-    mechanism,
+    @FLOW_COLUMNS,
     count(DISTINCT subject_ref) AS subjects,
     count(*) AS events,
     min(occurred_at) AS first_seen,

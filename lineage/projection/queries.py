@@ -3,8 +3,9 @@
 Event type names come from ``lineage.events.kinds``: a query writes ``@FLOWS`` or
 ``@COLLECTED`` and gets ``('DataCollected', 'DataShared', 'DataTransferred')`` or
 ``'DataCollected'``; ``@EVENT_COLUMNS`` is the projection's column mapping, built from the
-event definitions (``projection.columns``); ``@PAIR_KEY`` is a kept flow pair's key
-(``FRAGMENTS``). An unknown macro is an error when the query is first loaded.
+event definitions (``projection.columns``); ``@PAIR_KEY`` is a kept flow pair's key and
+``@FLOW_COLUMNS`` a flow's grouping columns (``FRAGMENTS``). An unknown macro is an error
+when the query is first loaded.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ _FLOW = ("event_type", "purpose", "legal_basis", "holder", "from_holder", "role"
 # columns, 128 bits like an event's random id, so a batch finds its kept pairs by probing one
 # narrow column instead of nine text columns (most of a small batch's upkeep).
 FRAGMENTS = {
+    # A flow's grouping columns, in one order everywhere they are listed.
+    "FLOW_COLUMNS": ", ".join((*_FLOW, "mechanism")),
     "PAIR_KEY": "md5_number(concat_ws(chr(31), "
     + ", ".join(f"coalesce({c}, chr(30))" for c in (*_FLOW, "mechanism", "subject_ref"))
-    + "))"
+    + "))",
 }
 
 
