@@ -45,7 +45,7 @@ from lineage.codec.arrow import batch_row_type
 from lineage.errors import ProjectionMismatchError
 from lineage.events.taxonomy import Taxonomy, default_taxonomy
 from lineage.log.base import DeadLetter, DeadLetterLog, Log, LogEntry, RewrittenLog, pending
-from lineage.projection.batch import DEFAULT_BATCH_SIZE, Batch, Decoder
+from lineage.projection.batch import CHUNK_ROWS, DEFAULT_BATCH_SIZE, Batch, Decoder
 from lineage.projection.position import check_positions
 from lineage.projection.queries import sql, statements
 from lineage.projection.store import Store
@@ -270,8 +270,11 @@ class Projector:
                 con.execute(sql("mark_dirty"))
                 row = con.execute(sql("forget_needed")).fetchone()
                 forgets = bool(row and row[0])
+                if forgets:
+                    con.execute(sql("forget_before"))
                 for stmt in statements("forget" if forgets else "forget_batch"):
                     con.execute(stmt)
+                lowered = self._lowered() if forgets else 0
                 if self.store.keeps_flows:
                     for stmt in [
                         *(statements("flow_subjects_forget") if forgets else []),
@@ -281,6 +284,8 @@ class Projector:
                         con.execute(stmt)
             finally:
                 con.unregister("batch")
+            if lowered:
+                self._restore(lowered, {**self.store.positions(), **batch.positions})
             if batch.quarantine:
                 quarantine = batch.quarantine_table()
                 con.register("quarantined", quarantine)
@@ -303,3 +308,87 @@ class Projector:
             result.problems.append(f"position {where}: {q[3]}")
         if on_batch:
             on_batch(result)
+
+    def _lowered(self) -> int:
+        """How many references forgetting just gave a lower cut-off (kept in the temporary
+        table ``forget_lowered`` when there are any)."""
+        con = self.store.con
+        for stmt in statements("forget_lowered"):
+            con.execute(stmt)
+        row = con.execute("SELECT count(*) FROM forget_lowered").fetchone()
+        lowered = int(row[0]) if row else 0
+        if not lowered:
+            con.execute("DROP TABLE forget_lowered")
+        return lowered
+
+    def _restore(self, lowered: int, bound: dict[int, int]) -> None:
+        """Give back the rows a lowered cut-off no longer forgets (``forget_lowered``): a
+        completion of a request dated earlier than one recorded before it. They were
+        dropped from the projection, so they are read again from the log, every record
+        before ``bound`` (what this transaction has projected), streamed in decoded chunks
+        and filtered by reference and time; the few found are applied as one batch. A log
+        compacted under the higher cut-off no longer holds them; neither can a rebuild."""
+        con = self.store.con
+        logger.info(
+            "projection %s: a completion dated earlier than one recorded before it lowered "
+            "the cut-off of %d subject references; reading their events back from the log",
+            self.store.path,
+            lowered,
+        )
+        empty = pa.Table.from_struct_array(pa.array([], type=self.row_type))
+        con.register("restore_chunk", empty)
+        con.execute("CREATE OR REPLACE TEMP TABLE forget_restored AS FROM restore_chunk")
+        con.unregister("restore_chunk")
+        decoder = Decoder(self.codec, self.taxonomy or default_taxonomy(), self.row_type)
+        for entries in self._records_before(bound):
+            # Records that do not decode were set aside when first read.
+            for table, _ in decoder.decode(entries, []):
+                con.register("restore_chunk", table)
+                try:
+                    con.execute(sql("forget_restore"))
+                finally:
+                    con.unregister("restore_chunk")
+        for stmt in statements("forget_restored"):
+            con.execute(stmt)
+        try:
+            before = self._count_events()
+            for stmt in statements("apply_batch"):
+                con.execute(stmt)
+            con.execute(sql("mark_dirty"))
+            if self.store.keeps_flows:
+                for stmt in statements("flow_subjects_batch"):
+                    con.execute(stmt)
+            logger.info(
+                "projection %s: %d events given back",
+                self.store.path,
+                self._count_events() - before,
+            )
+        finally:
+            con.execute("DROP TABLE batch")
+
+    def _records_before(self, bound: dict[int, int]) -> Iterator[list[LogEntry]]:
+        """The log's records before the positions ``bound``, from its start, in chunks."""
+        spec = getattr(self.log, "spec", None)
+        partitions = getattr(self.log, "partitions", None)
+        # A Kafka log's reader may be part-way through the batches being projected: this
+        # reading gets clients of its own.
+        log = spec().open(partitions) if spec is not None and partitions is not None else self.log
+        todo = set(bound)
+        chunk: list[LogEntry] = []
+        try:
+            for entry in log.read():
+                end = bound.get(entry.partition)
+                if end is None or entry.offset >= end:
+                    todo.discard(entry.partition)
+                    if not todo:
+                        break
+                    continue
+                chunk.append(entry)
+                if len(chunk) >= CHUNK_ROWS:
+                    yield chunk
+                    chunk = []
+            if chunk:
+                yield chunk
+        finally:
+            if log is not self.log:
+                log.close()

@@ -1,0 +1,12 @@
+-- The rows found by forget_restore.sql as a batch (the first record of an event id wins, as
+-- in a batch): the projector applies it as one (apply_batch.sql, mark_dirty.sql,
+-- flow_subjects_batch.sql), so the events table, the summaries' dirty marks and the kept
+-- flow pairs take them back as if they had never been dropped.
+CREATE OR REPLACE TEMP TABLE batch AS
+SELECT *
+FROM forget_restored
+QUALIFY row_number() OVER (PARTITION BY envelope.event_id ORDER BY log_partition, log_offset) = 1;
+
+DROP TABLE forget_restored;
+
+DROP TABLE forget_lowered;
