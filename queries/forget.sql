@@ -3,8 +3,13 @@
 -- accountability record (the erasure events and identity links, which hold no categories
 -- held or holders beyond the tasks) and drops every lineage row of the subject's identity
 -- component that occurred up to the completion. Data collected again later is new data
--- and stays. The cut-offs only grow as events arrive, so applying this after each batch and
--- applying it once after a full replay delete the same rows: a rebuild gives the same state.
+-- and stays. A request's cut-off is its earliest completion; a reference's, the latest of
+-- its requests' (a link may add requests of another component). Requests, completions and
+-- links only grow in number, so a cut-off grows, except when a completion dated earlier than
+-- one recorded before it arrives: then it goes down, and rows this DELETE dropped under the
+-- higher one must stay. The projector compares the cut-offs before and after
+-- (forget_before.sql, forget_lowered.sql) and reads those rows back from the log
+-- (Projector._restore), so a projection kept batch by batch is the one a replay gives.
 DELETE FROM forgotten_subjects;
 
 INSERT INTO forgotten_subjects

@@ -73,7 +73,8 @@ CREATE TABLE IF NOT EXISTS quarantine (
 
 -- Subject references whose lineage was forgotten after a completed whole-subject erasure,
 -- with the cut-off: lineage rows that occurred up to then are gone. Recomputed from the
--- erasure events after every batch (queries/forget.sql), so a rebuild gives the same table.
+-- erasure events after every batch (queries/forget.sql), so a rebuild gives the same table;
+-- a recomputation that lowers a cut-off gives rows back from the log.
 CREATE TABLE IF NOT EXISTS forgotten_subjects (
     subject_ref  VARCHAR NOT NULL,
     request_id   VARCHAR NOT NULL,

@@ -116,3 +116,24 @@ def kafka_app(kafka_home: Lineage, monkeypatch: pytest.MonkeyPatch) -> Iterator[
 @pytest.mark.kafka
 def test_the_same_on_kafka(kafka_app: App) -> None:
     _scenario(kafka_app)
+
+
+def test_after_compaction_the_log_cannot_give_them_back_and_a_rebuild_agrees(
+    tmp_path: Path,
+) -> None:
+    from lineage.services.compact import compact
+
+    app = App(resolve(tmp_path / "home"))
+    app.init()
+    try:
+        _append(app, FIRST)
+        result = compact(app)  # under the later completion: both collections leave the log
+        assert result.dropped == 2
+        _append(app, SECOND)
+        holders, events = _answer(app)
+        assert holders == []
+        assert sorted(t for _, t, _ in events) == ["ErasureCompleted"] * 2 + ["ErasureRequested"]
+        app.rebuild()
+        assert _answer(app) == (holders, events)
+    finally:
+        app.close()

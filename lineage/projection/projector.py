@@ -15,7 +15,9 @@ Commit protocol (one batch):
      In the same transaction, apply forgetting (``queries/forget.sql``): lineage rows of
      subjects whose erasure completed are dropped, exactly as a full replay would drop them.
      A batch that cannot change which subjects are forgotten (``forget_needed.sql``) has
-     only its own rows checked (``forget_batch.sql``).
+     only its own rows checked (``forget_batch.sql``). A batch that lowers a cut-off (a
+     completion dated earlier than one recorded before it) gets the rows dropped under the
+     higher one back from the log (``_restore``).
      In the same transaction, mark the references the batch touches (``mark_dirty.sql``):
      the company-wide summaries of their components are folded again before use; and keep
      the batch's (flow, subject) and (flow, category) pairs (``flow_subjects_batch.sql``;

@@ -1,10 +1,13 @@
 """``lineage log compact``: drop forgotten subjects' lineage events from the embedded log.
 
 The projection already forgets them (``queries/forget.sql``); compaction makes the log agree
-physically. Kept: every other event, and the forgotten subjects' erasure events and identity
-links (the accountability record). The rewritten log has a new ``log_id`` and names the
-old one, so a projection of the old log starts over on it by itself: here at once, or in
-the next command after a crash.
+physically, under each reference's cut-off at the time it runs. A completion of a request
+dated earlier, recorded after the compaction, lowers a cut-off: the projection would read the
+rows between the two back from the log, but the compacted log no longer holds them, so they
+stay gone (and a rebuild agrees: it lacks them too). Kept: every other event, and the
+forgotten subjects' erasure events and identity links (the accountability record). The
+rewritten log has a new ``log_id`` and names the old one, so a projection of the old log
+starts over on it by itself: here at once, or in the next command after a crash.
 """
 
 from __future__ import annotations
