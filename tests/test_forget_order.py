@@ -21,6 +21,7 @@ from lineage.events.model import (
     Event,
 )
 from lineage.log.base import LogRecord
+from lineage.projection import projector
 from lineage.services.app import App
 from lineage.services.whohas import who_has
 from tests.conftest import Lineage
@@ -91,9 +92,12 @@ def _scenario(app: App) -> None:
     assert _answer(app) == (holders, events)
 
 
+@pytest.mark.parametrize("prefilter", [True, False])
 def test_an_earlier_completion_recorded_later_gives_back_the_data_collected_after_it(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefilter: bool
 ) -> None:
+    if not prefilter:  # many references lowered at once: every record is decoded
+        monkeypatch.setattr(projector, "PREFILTER_MAX_REFS", 0)
     app = App(resolve(tmp_path / "home"))
     app.init()
     try:

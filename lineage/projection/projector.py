@@ -56,6 +56,9 @@ logger = logging.getLogger("lineage.projection")
 
 # Below this many records to read, worker processes cost more to start than they save.
 PARALLEL_MIN_RECORDS = 100_000
+# Up to this many references whose forgetting cut-off went down, records are searched for
+# their bytes before decoding (Projector._restore).
+PREFILTER_MAX_REFS = 64
 
 
 @dataclass
@@ -327,7 +330,7 @@ class Projector:
         """Give back the rows a lowered cut-off no longer forgets (``forget_lowered``): a
         completion of a request dated earlier than one recorded before it. They were
         dropped from the projection, so they are read again from the log, every record
-        before ``bound`` (what this transaction has projected), streamed in decoded chunks
+        before ``bound`` (what this transaction has projected), streamed in chunks, decoded
         and filtered by reference and time; the few found are applied as one batch. A log
         compacted under the higher cut-off no longer holds them; neither can a rebuild."""
         con = self.store.con
@@ -342,7 +345,12 @@ class Projector:
         con.execute("CREATE OR REPLACE TEMP TABLE forget_restored AS FROM restore_chunk")
         con.unregister("restore_chunk")
         decoder = Decoder(self.codec, self.taxonomy or default_taxonomy(), self.row_type)
-        for entries in self._records_before(bound):
+        refs = [r for (r,) in con.execute("SELECT subject_ref FROM forget_lowered").fetchall()]
+        # Avro writes a string as its UTF-8 bytes, so a record of a reference holds the
+        # reference's bytes: records without any are skipped undecoded (decoding is most of
+        # the pass). Many references: every record is decoded, one test per record.
+        needles = [r.encode() for r in refs] if len(refs) <= PREFILTER_MAX_REFS else None
+        for entries in self._records_before(bound, needles):
             # Records that do not decode were set aside when first read.
             for table, _ in decoder.decode(entries, []):
                 con.register("restore_chunk", table)
@@ -368,8 +376,11 @@ class Projector:
         finally:
             con.execute("DROP TABLE batch")
 
-    def _records_before(self, bound: dict[int, int]) -> Iterator[list[LogEntry]]:
-        """The log's records before the positions ``bound``, from its start, in chunks."""
+    def _records_before(
+        self, bound: dict[int, int], needles: list[bytes] | None
+    ) -> Iterator[list[LogEntry]]:
+        """The log's records before the positions ``bound``, from its start, in chunks;
+        with ``needles``, only those whose bytes hold one of them."""
         spec = getattr(self.log, "spec", None)
         partitions = getattr(self.log, "partitions", None)
         # A Kafka log's reader may be part-way through the batches being projected: this
@@ -384,6 +395,9 @@ class Projector:
                     todo.discard(entry.partition)
                     if not todo:
                         break
+                    continue
+                value = entry.value
+                if value is None or (needles is not None and not any(n in value for n in needles)):
                     continue
                 chunk.append(entry)
                 if len(chunk) >= CHUNK_ROWS:
