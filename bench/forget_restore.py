@@ -67,11 +67,14 @@ def main(argv: list[str] | None = None) -> None:
         app = App(resolve(scratch))
         initial = _timed_catch_up(app)
         with app.store() as store:
-            ref, first, last = store.con.execute(
+            found = store.con.execute(
                 "SELECT subject_ref, min(occurred_at), max(occurred_at) FROM events "
                 "WHERE event_type = 'DataCollected' GROUP BY subject_ref "
                 "HAVING min(occurred_at) < max(occurred_at) ORDER BY subject_ref LIMIT 1"
             ).fetchone()
+        if found is None:
+            raise SystemExit("no subject collected twice at different times: more --events")
+        ref, first, last = found
         first, last = first.replace(tzinfo=UTC), last.replace(tzinfo=UTC)
         codec = default_codec()
         late = datetime.fromtimestamp(last.timestamp() + 86_400, UTC)
