@@ -7,6 +7,16 @@ SELECT *
 FROM forget_restored
 QUALIFY row_number() OVER (PARTITION BY envelope.event_id ORDER BY log_partition, log_offset) = 1;
 
+-- An event given back whose repeat (a later record of its id) was projected after the first
+-- was dropped holds the repeat's position: the first record wins, as in a replay.
+DELETE FROM events
+USING batch b
+WHERE events.event_id = b.envelope.event_id::UUID
+  AND (
+      events.log_partition > b.log_partition
+      OR (events.log_partition = b.log_partition AND events.log_offset > b.log_offset)
+  );
+
 DROP TABLE forget_restored;
 
 DROP TABLE forget_lowered;
