@@ -17,18 +17,9 @@ from datetime import UTC
 from typing import Any
 
 from lineage.errors import CodecError, ConfigError
+from lineage.events import kinds
 
-LINEAGE_EVENTS = frozenset(
-    {
-        "DataCollected",
-        "DataShared",
-        "DataTransferred",
-        "ConsentGiven",
-        "ConsentWithdrawn",
-        "DataErased",
-        "RetentionDeclared",
-    }
-)
+LINEAGE_EVENTS = frozenset(kinds.LINEAGE)
 
 
 @dataclass(frozen=True)
