@@ -445,6 +445,7 @@ def _affected(store: Store, dirty: list[str]) -> list[str]:
     return sorted(out)
 
 
+@_gc_paused()
 def refresh(
     store: Store,
     catalog: Catalog | None,
@@ -539,6 +540,7 @@ def waiting(store: Store, want: str | None = None) -> int:
 # -- the sums -------------------------------------------------------------------------------
 
 
+@_gc_paused()
 def company(
     store: Store,
     as_of: datetime,
