@@ -81,14 +81,27 @@ class Catalog:
         sub-processors); then those with the most specific data use; then those declaring
         ``category``; then those with the same legal basis. Several left: all of them
         (data may be kept as long as any allows)."""
+        return list(self.purpose_ids(use, holder, category, basis))
+
+    def purpose_ids(
+        self,
+        use: str | None,
+        holder: str | None = None,
+        category: str | None = None,
+        basis: str | None = None,
+    ) -> tuple[str, ...]:
+        """``purposes_for`` as the cached tuple itself (no copy): for the fold's loops."""
         if not use:
-            return []
+            return ()
         key = (use, holder, category, basis)
-        cache = self._cache.setdefault("purposes_for", {})
-        found = cache.get(key)
+        found = self._matches.get(key)
         if found is None:
-            found = cache[key] = self._match(use, holder, category, basis)
-        return list(found)
+            found = self._matches[key] = self._match(use, holder, category, basis)
+        return found
+
+    @cached_property
+    def _matches(self) -> dict[tuple[str | None, ...], tuple[str, ...]]:
+        return self._cache.setdefault("purposes_for", {})
 
     def _match(
         self, use: str, holder: str | None, category: str | None, basis: str | None

@@ -11,7 +11,7 @@ import os
 from collections import namedtuple
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -291,11 +291,26 @@ def arrow_rows(batch: Any) -> Iterator[Any]:
     import pyarrow as pa
 
     make = partial(tuple.__new__, _row_type(tuple(batch.schema.names)))
-    cols = [c.to_pylist() for c in batch.columns]
-    for i, f in enumerate(batch.schema):
-        if pa.types.is_timestamp(f.type):
-            cols[i] = [None if v is None else v.replace(tzinfo=UTC) for v in cols[i]]
+    cols = []
+    for column, f in zip(batch.columns, batch.schema, strict=True):
+        if pa.types.is_timestamp(f.type) and f.type.unit == "us" and f.type.tz is None:
+            cols.append(_aware_times(column.cast(pa.int64()).to_pylist()))
+        elif pa.types.is_timestamp(f.type):
+            cols.append([None if v is None else v.replace(tzinfo=UTC) for v in column.to_pylist()])
+        else:
+            cols.append(column.to_pylist())
     return map(make, zip(*cols, strict=True))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _aware_times(micros: list[int | None]) -> list[datetime | None]:
+    """Microseconds since the epoch as aware UTC times: the same values as Arrow's own
+    conversion made aware, in a quarter of the time (that conversion was most of reading
+    the rows of a fold)."""
+    epoch, us = _EPOCH, timedelta(microseconds=1)
+    return [None if v is None else epoch + v * us for v in micros]
 
 
 def _timestamp_columns(description: Any) -> tuple[int, ...]:

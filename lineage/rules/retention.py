@@ -62,7 +62,7 @@ def reckon_receipt(
         return Reckoning(r.event_until, source=EVENT)
     if catalog is None:
         return Reckoning()
-    pids = tuple(catalog.purposes_for(use, h.name, category, basis))
+    pids = catalog.purpose_ids(use, h.name, category, basis)
     if not pids:
         return Reckoning()
     # Categories received together share their facts: reckon each distinct set once.

@@ -171,7 +171,7 @@ def fold(refs: list[str], rows: Iterable[Any], catalog: Catalog | None = None) -
             if use:
                 s.activity[use] = at
                 if catalog is not None:
-                    for pid in catalog.purposes_for(use, row.holder):
+                    for pid in catalog.purpose_ids(use, row.holder):
                         s.purpose_activity[pid] = at
                 if row.legal_basis == "consent":
                     withdrawn = s.consent.withdrawn_at(use, before=at)
