@@ -489,10 +489,13 @@ class ServeApp(App):
         runtime = self.runtime
         ends = runtime.log_ends()
         deadline = time.monotonic() + self.settings.lock_timeout
-        with runtime.reading() as snap:
-            store = snap.store
-            self.snapshot = snap
-            while True:
+        while True:
+            # The cursor is taken within the bound on answers computed at once: as many
+            # snapshots are kept open as answers run at once, not one per waiting request.
+            with runtime.answering, runtime.reading() as snap:
+                began = time.perf_counter()
+                store = snap.store
+                self.snapshot = snap
                 self.links = None
 
                 def component(store: Store = store) -> set[str]:
@@ -506,16 +509,14 @@ class ServeApp(App):
                     projected = snap.positions()  # what this snapshot holds: maybe more
                     targets = runtime.unprojected.targets(component, ends, projected)
                 if self._holds(projected, targets):
-                    with runtime.answering:
-                        began = time.perf_counter()
-                        try:
-                            yield store
-                        finally:
-                            note_work(time.perf_counter() - began)
+                    try:
+                        yield store
+                    finally:
+                        note_work(time.perf_counter() - began)
                     return
-                # Wait, then look again: links projected meanwhile may widen the component.
-                runtime.wait_for(targets, max(deadline - time.monotonic(), 0))
-                snap.begin(*runtime.follower.committed())
+            # Wait (holding no place among the answers), then look again in a snapshot
+            # begun after: links projected meanwhile may widen the component.
+            runtime.wait_for(targets, max(deadline - time.monotonic(), 0))
 
     def identity_links(self, store: Store, refs: list[str]) -> list[tuple[str, str, datetime]]:
         """``services.whohas.identity_links`` in this snapshot: from the warm identity graph
