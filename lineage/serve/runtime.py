@@ -7,7 +7,9 @@ One process owns the projection (DuckDB lets one process open the file). Inside 
   after an ingest and polling otherwise;
 - every **request** reads through its own cursor (``con.cursor()``) inside one transaction:
   DuckDB's snapshot isolation gives each answer the state of one committed batch, never a
-  half-applied one, and readers never block the follower;
+  half-applied one, and readers never block the follower; a who-has answer reuses the
+  transaction the previous answer on its cursor left open while the follower committed
+  nothing since (``Runtime.reading``);
 - **writes to the log** go through one ``Writer``: concurrent appends are grouped into one log
   append (one fsync), and a caller that cannot get in within a short wait gets ``Busy``
   (HTTP 503) instead of queueing without bound.
@@ -751,12 +753,15 @@ class Runtime:
         of rows changed since it began, and cursors idle for long would keep them all."""
         generation = self.follower.generation
         with self._cursor_lock:
-            for snap in self._idle:
+            for snap in list(self._idle):
                 if snap.generation is not None and snap.generation != generation:
                     try:
                         snap.end()
-                    except Exception:  # begun again by its next request
+                    except Exception:  # a cursor in an unknown state: dropped
                         log.exception("ending an idle snapshot failed")
+                        self._idle.remove(snap)
+                        with contextlib.suppress(Exception):
+                            snap.store.con.close()
 
     def close(self) -> None:
         try:
