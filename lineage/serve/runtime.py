@@ -7,7 +7,9 @@ One process owns the projection (DuckDB lets one process open the file). Inside 
   after an ingest and polling otherwise;
 - every **request** reads through its own cursor (``con.cursor()``) inside one transaction:
   DuckDB's snapshot isolation gives each answer the state of one committed batch, never a
-  half-applied one, and readers never block the follower;
+  half-applied one, and readers never block the follower; a who-has answer reuses the
+  transaction the previous answer on its cursor left open while the follower committed
+  nothing since (``Runtime.reading``);
 - **writes to the log** go through one ``Writer``: concurrent appends are grouped into one log
   append (one fsync), and a caller that cannot get in within a short wait gets ``Busy``
   (HTTP 503) instead of queueing without bound.
@@ -18,6 +20,7 @@ Rights operations (erase, confirm, extend, ...) read what they just wrote: for t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -239,6 +242,11 @@ class Follower:
         self._stop = threading.Event()
         self._cond = threading.Condition()
         self.positions: dict[int, int] = store.positions()
+        # Moves after every transaction the follower commits (a batch, a summary step):
+        # readers keep a snapshot open while it stays where it was when they began it.
+        self.generation = 0
+        # Called after each such commit (in the follower's thread).
+        self.on_commit: Callable[[], None] = lambda: None
         # The identity graph kept warm once the thread starts (None until then).
         self.graph: IdentityGraph | None = None
         self.error: str | None = None
@@ -266,7 +274,8 @@ class Follower:
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        self._thread.join()
+        if self._thread.ident is not None:  # started (a runtime may close before)
+            self._thread.join()
 
     def kick(self) -> None:
         self._wake.set()
@@ -297,10 +306,15 @@ class Follower:
                 except Exception:  # answers go on, their links from the projection
                     log.exception("identity graph not updated; answering without it")
                     self.graph = None
+            committed = bool(result.read) or result.positions != self.positions
             with self._cond:
                 self.positions = dict(result.positions)
                 self.applied += result.applied
+                if committed:
+                    self.generation += 1
                 self._cond.notify_all()
+            if committed:
+                self.on_commit()
             if not result.read and not (self.quiet() and self._summaries()):
                 self._wake.wait(self.idle)
                 self._wake.clear()
@@ -320,8 +334,11 @@ class Follower:
             self._step_error = str(exc)
             return False
         self._step_error = None
-        if stored or not current:
+        if stored or not current:  # it wrote summaries or marks (else nothing was marked)
             took = time.perf_counter() - started
+            with self._cond:
+                self.generation += 1
+            self.on_commit()
             self.steps += 1
             self.longest_step = max(self.longest_step, took)
             if stored:  # at most twice or half as many next time: one slow step is noise
@@ -341,6 +358,11 @@ class Follower:
         ]
         graph.add(links, after)
 
+    def committed(self) -> tuple[int, dict[int, int]]:
+        """The generation and the positions of the follower's last commit, together."""
+        with self._cond:
+            return self.generation, self.positions
+
     def wait_for(self, ends: dict[int, int], begins: dict[int, int], timeout: float) -> None:
         """Return once the projection holds everything up to ``ends`` (log end offsets; a
         partition never read counts from its beginning)."""
@@ -358,6 +380,39 @@ class Follower:
                 self._cond.wait(min(remaining, 0.05))
 
 
+class Snapshot:
+    """A request cursor and the read transaction on it. Kept open between requests while
+    the follower commits nothing (its ``generation`` stays): the next answer then costs no
+    ``BEGIN``/``ROLLBACK`` and no query for the snapshot's positions. One thread uses it
+    at a time (DuckDB's cursors are not for concurrent use): the runtime hands it out."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        # The follower's generation when the transaction began (None: none is open), and
+        # its positions then: the snapshot holds at least those.
+        self.generation: int | None = None
+        self.floor: dict[int, int] = {}
+        self._positions: dict[int, int] | None = None
+
+    def begin(self, generation: int, floor: dict[int, int]) -> None:
+        """A new transaction; ``generation`` and ``floor`` read from the follower before it
+        (DuckDB takes the snapshot at the transaction's first statement, after them)."""
+        self.end()
+        self.store.con.execute("BEGIN TRANSACTION")
+        self.generation, self.floor, self._positions = generation, floor, None
+
+    def end(self) -> None:
+        if self.generation is not None:
+            self.store.con.execute("ROLLBACK")
+            self.generation = None
+
+    def positions(self) -> dict[int, int]:
+        """The positions this snapshot holds, asked once per transaction."""
+        if self._positions is None:
+            self._positions = self.store.positions()
+        return self._positions
+
+
 class ServeApp(App):
     """``App`` for request handlers: the projection is the service's own (snapshot reads
     through a cursor each), appends go through the service's writer, catching up means
@@ -368,6 +423,8 @@ class ServeApp(App):
         self.runtime = runtime
         # The identity links ``subject_store`` looked up in the snapshot it yielded, if any.
         self.links: list[tuple[str, str, datetime]] | None = None
+        # The snapshot ``subject_store`` yielded (its positions are known once asked).
+        self.snapshot: Snapshot | None = None
 
     def close(self) -> None:
         """The log belongs to the runtime: one request's end does not close it."""
@@ -426,16 +483,21 @@ class ServeApp(App):
         """``query_store`` for an answer about one subject: it waits only for the appends
         that touch the subject's identity component (or that the service cannot tell).
 
-        Most answers cost no query here: what the follower reports projected (read before
-        the snapshot begins, so the snapshot holds at least that) usually covers the
-        targets, and the component is looked up only when a pending append names subjects.
+        Most answers cost no query here: the snapshot is the one the previous answer on
+        this cursor read, while the follower committed nothing since, and what the follower
+        reported projected when it began (the snapshot holds at least that) usually covers
+        the targets; the component is looked up only when a pending append names subjects.
         When it was, ``self.links`` keeps its identity links in the yielded snapshot."""
         runtime = self.runtime
         ends = runtime.log_ends()
         deadline = time.monotonic() + self.settings.lock_timeout
-        floor = runtime.follower.positions
-        with runtime.snapshot() as store:
-            while True:
+        while True:
+            # The cursor is taken within the bound on answers computed at once: as many
+            # snapshots are kept open as answers run at once, not one per waiting request.
+            with runtime.answering, runtime.reading() as snap:
+                began = time.perf_counter()
+                store = snap.store
+                self.snapshot = snap
                 self.links = None
 
                 def component(store: Store = store) -> set[str]:
@@ -443,34 +505,32 @@ class ServeApp(App):
                         self.links = self.identity_links(store, refs)
                     return set(refs).union(*((a, b) for a, b, _at in self.links))
 
-                projected = floor
+                projected = snap.floor
                 targets = runtime.unprojected.targets(component, ends, projected)
                 if not self._holds(projected, targets):
-                    projected = store.positions()  # what this snapshot holds: maybe more
+                    projected = snap.positions()  # what this snapshot holds: maybe more
                     targets = runtime.unprojected.targets(component, ends, projected)
                 if self._holds(projected, targets):
-                    with runtime.answering:
-                        began = time.perf_counter()
-                        try:
-                            yield store
-                        finally:
-                            note_work(time.perf_counter() - began)
+                    try:
+                        yield store
+                    finally:
+                        note_work(time.perf_counter() - began)
                     return
-                # Wait, then look again: links projected meanwhile may widen the component.
-                runtime.wait_for(targets, max(deadline - time.monotonic(), 0))
-                floor = runtime.follower.positions
-                store.con.execute("ROLLBACK")
-                store.con.execute("BEGIN TRANSACTION")
+            # Wait (holding no place among the answers), then look again in a snapshot
+            # begun after: links projected meanwhile may widen the component.
+            runtime.wait_for(targets, max(deadline - time.monotonic(), 0))
 
     def identity_links(self, store: Store, refs: list[str]) -> list[tuple[str, str, datetime]]:
         """``services.whohas.identity_links`` in this snapshot: from the warm identity graph
-        when it holds the snapshot's links (one query for the snapshot's positions instead
-        of one per hop)."""
+        when it holds the snapshot's links (no query per hop; the snapshot's positions are
+        asked once per snapshot)."""
         from lineage.services.whohas import identity_links
 
         graph = self.runtime.follower.graph
         if graph is not None:
-            found = graph.links(refs, store.positions())
+            snap = self.snapshot
+            held = snap.positions() if snap is not None and snap.store is store else None
+            found = graph.links(refs, store.positions() if held is None else held)
             if found is not None:
                 return found
         return identity_links(store, refs)
@@ -567,7 +627,8 @@ class Runtime:
         # (a new one and its set-up cost more than many a whole answer).
         self._cursors = self.store.con.cursor()
         self._cursor_lock = threading.Lock()
-        self._idle: list[Store] = []
+        self._idle: list[Snapshot] = []
+        self.follower.on_commit = self._expire
         # Ingest batches are prepared in worker processes (0: in the request's thread).
         self.ingest: IngestPool | None = None
         if ingest_workers:
@@ -629,24 +690,78 @@ class Runtime:
 
     @contextmanager
     def snapshot(self) -> Iterator[Store]:
+        """A transaction of its own, begun now and ended after (a request that may wait
+        and begin it again, or that must see its own writes)."""
+        with self._handout(kept=False) as snap:
+            snap.begin(*self.follower.committed())
+            try:
+                yield snap.store
+            finally:
+                snap.end()
+
+    @contextmanager
+    def reading(self) -> Iterator[Snapshot]:
+        """A snapshot that holds at least every commit of the follower before the call:
+        the one kept open on an idle cursor when the follower committed nothing since it
+        began, else a new one. Kept open after (ended by ``_expire`` once stale)."""
+        with self._handout(kept=True) as snap:
+            generation, floor = self.follower.committed()
+            if snap.generation != generation:
+                snap.begin(generation, floor)
+            try:
+                yield snap
+            except BaseException:
+                # A failed statement may have aborted the transaction: the next one begins
+                # anew (if this fails too, the cursor is dropped).
+                with contextlib.suppress(Exception):
+                    snap.end()
+                raise
+
+    @contextmanager
+    def _handout(self, kept: bool) -> Iterator[Snapshot]:
+        """An idle cursor for one thread: one with a transaction left open on it if
+        ``kept``, else one without if there is (so that a request that begins its own does
+        not end one kept for answers); back to the idle ones after, unless it failed."""
         with self._cursor_lock:
-            store = self._idle.pop() if self._idle else None
-            if store is None:
-                store = Store.over(self._cursors.cursor(), self.store.path)
+            snap = None
+            for i in range(len(self._idle) - 1, -1, -1):
+                if (self._idle[i].generation is not None) == kept:
+                    snap = self._idle.pop(i)
+                    break
+            else:  # a new cursor rather than end a kept transaction
+                snap = self._idle.pop() if self._idle and kept else None
+            if snap is None:
+                snap = Snapshot(Store.over(self._cursors.cursor(), self.store.path))
         reusable = False
         try:
-            store.con.execute("BEGIN TRANSACTION")
-            try:
-                yield store
-            finally:
-                store.con.execute("ROLLBACK")
-                reusable = True
+            yield snap
+            reusable = True
         finally:
+            if not reusable:
+                try:
+                    snap.end()
+                    reusable = True
+                except Exception:
+                    snap.store.con.close()
             if reusable:
                 with self._cursor_lock:
-                    self._idle.append(store)
-            else:
-                store.con.close()
+                    self._idle.append(snap)
+
+    def _expire(self) -> None:
+        """End the idle cursors' transactions older than the follower's last commit (in
+        the follower's thread, after each commit): an open transaction keeps the versions
+        of rows changed since it began, and cursors idle for long would keep them all."""
+        generation = self.follower.generation
+        with self._cursor_lock:
+            for snap in list(self._idle):
+                if snap.generation is not None and snap.generation != generation:
+                    try:
+                        snap.end()
+                    except Exception:  # a cursor in an unknown state: dropped
+                        log.exception("ending an idle snapshot failed")
+                        self._idle.remove(snap)
+                        with contextlib.suppress(Exception):
+                            snap.store.con.close()
 
     def close(self) -> None:
         try:
@@ -660,7 +775,7 @@ class Runtime:
             self._probe.close()
             self.follower.app.close()
             for idle in self._idle:
-                idle.con.close()
+                idle.store.con.close()
             self._cursors.close()
             self.store.close()
             self._following.__exit__(None, None, None)
