@@ -343,3 +343,58 @@ def test_kafka_log_same_counts(tmp_path: Path, lineage: Lineage, kafka_home: Lin
     assert (many["appended"], many["identity_links"]) == (one["appended"], one["identity_links"])
     # Lines 120 apart repeat: the projection keeps each event id once, on either log.
     assert kafka_home.json("project")["applied"] == lineage.json("project")["applied"] < 370
+
+
+# -- what crosses the result pipe -------------------------------------------------------------
+def test_a_result_crosses_the_pipe_as_a_name(pooled: tuple[App, IngestPool]) -> None:
+    """A worker's result is left in a file and only its name is sent back: a worker killed
+    while sending a large result through the pool's shared pipe left a partial message
+    that the pool's reader waited on forever (emit hung instead of exiting 3). A name is
+    written whole or not at all."""
+    import pickle
+    import select
+
+    from lineage.ingest.record import prepare_lines
+    from lineage.serve.ingest import _prepare_lines, _taken
+
+    app, pool = pooled
+    data = ("\n".join(story(3000)) + "\n").encode()
+    assert len(data) > 100 * select.PIPE_BUF
+    sent = pool._pool.submit(_prepare_lines, data, "big.jsonl", 1, None).result()
+    assert isinstance(sent, str)
+    assert len(pickle.dumps(sent)) < select.PIPE_BUF // 8
+    assert os.path.dirname(sent) == pool.handoff
+    prepared = _taken(sent)
+    assert not os.path.exists(sent)
+    here = prepare_lines(app, data, "big.jsonl", 1, None, parser_for(app))
+    assert len(prepared.records) == len(here.records) >= 3000  # and the identity links
+    assert (prepared.refs, prepared.places, prepared.identity_links) == (
+        here.refs,
+        here.places,
+        here.identity_links,
+    )
+    # An error travels the same way and is raised where the result is taken.
+    bad = pool._pool.submit(_prepare_lines, b"{broken\n", "bad.jsonl", 7, None).result()
+    with pytest.raises(LineageError, match="bad.jsonl:7"):
+        _taken(bad)
+    assert os.listdir(pool.handoff) == []
+
+
+def test_results_given_up_are_removed(tmp_path: Path) -> None:
+    """A file stopped at a bad line leaves no results of the chunks read ahead, and the
+    pool's directory goes with the pool."""
+    app = App(resolve(tmp_path / "home"))
+    app.init()
+    pool = IngestPool(app.settings, None, 2, threshold=0)
+    try:
+        path = write(tmp_path / "bad.jsonl", ["{broken", *story(4000)])
+        with pytest.raises(LineageError, match="bad.jsonl:1"), open(path, "rb") as fh:
+            record_file(app, fh, str(path), None, 2, 4096, pool=pool)
+        deadline = time.monotonic() + 30
+        while os.listdir(pool.handoff) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the chunks read ahead finish in the workers, then go
+        assert os.listdir(pool.handoff) == []
+    finally:
+        pool.close()
+        app.close()
+    assert not os.path.exists(pool.handoff)

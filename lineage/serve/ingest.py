@@ -13,7 +13,12 @@ Small batches are prepared in the request's thread: below ``threshold`` bytes th
 to a worker costs more than the work (bench/serve.py measures both).
 
 A worker that dies (killed, out of memory) breaks the pool: the batch it held is answered
-503 with Retry-After and was not appended, and the next batch gets a new pool.
+503 with Retry-After and was not appended, and the next batch gets a new pool. A worker
+leaves its result (or its error) in a file of the pool's own directory and sends only the
+file's name back: ``ProcessPoolExecutor`` reads a result from one pipe that every worker
+writes, and a worker killed half-way through writing a large one leaves a message its
+reader waits on forever (the pool never learns it is broken). A name is far below
+``PIPE_BUF``, so it is written whole or not at all.
 
 ``lineage emit --file`` of a large file uses the same pool (``record_file``): the file is
 read in chunks of whole lines, each prepared in a worker (``prepare_lines``), and the main
@@ -24,12 +29,17 @@ ahead of it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import os
+import pickle
+import shutil
 import signal
+import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -86,9 +96,10 @@ def prepare_body(app: App, text: str, lines: bool, source: str) -> Prepared:
 
 # -- in the worker process ------------------------------------------------------------------
 _worker: dict[str, Any] = {}
+_handoffs = itertools.count()
 
 
-def _init(settings: Settings, catalog_file: str | Path | None, key: bytes) -> None:
+def _init(settings: Settings, catalog_file: str | Path | None, key: bytes, handoff: str) -> None:
     from lineage.edge.identity import Pseudonymizer
     from lineage.services.app import App
 
@@ -99,7 +110,7 @@ def _init(settings: Settings, catalog_file: str | Path | None, key: bytes) -> No
     threading.Thread(target=_leave_with_parent, name="parent-watch", daemon=True).start()
     app = App(settings, catalog_file)
     app.use_pseudonymizer(Pseudonymizer(key))
-    _worker.update(app=app, catalog=_catalog_stamp(app))
+    _worker.update(app=app, catalog=_catalog_stamp(app), handoff=handoff)
     app.catalog()  # loaded once here, not at the first batch
 
 
@@ -129,21 +140,62 @@ def _current_app() -> App:
     return app
 
 
-def _prepare(text: str, lines: bool, source: str) -> Prepared:
-    return prepare_body(_current_app(), text, lines, source)
+def _hand_off(work: Callable[[], Prepared]) -> str:
+    """Run ``work`` and leave its outcome in a file of the pool's directory; return the
+    file's name, all that crosses the result pipe (see the module docstring)."""
+    outcome: tuple[bool, Any]
+    try:
+        outcome = (True, work())
+    except Exception as exc:  # an error travels the same way as a result
+        outcome = (False, exc)
+    path = os.path.join(_worker["handoff"], f"{os.getpid()}-{next(_handoffs)}")
+    try:
+        data = pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # an error that does not pickle still ends the batch
+        data = pickle.dumps((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+    with open(path, "wb") as fh:
+        fh.write(data)
+    return path
 
 
-def _prepare_lines(data: bytes, name: str, first: int, source: str | None) -> Prepared:
+def _taken(path: str) -> Prepared:
+    """The outcome a worker left at ``path``: its result, or its error raised here."""
+    try:
+        with open(path, "rb") as fh:
+            ok, value = pickle.load(fh)
+    finally:
+        os.unlink(path)
+    if not ok:
+        raise value
+    result: Prepared = value
+    return result
+
+
+def _discard(future: Future[str]) -> None:
+    """Remove the result a worker left for a batch given up."""
+    if not future.cancelled() and future.exception() is None:
+        with contextlib.suppress(OSError):
+            os.unlink(future.result())
+
+
+def _prepare(text: str, lines: bool, source: str) -> str:
+    return _hand_off(lambda: prepare_body(_current_app(), text, lines, source))
+
+
+def _prepare_lines(data: bytes, name: str, first: int, source: str | None) -> str:
     from lineage.ingest.record import parser_for, prepare_lines
 
-    app = _current_app()
-    # One parser per source for every chunk: a subject recurs across chunks, and its
-    # references are computed once (prepare_lines starts each chunk's links afresh).
-    parsers = _worker.setdefault("parsers", {})
-    parser = parsers.get(source)
-    if parser is None:
-        parser = parsers[source] = parser_for(app, source)
-    return prepare_lines(app, data, name, first, source, parser)
+    def work() -> Prepared:
+        app = _current_app()
+        # One parser per source for every chunk: a subject recurs across chunks, and its
+        # references are computed once (prepare_lines starts each chunk's links afresh).
+        parsers = _worker.setdefault("parsers", {})
+        parser = parsers.get(source)
+        if parser is None:
+            parser = parsers[source] = parser_for(app, source)
+        return prepare_lines(app, data, name, first, source, parser)
+
+    return _hand_off(work)
 
 
 def _ready() -> int:
@@ -165,7 +217,11 @@ class IngestPool:
 
         self.workers = workers
         self.threshold = threshold
-        self._initargs = (settings, catalog_file, settings.pseudonym_key())
+        # Where workers leave their results: memory-backed where the system has it.
+        shm = "/dev/shm"
+        where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else None
+        self.handoff = tempfile.mkdtemp(prefix="lineage-ingest-", dir=where)
+        self._initargs = (settings, catalog_file, settings.pseudonym_key(), self.handoff)
         self._context = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
         self._closed = False
@@ -196,9 +252,9 @@ class IngestPool:
 
     async def prepare(self, app: App, text: str, lines: bool, source: str) -> Prepared:
         """The batch prepared in a worker (or in a thread, when it is small)."""
-        if len(text) < self.threshold:
-            from starlette.concurrency import run_in_threadpool
+        from starlette.concurrency import run_in_threadpool
 
+        if len(text) < self.threshold:
             return await run_in_threadpool(prepare_body, app, text, lines, source)
         pool = self._pool
         try:
@@ -207,10 +263,15 @@ class IngestPool:
             pool = self._replace(pool)
             future = pool.submit(_prepare, text, lines, source)
         try:
-            return await asyncio.wrap_future(future)
+            path = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:  # the client went away: its result is not wanted
+            future.add_done_callback(_discard)
+            raise
         except BrokenProcessPool:
             self._replace(pool)
             raise WorkerLost() from None
+        # Unpickled off the event loop, as the pool's own thread did before.
+        return await run_in_threadpool(_taken, path)
 
     def prepared_lines(
         self, chunks: Iterator[tuple[bytes, int]], name: str, source: str | None
@@ -218,7 +279,7 @@ class IngestPool:
         """(chunk prepared, its bytes) of each (whole lines, first line number) of file
         ``name``, in order, with at most two chunks per worker under way; a worker that
         stops raises ``WorkerLost``."""
-        pending: deque[tuple[Future[Prepared], int]] = deque()
+        pending: deque[tuple[Future[str], int]] = deque()
         ahead = 2 * self.workers
         try:
             for data, first in chunks:
@@ -226,10 +287,10 @@ class IngestPool:
                 pending.append((future, len(data)))
                 if len(pending) > ahead:
                     future, size = pending.popleft()
-                    yield future.result(), size
+                    yield _taken(future.result()), size
             while pending:
                 future, size = pending.popleft()
-                yield future.result(), size
+                yield _taken(future.result()), size
         except BrokenProcessPool:
             raise WorkerLost(
                 f"a worker preparing {name} stopped (killed, or out of memory); "
@@ -237,12 +298,15 @@ class IngestPool:
             ) from None
         finally:
             for future, _ in pending:
-                future.cancel()
+                if not future.cancel():
+                    future.add_done_callback(_discard)
 
     def close(self) -> None:
         with self._lock:
             self._closed = True
             self._pool.shutdown(wait=True, cancel_futures=True)
+            # Results never taken (a batch given up after an error) go with the directory.
+            shutil.rmtree(self.handoff, ignore_errors=True)
 
 
 def file_chunks(file: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[tuple[bytes, int]]:
