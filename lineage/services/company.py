@@ -399,21 +399,20 @@ def _component_parts(
 
     keys = pa.array([comps[r][0] for r in rows.column("subject_ref").to_pylist()], pa.string())
     order = pc.sort_indices(keys)  # stable: each reference's rows keep their order
-    keys = keys.take(order)
-    rows = rows.take(order)
     start = size = 0
     members: list[str] = []
-    counts = pc.value_counts(keys)  # in the order of the sorted keys
+    counts = pc.value_counts(keys.take(order))  # in the order of the sorted keys
     for key, count in zip(
         counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
     ):
         members.append(key)
         size += count
         if size >= chunk:
-            yield _part(rows.slice(start, size), members, comps, link_times)
+            # A part of its own, by ``take``: a slice would be pickled with all the rows.
+            yield _part(rows.take(order.slice(start, size)), members, comps, link_times)
             start, size, members = start + size, 0, []
     if members:
-        yield _part(rows.slice(start, size), members, comps, link_times)
+        yield _part(rows.take(order.slice(start, size)), members, comps, link_times)
 
 
 def _part(
