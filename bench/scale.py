@@ -7,10 +7,12 @@ For each size (subjects: a tenth of the events), one after the other:
    RSS (``VmHWM``).
 3. who-has in-process over ``--queries`` random subjects (``whohas.py``'s run): p50 / p99.
 4. Bytes on disk per event: the log's segments, and the projection file (after the
-   rebuild's checkpoint), with the file's used and free blocks (``PRAGMA database_size``).
+   rebuild's checkpoint), with the file's used and free blocks (``PRAGMA database_size``),
+   and the kept flow pairs' tables (their rows, and their blocks' bytes).
 5. ``lineage ropa --format json`` and ``lineage audit --format json`` as processes, with the
    sample company's catalog (``examples/webshop/lineage.yaml``: the generator's holders and
-   purposes): seconds, start-up included.
+   purposes): seconds, start-up included; CPU seconds and peak RSS, worker processes
+   included (the audit is the first after the rebuild: it folds every subject).
 6. Delete the home (``--keep`` keeps it), so the sizes never need their sum of disk.
 
 Aims, against the first (smallest) size of the same run: projection events/s within 20%,
