@@ -4,10 +4,11 @@
 
 Projects a generated home (``generate.py``'s, reused) into a new file in this process, as
 ``App.rebuild`` does: by default without the lookup indexes and under a DuckDB memory limit,
-then ``Store.create_indexes``; ``--maintained`` keeps the indexes from the start and no
-limit (the rebuild before). It samples ``/proc/self/status`` every 20 ms (peak RSS per phase)
-and prints ``duckdb_memory()`` after the load and the index build, and ``PRAGMA
-database_size`` (used and free blocks) after the checkpoint.
+then ``Store.create_indexes`` and ``Store.fill_flows``; ``--maintained`` keeps the indexes
+from the start and no limit (the rebuild before). It samples ``/proc/self/status`` every
+20 ms (peak RSS per phase) and prints ``duckdb_memory()`` after the load, the index build
+and the fill of the kept flow pairs, and ``PRAGMA database_size`` (used and free blocks)
+after the checkpoint.
 """
 
 from __future__ import annotations
@@ -84,6 +85,15 @@ def main() -> None:
     if not args.maintained:
         store.create_indexes(args.index_memory_limit or index_memory_limit(args.events))
     out["index"] = {
+        "seconds": time.perf_counter() - began,
+        "peak_rss_mib": peak["rss"],
+        "duckdb": _duckdb_memory(store.con),
+    }
+    peak["rss"] = 0
+    began = time.perf_counter()
+    if not args.maintained:  # kept batch by batch when maintained
+        store.fill_flows()
+    out["fill"] = {
         "seconds": time.perf_counter() - began,
         "peak_rss_mib": peak["rss"],
         "duckdb": _duckdb_memory(store.con),

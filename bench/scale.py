@@ -7,10 +7,12 @@ For each size (subjects: a tenth of the events), one after the other:
    RSS (``VmHWM``).
 3. who-has in-process over ``--queries`` random subjects (``whohas.py``'s run): p50 / p99.
 4. Bytes on disk per event: the log's segments, and the projection file (after the
-   rebuild's checkpoint), with the file's used and free blocks (``PRAGMA database_size``).
+   rebuild's checkpoint), with the file's used and free blocks (``PRAGMA database_size``),
+   and the kept flow pairs' tables (their rows, and their blocks' bytes).
 5. ``lineage ropa --format json`` and ``lineage audit --format json`` as processes, with the
    sample company's catalog (``examples/webshop/lineage.yaml``: the generator's holders and
-   purposes): seconds, start-up included.
+   purposes): seconds, start-up included; CPU seconds and peak RSS, worker processes
+   included (the audit is the first after the rebuild: it folds every subject).
 6. Delete the home (``--keep`` keeps it), so the sizes never need their sum of disk.
 
 Aims, against the first (smallest) size of the same run: projection events/s within 20%,
@@ -25,10 +27,12 @@ are written to ``bench/results/scale-<time>.json`` and the curve to a PNG beside
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -49,6 +53,7 @@ from whohas import in_process
 
 GIB = 1024
 CATALOG = Path(__file__).resolve().parent.parent / "examples" / "webshop" / "lineage.yaml"
+FLOW_TABLES = ("flow_subjects", "flow_categories")
 
 
 def disk_bytes(home: Path) -> tuple[int, int]:
@@ -70,19 +75,46 @@ def projection_blocks(home: Path) -> dict[str, int]:
     return {"block_size": row["block_size"], "used": row["used_blocks"], "free": row["free_blocks"]}
 
 
-def command_seconds(home: Path, *args: str) -> float:
-    """Wall seconds of one ``lineage`` command with the catalog (exit 0, or 1: findings)."""
+def table_sizes(home: Path, names: tuple[str, ...] = FLOW_TABLES) -> dict[str, dict[str, int]]:
+    """Rows and bytes on disk (the distinct blocks of its column segments) of some tables."""
+    import duckdb
+
+    path = next(home.rglob("*.duckdb"))
+    out: dict[str, dict[str, int]] = {}
+    with duckdb.connect(str(path), read_only=True) as con:
+        block = con.execute("SELECT block_size FROM pragma_database_size()").fetchone()
+        for name in names:
+            rows = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+            blocks = con.execute(
+                f"SELECT count(DISTINCT block_id) FROM pragma_storage_info('{name}')"
+                " WHERE persistent AND block_id >= 0"
+            ).fetchone()
+            out[name] = {
+                "rows": rows[0] if rows else 0,
+                "bytes": (blocks[0] if blocks else 0) * (block[0] if block else 0),
+            }
+    return out
+
+
+def command_run(home: Path, *args: str) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak RSS in MiB) of one ``lineage`` command with the
+    catalog (exit 0, or 1: findings). CPU and peak include the worker processes it waited
+    for (the peak is the largest one's); CPU seconds move less with the machine's load."""
     began = time.perf_counter()
-    done = subprocess.run(
-        [*lineage_command(), "--home", str(home), *args, "--catalog", str(CATALOG)],
-        capture_output=True,
-        env=child_env(),
-        check=False,
-    )
-    seconds = time.perf_counter() - began
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"lineage {' '.join(args)} failed: {done.stderr.decode()[-500:]}")
-    return seconds
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(
+            [*lineage_command(), "--home", str(home), *args, "--catalog", str(CATALOG)],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            env=child_env(),
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - began
+        code = os.waitstatus_to_exitcode(status)
+        if code not in (0, 1):
+            err.seek(0)
+            raise SystemExit(f"lineage {' '.join(args)} failed: {err.read().decode()[-500:]}")
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def one_size(
@@ -100,10 +132,12 @@ def one_size(
     fresh, warm = in_process(home, picks, len(picks) // 2)
     log_bytes, projection_bytes = disk_bytes(home)
     blocks = projection_blocks(home)
-    ropa = audit = None
+    flows = table_sizes(home)
+    ropa = audit = ropa_cpu = audit_cpu = ropa_rss = audit_rss = None
     if commands_max is None or events <= commands_max:
-        ropa = command_seconds(home, "ropa", "--format", "json")
-        audit = command_seconds(home, "audit", "--format", "json")
+        print(f"{events:,} events: ropa, audit", file=sys.stderr)
+        ropa, ropa_cpu, ropa_rss = command_run(home, "ropa", "--format", "json")
+        audit, audit_cpu, audit_rss = command_run(home, "audit", "--format", "json")
     if not keep:
         shutil.rmtree(home, ignore_errors=True)
     return {
@@ -119,8 +153,14 @@ def one_size(
         "log_bytes_per_event": log_bytes / events,
         "projection_bytes_per_event": projection_bytes / events,
         "projection_blocks": blocks,
+        "flow_tables": flows,
+        "flow_bytes_per_event": sum(t["bytes"] for t in flows.values()) / events,
         "ropa_s": ropa,
         "audit_s": audit,
+        "ropa_cpu_s": ropa_cpu,
+        "audit_cpu_s": audit_cpu,
+        "ropa_peak_rss_mib": ropa_rss,
+        "audit_peak_rss_mib": audit_rss,
     }
 
 
@@ -200,8 +240,11 @@ def main(argv: list[str] | None = None) -> None:
             p["log_bytes_per_event"],
             p["projection_bytes_per_event"],
             p["projection_blocks"]["free"],
+            p["flow_bytes_per_event"],
             "-" if p["ropa_s"] is None else p["ropa_s"],
             "-" if p["audit_s"] is None else p["audit_s"],
+            "-" if p["audit_cpu_s"] is None else p["audit_cpu_s"],
+            "-" if p["audit_peak_rss_mib"] is None else p["audit_peak_rss_mib"],
         ]
         for p in points
     ]
@@ -219,8 +262,11 @@ def main(argv: list[str] | None = None) -> None:
                 "log B/ev",
                 "projection B/ev",
                 "free blocks",
+                "flows B/ev",
                 "ropa s",
                 "audit s",
+                "audit CPU s",
+                "audit RSS MiB",
             ],
         )
     )

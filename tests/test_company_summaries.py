@@ -366,10 +366,14 @@ def _rows(s: Any) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("seed", [3, 41])
-def test_a_fold_in_worker_processes_is_the_fold_here(tmp_path: Path, seed: int) -> None:
-    """Every component's summaries folded by worker processes (events handed over in chunks
-    cut between references; linked references folded here) are the summaries folded in
-    this process, at every time asked, whatever the chunk size."""
+def test_a_fold_in_worker_processes_is_the_fold_here(
+    tmp_path: Path, seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every component's summaries folded by worker processes (events read range by range
+    of references and handed over in chunks cut between references; linked references
+    handed over a component at a time once all is read) are the summaries folded in this
+    process, at every time asked, whatever the chunk size and the ranges."""
+    from lineage.services import company as company_module
     from lineage.services.company import EVER, _summarize_in_workers, summarize
 
     c = generate(seed, subjects=24)
@@ -379,13 +383,53 @@ def test_a_fold_in_worker_processes_is_the_fold_here(tmp_path: Path, seed: int) 
     with app.store() as store:
         app.catch_up(store)
         linked = store.con.execute("SELECT count(*) FROM identity_links").fetchall()[0][0]
-        assert linked > 0  # some references are folded here, the rest in the workers
-        for as_of, chunk in ((EVER, 1), (EVER, 5), (NOW, 64), (TIMES[0], 3)):
+        assert linked > 0  # some references are folded as components
+        events = store.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        cases = ((EVER, 1, events), (EVER, 5, 7), (NOW, 64, 20), (TIMES[0], 3, 1))
+        for as_of, chunk, per_range in cases:
+            monkeypatch.setattr(company_module, "READ_RANGE_EVENTS", per_range)
             here = summarize(store, as_of, catalog, workers=0)
             there = _summarize_in_workers(store, as_of, catalog, 2, chunk)
             assert there.parts  # the workers folded some
+            assert not there.comps  # and every one: none here, components included
             assert there.size() == here.size() > 0
             assert _rows(there) == _rows(here)
+
+
+def test_reference_ranges_hold_every_reference_once_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the number of ranges asked for, they follow each other from an open start to
+    an open end, and every reference lies in exactly one of them."""
+    from itertools import pairwise
+
+    from lineage.services import company as company_module
+    from lineage.services.company import ref_ranges
+
+    monkeypatch.setattr(company_module, "READ_RANGE_EVENTS", 10)
+    c = generate(7, subjects=30)
+    lineage, _ = _home(tmp_path, c.catalog)
+    assert lineage.emit(c.events).exit_code == 0
+    app = _app(lineage)
+    with app.store() as store:
+        app.catch_up(store)
+        refs = [
+            r for (r,) in store.con.execute("SELECT DISTINCT subject_ref FROM events").fetchall()
+        ]
+        events = store.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        assert ref_ranges(store, 0) == ref_ranges(store, 1) == [(None, None)]
+        for events_asked in (25, events, 100 * events):
+            ranges = ref_ranges(store, events_asked)
+            assert ranges[0][0] is None and ranges[-1][1] is None
+            assert all(a[1] == b[0] is not None for a, b in pairwise(ranges))
+            for ref in refs:
+                inside = [
+                    (lo, hi)
+                    for lo, hi in ranges
+                    if (lo is None or ref >= lo) and (hi is None or ref < hi)
+                ]
+                assert len(inside) == 1
+        assert 1 < len(ref_ranges(store, 25)) < len(ref_ranges(store, events))
 
 
 def test_audit_with_worker_processes_equals_the_audit_here(
@@ -510,3 +554,38 @@ def test_bounded_steps_answer_as_the_fold_at_every_point(
         sums = company(store, NOW, edited)
         assert sums.stored == 0 and sums.kept > 0  # the steps left nothing to store
         reader.con.close()
+
+
+def test_component_parts_hold_whole_components_and_only_their_rows() -> None:
+    """The held-back rows of linked references go to the workers in parts of whole
+    components, each reference's rows in their order, with those components' references and
+    link times, and each part carries only its own rows to the worker (pickled)."""
+    import pickle
+    import random
+
+    import pyarrow as pa
+
+    from lineage.services.company import _component_parts
+
+    refs = [f"r{i:03d}" for i in range(60)]
+    comps = {r: refs[i - i % 3 : i - i % 3 + 3] for i, r in enumerate(refs)}  # threes
+    times = {refs[i]: NOW for i in range(0, 60, 6)}
+    rng = random.Random(5)
+    row_refs = [rng.choice(refs) for _ in range(600)]
+    table = pa.table({"subject_ref": row_refs, "n": list(range(600))})
+    parts = list(_component_parts(table, comps, times, 50))
+    assert len(parts) > 2
+    seen: list[int] = []
+    for rows, part_comps, part_times in parts:
+        got = rows.column("subject_ref").to_pylist()
+        ns = rows.column("n").to_pylist()
+        keys = {comps[r][0] for r in got}
+        assert part_comps == {r: comps[k] for k in keys for r in comps[k]}
+        assert part_times == {k: times[k] for k in keys if k in times}
+        assert sorted(ns) == [i for i, r in enumerate(row_refs) if comps[r][0] in keys]
+        for ref in set(got):
+            mine = [n for r, n in zip(got, ns, strict=True) if r == ref]
+            assert mine == sorted(mine)
+        assert len(pickle.dumps(rows)) < len(pickle.dumps(table)) / 2
+        seen += ns
+    assert sorted(seen) == list(range(600))

@@ -375,7 +375,7 @@ def test_a_result_crosses_the_pipe_as_a_name(pooled: tuple[App, IngestPool]) -> 
     )
     # An error travels the same way and is raised where the result is taken.
     bad = pool._pool.submit(_prepare_lines, b"{broken\n", "bad.jsonl", 7, None).result()
-    with pytest.raises(LineageError, match="bad.jsonl:7"):
+    with pytest.raises(LineageError, match=r"bad\.jsonl:7"):
         _taken(bad)
     assert os.listdir(pool.handoff) == []
 
@@ -388,7 +388,7 @@ def test_results_given_up_are_removed(tmp_path: Path) -> None:
     pool = IngestPool(app.settings, None, 2, threshold=0)
     try:
         path = write(tmp_path / "bad.jsonl", ["{broken", *story(4000)])
-        with pytest.raises(LineageError, match="bad.jsonl:1"), open(path, "rb") as fh:
+        with pytest.raises(LineageError, match=r"bad\.jsonl:1"), open(path, "rb") as fh:
             record_file(app, fh, str(path), None, 2, 4096, pool=pool)
         deadline = time.monotonic() + 30
         while os.listdir(pool.handoff) and time.monotonic() < deadline:

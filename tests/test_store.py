@@ -81,6 +81,7 @@ def test_streamed_rows_are_the_rows_duckdb_gives(tmp_path: Path) -> None:
     from lineage.config import resolve
     from lineage.services.app import App
     from lineage.services.company import EVER
+    from lineage.services.subjects import events_params
     from tests.conftest import Lineage, collected, erased, shared, transferred
 
     lineage = Lineage(tmp_path / "home")
@@ -99,7 +100,7 @@ def test_streamed_rows_are_the_rows_duckdb_gives(tmp_path: Path) -> None:
             r for (r,) in store.con.execute("SELECT DISTINCT subject_ref FROM events").fetchall()
         ]
         for refs in (None, sorted(all_refs)[:3], []):
-            params = {"as_of": EVER, "refs": refs}
+            params = events_params(EVER, refs)
             expected = list(store._stream_rows("lineage_events", params, 4))
             got = list(store.stream("lineage_events", params, 4))
             assert got == expected

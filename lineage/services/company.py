@@ -36,6 +36,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from lineage.projection.queries import sql
@@ -44,7 +45,7 @@ from lineage.rules.reasons import Reason
 from lineage.rules.retention import reckon
 from lineage.rules.taxonomy import special_category
 from lineage.rules.transfers import abroad, changes, validity
-from lineage.services.subjects import every_state, fold_rows, linked
+from lineage.services.subjects import events_params, every_state, fold_rows, linked
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -244,6 +245,10 @@ def _texts(receipts: tuple[tuple[str | None, tuple[str, ...]], ...]) -> tuple[st
 # starting the processes costs more than it saves), in chunks of about this many events.
 PARALLEL_EVENTS = 100_000
 CHUNK_EVENTS = 32_768
+# A read of every subject's events is sorted by reference: range by range of references
+# of about this many events, so that DuckDB holds one range's rows at a time, not all of
+# them (about 400 MB per million events, beside the process's own).
+READ_RANGE_EVENTS = 500_000
 
 
 def summarize(
@@ -315,6 +320,25 @@ def _workers(store: Store) -> int:
     return min(cpus, 8) if row is not None and row[0] >= PARALLEL_EVENTS else 0
 
 
+def ref_ranges(store: Store, events: int) -> list[tuple[str | None, str | None]]:
+    """Ranges of references [from, below) (None: open) that together hold every reference,
+    in order, each with about ``READ_RANGE_EVENTS`` of the ``events``: one, unbounded, for
+    fewer. The bounds come from a sample of the references: whatever they are, the ranges'
+    rows one after the other are every row in reference order."""
+    parts = -(-events // READ_RANGE_EVENTS)
+    if parts <= 1:
+        return [(None, None)]
+    sample = sorted(
+        r
+        for (r,) in store.con.execute(
+            f"SELECT subject_ref FROM events USING SAMPLE reservoir({64 * parts} ROWS)"
+        ).fetchall()
+    )
+    bounds = sorted({sample[i * len(sample) // parts] for i in range(1, parts)})
+    edges: list[str | None] = [None, *bounds, None]
+    return list(pairwise(edges))
+
+
 def _summarize_in_workers(
     store: Store, as_of: datetime, catalog: Catalog | None, workers: int, chunk: int
 ) -> Summaries:
@@ -330,26 +354,48 @@ def _summarize_in_workers(
     import pyarrow.compute as pc
 
     comps, link_times = linked(store, as_of)  # before the read: it holds the connection
-    batches = store.batches("lineage_events", {"as_of": as_of, "refs": None}, chunk)
-    if batches is None:
+    ((events,),) = store.con.execute("SELECT count(*) FROM events").fetchall()
+    ranges = ref_ranges(store, events)
+    first = store.batches("lineage_events", events_params(as_of, None, *ranges[0]), chunk)
+    if first is None:
         return summarize(store, as_of, catalog, workers=0)
-    in_comps = pa.array(sorted(comps), type=pa.string())
+
+    def read() -> Iterator[pa.RecordBatch]:
+        """Every range's rows in reference order: the ranges follow each other."""
+        reader = first
+        for i in range(len(ranges)):
+            if i:
+                reader = store.batches(
+                    "lineage_events", events_params(as_of, None, *ranges[i]), chunk
+                )
+            with reader:
+                yield from reader
+
+    batches = read()
     held_back: list[pa.Table] = []
     out = Summaries()
     pending: deque[Future[dict[str, pa.Table]]] = deque()
     # Spawned, not forked: this process holds DuckDB's threads and locks.
     context = multiprocessing.get_context("spawn")
-    with batches, ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+
+        def submit(rows: pa.Table, *part: Any) -> None:
+            pending.append(pool.submit(_fold_part, rows, catalog, *part))
+            while len(pending) > 2 * workers:  # bounded: rows in flight stay few
+                out.parts.append(pending.popleft().result())
 
         def hand_over(rows: pa.Table) -> None:
             if comps:
-                mine = pc.is_in(rows.column("subject_ref"), value_set=in_comps)
-                held_back.append(rows.filter(mine))
-                rows = rows.filter(pc.invert(mine))
+                refs = rows.column("subject_ref")
+                # The value set of this batch's references in components only: one of
+                # every component's references is hashed again by each call.
+                here = [r for r in pc.unique(refs).to_pylist() if r in comps]
+                if here:
+                    mine = pc.is_in(refs, value_set=pa.array(here, type=pa.string()))
+                    held_back.append(rows.filter(mine))
+                    rows = rows.filter(pc.invert(mine))
             if rows.num_rows:
-                pending.append(pool.submit(_fold_part, rows, catalog))
-            while len(pending) > 2 * workers:  # bounded: rows in flight stay few
-                out.parts.append(pending.popleft().result())
+                submit(rows)
 
         carry: pa.Table | None = None
         for batch in batches:
@@ -364,20 +410,63 @@ def _summarize_in_workers(
             carry = rows.slice(cut)
         if carry is not None and carry.num_rows:
             hand_over(carry)
+        if held_back:  # every row of the components is read now: they are folded too
+            rows = pa.concat_tables(held_back)
+            held_back.clear()  # the parts are copies: these rows go with ``rows``
+            for part in _component_parts(rows, comps, link_times, chunk):
+                submit(*part)
         while pending:
             out.parts.append(pending.popleft().result())
-    if held_back:
-        rows = pa.concat_tables(held_back)
-        for state, latest in fold_rows(arrow_rows(rows), catalog, comps, link_times):
-            out.add(state, latest, catalog)
     return out
 
 
-def _fold_part(rows: pa.Table, catalog: Catalog | None) -> dict[str, pa.Table]:
-    """In a worker: the summaries of the single references in ``rows``."""
+def _component_parts(
+    rows: pa.Table,
+    comps: dict[str, list[str]],
+    link_times: dict[str, datetime],
+    chunk: int,
+) -> Iterator[tuple[pa.Table, dict[str, list[str]], dict[str, datetime]]]:
+    """The rows of references in components cut into parts of about ``chunk`` rows, each
+    with every row of its components, and those components' references and link times."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pa.array([comps[r][0] for r in rows.column("subject_ref").to_pylist()], pa.string())
+    order = pc.sort_indices(keys)  # stable: each reference's rows keep their order
+    start = size = 0
+    members: list[str] = []
+    counts = pc.value_counts(keys.take(order))  # in the order of the sorted keys
+    for key, count in zip(
+        counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
+    ):
+        members.append(key)
+        size += count
+        if size >= chunk:
+            # A part of its own, by ``take``: a slice would be pickled with all the rows.
+            yield _part(rows.take(order.slice(start, size)), members, comps, link_times)
+            start, size, members = start + size, 0, []
+    if members:
+        yield _part(rows.take(order.slice(start, size)), members, comps, link_times)
+
+
+def _part(
+    rows: pa.Table, keys: list[str], comps: dict[str, list[str]], times: dict[str, datetime]
+) -> tuple[pa.Table, dict[str, list[str]], dict[str, datetime]]:
+    part_comps = {ref: comps[key] for key in keys for ref in comps[key]}
+    return rows, part_comps, {key: times[key] for key in keys if key in times}
+
+
+def _fold_part(
+    rows: pa.Table,
+    catalog: Catalog | None,
+    comps: dict[str, list[str]] | None = None,
+    link_times: dict[str, datetime] | None = None,
+) -> dict[str, pa.Table]:
+    """In a worker: the summaries of the references in ``rows``: single references, or
+    (given ``comps``) whole components, every row of each."""
     out = Summaries()
     with _gc_paused():
-        for state, latest in fold_rows(arrow_rows(rows), catalog, {}, {}):
+        for state, latest in fold_rows(arrow_rows(rows), catalog, comps or {}, link_times or {}):
             out.add(state, latest, catalog)
         return out.tables()
 

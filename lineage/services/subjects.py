@@ -86,8 +86,19 @@ def every_state(
         wanted = sorted(found)
         if not wanted:
             return
-    rows = store.stream("lineage_events", {"as_of": as_of, "refs": wanted})
+    rows = store.stream("lineage_events", events_params(as_of, wanted))
     yield from fold_rows(rows, catalog, comps, link_times)
+
+
+def events_params(
+    as_of: datetime,
+    refs: list[str] | None = None,
+    refs_from: str | None = None,
+    refs_below: str | None = None,
+) -> dict[str, Any]:
+    """The parameters of ``lineage_events.sql``: up to ``as_of``, of ``refs`` (None: every
+    reference) in the range [``refs_from``, ``refs_below``) (None: open)."""
+    return {"as_of": as_of, "refs": refs, "refs_from": refs_from, "refs_below": refs_below}
 
 
 def fold_rows(
