@@ -25,6 +25,7 @@ from lineage.projection import projector
 from lineage.services.app import App
 from lineage.services.whohas import who_has
 from tests.conftest import Lineage
+from tests.test_forget_batches import _collected as collected_of
 
 REF = "ab" * 32
 RID = "r-late"
@@ -36,16 +37,7 @@ AS_OF = datetime(2025, 1, 1, tzinfo=UTC)
 
 
 def _collected(when: datetime, system: str) -> DataCollected:
-    return DataCollected(
-        subject_ref=REF,
-        occurred_at=when,
-        source="test",
-        categories=("user.contact.email",),
-        system=system,
-        purpose="essential.service",
-        legal_basis="contract",
-        data_subject="customer",
-    )
+    return collected_of(REF, when, system)
 
 
 def _done(when: datetime) -> ErasureCompleted:
