@@ -86,18 +86,22 @@ CREATE TABLE IF NOT EXISTS forgotten_subjects (
 CREATE TABLE IF NOT EXISTS summary_comps (
     comp   VARCHAR NOT NULL,
     refs   VARCHAR[] NOT NULL,
-    latest TIMESTAMP NOT NULL
+    latest TIMESTAMP NOT NULL,
+    ck     UHUGEINT NOT NULL  -- md5_number(comp): deletes and skips compare integers
 );
 -- Each reference of a kept component (the lookup for marked references).
 CREATE TABLE IF NOT EXISTS summary_refs (
     comp VARCHAR NOT NULL,
-    ref  VARCHAR NOT NULL
+    ref  VARCHAR NOT NULL,
+    ck   UHUGEINT NOT NULL,  -- md5_number(comp)
+    rk   UHUGEINT NOT NULL   -- md5_number(ref): the lookup of marked references
 );
 -- Each holding with a known retention end, with its earliest: overdue once that passed.
 CREATE TABLE IF NOT EXISTS summary_holdings (
     comp      VARCHAR NOT NULL,
     holder    VARCHAR NOT NULL,
-    first_end TIMESTAMP NOT NULL
+    first_end TIMESTAMP NOT NULL,
+    ck        UHUGEINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS summary_ends (
     comp         VARCHAR NOT NULL,
@@ -105,7 +109,8 @@ CREATE TABLE IF NOT EXISTS summary_ends (
     category     VARCHAR NOT NULL,
     retain_until TIMESTAMP NOT NULL,
     uses         VARCHAR NOT NULL,  -- JSON lists: data uses, catalog purposes
-    pids         VARCHAR NOT NULL
+    pids         VARCHAR NOT NULL,
+    ck           UHUGEINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS summary_moves (
     comp        VARCHAR NOT NULL,
@@ -114,13 +119,15 @@ CREATE TABLE IF NOT EXISTS summary_moves (
     from_holder VARCHAR,
     country     VARCHAR NOT NULL,
     mechanism   VARCHAR NOT NULL,
-    moved_at    TIMESTAMP NOT NULL
+    moved_at    TIMESTAMP NOT NULL,
+    ck          UHUGEINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS summary_breaches (
     comp      VARCHAR NOT NULL,
     holder    VARCHAR NOT NULL,
     purpose   VARCHAR NOT NULL,
-    breach_at TIMESTAMP NOT NULL
+    breach_at TIMESTAMP NOT NULL,
+    ck        UHUGEINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dirty_refs (
     ref VARCHAR NOT NULL

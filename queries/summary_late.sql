@@ -2,4 +2,4 @@
 -- differs), or a reference in $refs (marked, not yet folded again).
 SELECT comp, refs FROM summary_comps
 WHERE latest > $as_of
-   OR comp IN (SELECT comp FROM summary_refs WHERE ref IN (SELECT unnest($refs::VARCHAR[])));
+   OR ck IN (SELECT ck FROM summary_refs WHERE rk IN (SELECT md5_number(unnest($refs::VARCHAR[]))));

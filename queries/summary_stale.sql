@@ -1,2 +1,3 @@
--- The kept components that hold any of $refs (lineage.services.company).
-SELECT DISTINCT comp FROM summary_refs WHERE ref IN (SELECT unnest($refs::VARCHAR[]));
+-- The kept components that hold any of $refs (lineage.services.company), by their keys.
+SELECT DISTINCT comp FROM summary_refs
+WHERE rk IN (SELECT md5_number(unnest($refs::VARCHAR[])));

@@ -361,6 +361,41 @@ def test_an_older_projection_is_migrated_with_no_summaries(tmp_path: Path) -> No
         )
 
 
+def test_a_schema_6_projection_gets_keyed_summaries_folded_again(tmp_path: Path) -> None:
+    """Summaries kept before the integer keys (schema 6, rows by text only) are dropped by
+    the migration and folded again: the answers are a fold of every subject's."""
+    from lineage.projection.queries import statements
+    from lineage.services.company import TABLES
+
+    lineage, path = _home(tmp_path, generate(7, subjects=6).catalog)
+    assert lineage.emit(generate(7, subjects=6).events).exit_code == 0
+    lineage.ok("project")
+    app, catalog = _app(lineage), _catalog(path)
+    with app.store() as store:
+        assert company(store, NOW, catalog).stored > 0
+    con = duckdb.connect(str(lineage.home / "projection.duckdb"))
+    for name in TABLES:  # the schema 6 tables, with the rows kept
+        con.execute(f"ALTER TABLE summary_{name} RENAME TO old_{name}")
+    for stmt in statements("migrate_5"):
+        if "summary_" in stmt:
+            con.execute(stmt)
+    for name in TABLES:
+        keys = "ck, rk" if name == "refs" else "ck"
+        con.execute(f"INSERT INTO summary_{name} SELECT * EXCLUDE ({keys}) FROM old_{name}")
+        con.execute(f"DROP TABLE old_{name}")
+    con.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    con.close()
+    with app.store() as store:
+        sums = company(store, NOW, catalog)
+        assert sums.stored == sums.subjects > 0
+        assert store.con.execute("SELECT count(*) FROM summary_comps").fetchone() == (
+            sums.subjects,
+        )
+        assert _findings(audit(catalog, store, NOW)) == _findings(
+            audit(catalog, store, NOW, keep=False)
+        )
+
+
 def _rows(s: Any) -> dict[str, list[str]]:
     return {name: sorted(map(repr, t.to_pylist())) for name, t in s.tables().items()}
 

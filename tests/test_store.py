@@ -33,6 +33,36 @@ def test_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
         assert store.con.execute("SELECT count(*) FROM identity_links").fetchall() == [(1,)]
 
 
+def test_schema_6_summaries_get_the_fresh_schemas_keyed_tables(tmp_path: Path) -> None:
+    """Migrated from schema 6 (summary tables without integer keys), the kept summary tables
+    are the fresh schema's, emptied, and the summaries are marked to be folded again."""
+    from lineage.services.company import TABLES
+
+    def columns(store: Store) -> dict[str, list[tuple[str, str]]]:
+        return {
+            name: [(r[0], r[1]) for r in store.con.execute(f"DESCRIBE summary_{name}").fetchall()]
+            for name in TABLES
+        }
+
+    fresh_path, path = tmp_path / "fresh.duckdb", tmp_path / "p.duckdb"
+    with Store(fresh_path) as store:
+        fresh = columns(store)
+    with Store(path) as store:
+        for name in TABLES:
+            store.con.execute(f"DROP TABLE summary_{name}")
+        for stmt in statements("migrate_5"):  # the tables as schema 5 and 6 made them
+            if "summary_" in stmt:
+                store.con.execute(stmt)
+        store.con.execute("INSERT INTO summary_comps VALUES ('c', ['c'], TIMESTAMP '2024-01-01')")
+        store.set_meta("summary_fingerprint", "kept")
+        store.set_meta("schema_version", "6")
+    with Store(path) as store:
+        assert store.meta("schema_version") == SCHEMA_VERSION
+        assert columns(store) == fresh
+        assert store.con.execute("SELECT count(*) FROM summary_comps").fetchall() == [(0,)]
+        assert store.meta("summary_fingerprint") is None
+
+
 def test_every_migration_is_a_query_file() -> None:
     from lineage.projection.store import MIGRATIONS
 

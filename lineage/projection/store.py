@@ -27,18 +27,20 @@ from lineage.errors import (
 )
 from lineage.projection.queries import sql, statements
 
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 # How an existing projection reaches each later version: queries/<name>.sql, applied in order.
 # 2: indexes for per-subject lookups; 3: forgotten_subjects (forgetting after erasure);
 # 4: a fingerprint of the last applied record beside each position; 5: kept per-component
 # summaries and the marks of what changed since (services.company); 6: kept (flow, subject)
-# and (flow, category) pairs for the observed flows, filled from the events there.
+# and (flow, category) pairs for the observed flows, filled from the events there; 7: the
+# kept summaries keyed by integers (emptied: the next company-wide answer folds them again).
 MIGRATIONS = {
     "2": ("migrate_2",),
     "3": ("migrate_3",),
     "4": ("migrate_4",),
     "5": ("migrate_5",),
     "6": ("migrate_6", "flow_subjects_fill", "flow_categories_fill"),
+    "7": ("migrate_7",),
 }
 
 

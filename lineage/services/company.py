@@ -518,7 +518,8 @@ def _store_rows(store: Store, rows: Summaries) -> None:
         view = f"new_{name}"
         con.register(view, table)
         try:
-            con.execute(f"INSERT INTO summary_{name} SELECT * FROM {view}")
+            keys = "md5_number(comp), md5_number(ref)" if name == "refs" else "md5_number(comp)"
+            con.execute(f"INSERT INTO summary_{name} SELECT *, {keys} FROM {view}")
         finally:
             con.unregister(view)
 
@@ -578,7 +579,8 @@ def refresh(
                 stale = [c for (c,) in con.execute(sql("summary_stale"), {"refs": refs}).fetchall()]
                 for name in TABLES:
                     con.execute(
-                        f"DELETE FROM summary_{name} WHERE comp IN (SELECT unnest($comps))",
+                        f"DELETE FROM summary_{name} WHERE ck IN "
+                        "(SELECT md5_number(unnest($comps::VARCHAR[])))",
                         {"comps": stale},
                     )
                 rows = summarize(store, EVER, catalog, refs)
@@ -722,9 +724,10 @@ def _sums(store: Store, as_of: datetime, fresh: Summaries, skipped: list[str] | 
         if skipped:
             con.register("skipped", pa.table({"comp": pa.array(skipped, type=pa.string())}))
             names.append("skipped")
-            anti = " ANTI JOIN skipped USING (comp)"
+            anti = " ANTI JOIN (SELECT md5_number(comp) AS ck FROM skipped) USING (ck)"
         for name in TABLES:
-            parts[name].append(f"SELECT * FROM summary_{name}{anti}")
+            keys = "ck, rk" if name == "refs" else "ck"
+            parts[name].append(f"SELECT * EXCLUDE ({keys}) FROM summary_{name}{anti}")
     con.register("spans", _spans(con, fresh, skipped is not None))
     names.append("spans")
     try:
