@@ -170,7 +170,7 @@ def _summaries_folded(url: str, token: str, server: subprocess.Popen[bytes]) -> 
         status = httpx.get(url + "/v1/status", headers=headers, timeout=30).json()
         if not status["projection"].get("summaries_waiting"):
             return
-        time.sleep(0.5)
+        time.sleep(2)  # rarely: the follower folds only while no request is in hand
 
 
 def _cpu_seconds(pid: int) -> float:
