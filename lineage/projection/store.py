@@ -40,7 +40,7 @@ MIGRATIONS = {
     "4": ("migrate_4",),
     "5": ("migrate_5",),
     "6": ("migrate_6", "flow_subjects_fill", "flow_categories_fill"),
-    "7": ("migrate_7",),
+    "7": ("migrate_7", "schema"),
 }
 
 
