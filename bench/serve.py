@@ -161,16 +161,22 @@ def _phase(
     return load
 
 
-def _summaries_folded(url: str, token: str, server: subprocess.Popen[bytes]) -> None:
-    """Wait until the follower has folded the audit summaries it found marked: it folds
-    them while no request is in hand, and that CPU would otherwise count in the first
-    phase's answers."""
+def _summaries_folded(
+    url: str, token: str, server: subprocess.Popen[bytes], limit: float = 180.0
+) -> int:
+    """Wait (at most ``limit`` seconds) until the follower has folded the audit summaries
+    it found marked: it folds them while no request is in hand, and that CPU would
+    otherwise count in the first phase's answers. Returns how many were still waiting."""
     headers = {"Authorization": f"Bearer {token}"}
+    deadline = time.monotonic() + limit
+    waiting = 0
     while server.poll() is None:
         status = httpx.get(url + "/v1/status", headers=headers, timeout=30).json()
-        if not status["projection"].get("summaries_waiting"):
-            return
-        time.sleep(2)  # rarely: the follower folds only while no request is in hand
+        waiting = int(status["projection"].get("summaries_waiting") or 0)
+        if not waiting or time.monotonic() > deadline:
+            break
+        time.sleep(2)  # rarely: each request pauses the follower's steps
+    return waiting
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -273,7 +279,7 @@ def main(argv: list[str] | None = None) -> None:
             except httpx.TransportError:
                 time.sleep(0.1)
         startup = time.perf_counter() - started
-        _summaries_folded(url, token, server)
+        still_waiting = _summaries_folded(url, token, server)
         seen = 0
         first = 0
         for name in phases:
@@ -330,6 +336,8 @@ def main(argv: list[str] | None = None) -> None:
         "serve_args": args.serve_args,
         "duration_s": args.duration,
         "startup_s": startup,
+        # Summaries the follower had still to fold when the phases began (see the wait).
+        "summaries_waiting_at_start": still_waiting,
         "load_average_before": load_before,
         "load_average_after": load_after,
         "emit_file": {"events": appended, "seconds": emit_seconds, "events_per_s": emit_rate},
@@ -412,6 +420,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append((f"{name}: ingest / emit --workers 0", phase["ingest_vs_emit_one_process"]))
     rows.append(("emit --file events/s (all ingested events)", emit_rate))
     rows.append(("emit --file --workers 0 events/s", emit_rate_one))
+    rows.append(("summaries still to fold when the phases began", str(still_waiting)))
     rows.append(("load average before / after", f"{load_before} / {load_after}"))
     result["errors"] = len(errors)
     print(table(rows, ["figure", "value"]))
