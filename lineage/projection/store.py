@@ -34,12 +34,13 @@ SCHEMA_VERSION = "7"
 # summaries and the marks of what changed since (services.company); 6: kept (flow, subject)
 # and (flow, category) pairs for the observed flows, filled from the events there; 7: the
 # kept summaries keyed by integers (emptied: the next company-wide answer folds them again).
+# "schema" makes the tables a version adds (every statement of schema.sql is IF NOT EXISTS).
 MIGRATIONS = {
     "2": ("migrate_2",),
     "3": ("migrate_3",),
     "4": ("migrate_4",),
     "5": ("migrate_5",),
-    "6": ("migrate_6", "flow_subjects_fill", "flow_categories_fill"),
+    "6": ("schema", "flow_subjects_fill", "flow_categories_fill"),
     "7": ("migrate_7", "schema"),
 }
 
