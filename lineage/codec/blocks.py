@@ -110,7 +110,10 @@ class BlockDecoder:
         block = b"".join((self._headers[fp], _zigzag(len(bodies)), _zigzag(len(data)), data, _SYNC))
         try:
             table = polars.read_avro(io.BytesIO(block)).to_arrow(compat_level=newest)
-        except Exception:  # any refusal: the per-record path names the faulty record
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # any refusal, a Rust panic too (pyo3's PanicException is a
+            # BaseException): the per-record path names the faulty record
             return None
         if table.num_rows != len(bodies):
             return None
