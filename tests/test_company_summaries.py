@@ -591,6 +591,47 @@ def test_bounded_steps_answer_as_the_fold_at_every_point(
         reader.con.close()
 
 
+def test_most_references_marked_is_one_fold_of_every_component(tmp_path: Path) -> None:
+    """``refresh`` without a limit folds only the marked references' components while they
+    are few, and every component at once (the worker processes' fold) from
+    ``FOLD_ALL_SHARE`` of the references on, as after a rebuild or a migration; the audit
+    from the kept summaries is the fold of every subject either way."""
+    from lineage.projection.queries import sql
+    from lineage.services.company import FOLD_ALL_SHARE, folds_all
+
+    c = generate(21, subjects=60)
+    lineage, path = _home(tmp_path, c.catalog)
+    assert lineage.emit(list(c.events)).exit_code == 0
+    catalog = _catalog(path)
+    app = _app(lineage)
+    with app.store() as store:
+        app.catch_up(store)
+        assert folds_all(store, catalog)  # nothing folded under this catalog yet
+        every, current = refresh(store, catalog)
+        assert current and every == _kept(store)["summary_comps"] > 40
+        assert not folds_all(store, catalog)
+        refs = [r for (r,) in store.con.execute("SELECT ref FROM summary_refs").fetchall()]
+
+        def marked(n: int) -> int:
+            store.con.execute(
+                "INSERT INTO dirty_refs SELECT unnest($refs::VARCHAR[])", {"refs": refs[:n]}
+            )
+            few = folds_all(store, catalog)
+            stored, current = refresh(store, catalog)
+            assert current and _kept(store)["dirty_refs"] == 0
+            folded = [_findings(audit(catalog, store, t, keep=False)) for t in (NOW, *TIMES)]
+            assert _answers(store, catalog) == folded
+            assert few == (stored == every)
+            return stored
+
+        below = int(FOLD_ALL_SHARE * len(refs)) - 1
+        assert 0 < marked(2) <= 2 < every  # their components only
+        assert marked(below) < every
+        assert marked(below + 2) == every  # the fold of every component
+        store.con.execute(f"INSERT INTO dirty_refs {sql('every_ref')}")  # as a rebuild leaves
+        assert folds_all(store, catalog) and refresh(store, catalog) == (every, True)
+
+
 def test_component_parts_hold_whole_components_and_only_their_rows() -> None:
     """The held-back rows of linked references go to the workers in parts of whole
     components, each reference's rows in their order, with those components' references and

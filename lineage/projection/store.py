@@ -117,11 +117,12 @@ class Store:
             )
 
     @classmethod
-    def over(cls, con: duckdb.DuckDBPyConnection, label: str) -> Store:
-        """A read-only Store on a connection set up elsewhere (views over shards)."""
+    def over(cls, con: duckdb.DuckDBPyConnection, label: str, *, read_only: bool = True) -> Store:
+        """A Store on a connection set up elsewhere (views over shards; read-only unless
+        told: a cursor of a writable store, for a thread of its own)."""
         store = cls.__new__(cls)
         store.path = label
-        store.read_only = True
+        store.read_only = read_only
         store.keeps_flows = False
         store.con = con
         con.execute("SET TimeZone = 'UTC'")

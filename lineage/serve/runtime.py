@@ -212,6 +212,15 @@ class Unprojected:
 # time, within these bounds (bench/serve_audit.py measures the longest step).
 STEP_SECONDS = 0.1
 STEP_REFS = (16, 128, 4096)  # least, first, most
+# When most references are marked (after a rebuild, a migration, a catalog change: see
+# ``services.company.folds_all``), steps would each pay for every component's identity
+# links and a scan of the kept summaries to fold a few components (measured at 1M events:
+# about 4 s a step whatever its size, so steps shrink to the least and take hours). Then
+# one fold of every component runs instead, as the command-line audit's does (worker
+# processes), on a thread and cursor of its own: batches go on being projected meanwhile,
+# and readers fold what is marked until it commits. A failed one (a conflict) is tried
+# again no sooner than it took, at least this many seconds later; steps go on meanwhile.
+FOLD_RETRY_SECONDS = 1.0
 
 
 class Follower:
@@ -236,6 +245,14 @@ class Follower:
         self.longest_step = 0.0
         self.steps = 0
         self._step_error: str | None = None
+        # The fold of every component, while it runs (see FOLD_RETRY_SECONDS); how many
+        # committed; its outcome for the follower's thread (components stored, whether
+        # current, seconds); no new one before ``_fold_after`` (monotonic).
+        self._fold: threading.Thread | None = None
+        self._fold_cursor: Any = None
+        self._fold_outcome: tuple[int, bool, float] = (0, False, 0.0)
+        self._fold_after = 0.0
+        self.folds = 0
         settings = app.settings
         self.idle = min(max(settings.max_latency, 0.05), 1.0)
         self._wake = threading.Event()
@@ -276,6 +293,13 @@ class Follower:
         self._wake.set()
         if self._thread.ident is not None:  # started (a runtime may close before)
             self._thread.join()
+        fold = self._fold
+        while fold is not None and fold.is_alive():
+            # Its reads are cut short (each interrupt ends the query running then); the
+            # transaction is rolled back: the marks stay for the next start.
+            with contextlib.suppress(Exception):
+                self._fold_cursor.interrupt()
+            fold.join(0.1)
 
     def kick(self) -> None:
         self._wake.set()
@@ -315,19 +339,24 @@ class Follower:
                 self._cond.notify_all()
             if committed:
                 self.on_commit()
+            self._folded()
             if not result.read and not (self.quiet() and self._summaries()):
                 self._wake.wait(self.idle)
                 self._wake.clear()
 
     def _summaries(self) -> bool:
         """One step of the kept summaries; whether more steps are to follow at once."""
-        from lineage.services.company import refresh
+        from lineage.services.company import folds_all, refresh
 
-        if self.catalog is None:
+        if self.catalog is None or self._fold is not None:
             return False
         started = time.perf_counter()
         try:
-            stored, current = refresh(self.store, self.catalog(), limit=self.step)
+            catalog = self.catalog()
+            if time.monotonic() >= self._fold_after and folds_all(self.store, catalog):
+                self._fold_every(catalog)
+                return False
+            stored, current = refresh(self.store, catalog, limit=self.step)
         except Exception as exc:  # answers stay right without them: readers fold what is marked
             if str(exc) != self._step_error:  # once, not at every idle poll
                 log.warning("audit summaries not brought up to date: %s", exc)
@@ -345,6 +374,49 @@ class Follower:
                 scale = min(max(STEP_SECONDS / max(took, 1e-3), 0.5), 2.0)
                 self.step = min(max(int(self.step * scale), STEP_REFS[0]), STEP_REFS[2])
         return not current
+
+    def _fold_every(self, catalog: Catalog | None) -> None:
+        """Start the fold of every component (``refresh`` without a limit, as the command
+        line's audit runs it) on a thread and cursor of its own."""
+        from lineage.services.company import refresh
+
+        cursor = self.store.con.cursor()
+        store = Store.over(cursor, self.store.path, read_only=False)
+
+        def run() -> None:
+            started = time.perf_counter()
+            stored, current = 0, False
+            try:
+                stored, current = refresh(store, catalog)
+            except Exception as exc:  # answers stay right: readers fold what is marked
+                if not self._stop.is_set():
+                    log.warning("audit summaries not folded again: %s", exc)
+            finally:
+                with contextlib.suppress(Exception):
+                    cursor.close()
+                self._fold_outcome = (stored, current, time.perf_counter() - started)
+                self._wake.set()  # the follower takes note at once
+
+        self._fold_cursor = cursor
+        self._fold = threading.Thread(target=run, name="lineage-summaries", daemon=True)
+        self._fold.start()
+
+    def _folded(self) -> None:
+        """Once the fold of every component has ended: readers are to begin snapshots that
+        hold what it stored (in the follower's thread, as its own commits)."""
+        fold = self._fold
+        if fold is None or fold.is_alive():
+            return
+        fold.join()
+        self._fold = self._fold_cursor = None
+        stored, current, took = self._fold_outcome
+        if stored or current:  # it committed
+            with self._cond:
+                self.generation += 1
+            self.on_commit()
+            self.folds += 1
+        else:  # a conflict or an error: steps meanwhile
+            self._fold_after = time.monotonic() + max(took, FOLD_RETRY_SECONDS)
 
     def _grow(self, graph: IdentityGraph, before: Mapping[int, int], after: dict[int, int]) -> None:
         """Add the links the projection committed between two positions to the graph."""

@@ -144,3 +144,99 @@ def test_no_summary_step_while_a_request_is_being_handled(tmp_path: Path) -> Non
             assert _current(client)["projection"]["summaries_waiting"] == 0
     finally:
         server.stop()
+
+
+def _waiting(runtime: Any) -> int:
+    with runtime.snapshot() as store:
+        return int(runtime.app().summaries_waiting(store))
+
+
+def _until_current(runtime: Any, timeout: float = 120) -> None:
+    """Wait (bounded, not measured) until the follower has no summary left to fold."""
+    deadline = time.monotonic() + timeout
+    while _waiting(runtime):
+        assert runtime.follower.error is None, runtime.follower.error
+        assert time.monotonic() < deadline, _waiting(runtime)
+        time.sleep(0.05)
+
+
+def _served_audit(runtime: Any) -> list[Any]:
+    from lineage.services.audit import report
+
+    app = runtime.app()
+    with app.query_store() as store:
+        answer = report(app.catalog(), store, parse_time(AS_OF))
+    return json.loads(json.dumps(answer["findings"], default=str))
+
+
+def test_after_a_rebuild_or_a_catalog_change_one_fold_of_every_component(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Every reference marked (a projection built anew, then a catalog edit): the service
+    folds every component in one transaction on a thread of its own, not in steps (each
+    step would pay for every identity link and kept summary again); batches go on being
+    projected and answered meanwhile, and their marks stay for the steps after it."""
+    import threading
+
+    from lineage.serve.runtime import Runtime
+    from lineage.services import company as company_module
+
+    c = generate(3, subjects=2000)
+    home = tmp_path / "home"
+    assert cli(home, "init").returncode == 0
+    catalog = tmp_path / "lineage.yaml"
+    catalog.write_text(yaml.safe_dump(c.catalog, sort_keys=False))
+    events = list(c.events)
+    late = [e for e in events if e.get("subject", {}).get("email") == c.emails[0]]
+    _emit(home, [e for e in events if e not in late], "all.jsonl")
+
+    # The fold of every component is held before it stores, to project a batch meanwhile.
+    holding, release = threading.Event(), threading.Event()
+    store_rows = company_module._store_rows
+
+    def held(store: Store, rows: Any) -> None:
+        if threading.current_thread().name == "lineage-summaries" and not release.is_set():
+            holding.set()
+            assert release.wait(120)
+        store_rows(store, rows)
+
+    monkeypatch.setattr(company_module, "_store_rows", held)
+    runtime = Runtime(resolve(home), catalog)
+    try:
+        follower = runtime.follower
+        follower.catch_up()  # a projection built from the log: every reference marked
+        assert _waiting(runtime) >= 2000
+        follower.start()
+        assert holding.wait(120), "no fold of every component began"
+        before = follower.generation
+        _emit(home, late, "late.jsonl")  # another process appends meanwhile
+        runtime.wait_for(runtime.log_ends(), 60)  # projected while the fold runs
+        assert follower.generation > before and follower.folds == 0
+        release.set()
+        _until_current(runtime)
+        # One fold of every component; the late batch's few marks took a step or two.
+        assert follower.folds == 1 and follower.steps <= 2
+        folded = _fold_in(runtime, catalog)
+        assert _served_audit(runtime) == folded
+
+        catalog.write_text(yaml.safe_dump(_edited(c.catalog), sort_keys=False))
+        steps = follower.steps
+        answer = _served_audit(runtime)  # while it folds (or after): the fold all the same
+        _until_current(runtime)
+        assert follower.folds == 2 and follower.steps == steps
+        edited = _fold_in(runtime, catalog)
+        assert answer == edited == _served_audit(runtime) != folded
+        with runtime.snapshot() as store:
+            # Every component from storage (after every event: none is folded as of then).
+            kept = company(store, parse_time("2100-01-01T00:00:00Z"), load_catalog(catalog))
+            assert kept.folded == 0 and kept.kept == kept.subjects > 1000
+    finally:
+        release.set()
+        runtime.close()
+
+
+def _fold_in(runtime: Any, catalog_path: Path) -> list[Any]:
+    """The findings of every subject folded now (no kept summary), in a snapshot."""
+    with runtime.snapshot() as store:
+        found = audit(load_catalog(catalog_path), store, parse_time(AS_OF), keep=False)
+        return json.loads(json.dumps([f.to_json() for f in found], default=str))
