@@ -526,7 +526,7 @@ def _store_rows(store: Store, rows: Summaries) -> None:
 
 def _affected(store: Store, dirty: list[str]) -> list[str]:
     """The marked references with every reference of their components, now and as kept."""
-    comps, _ = linked(store, EVER)
+    comps, _ = linked(store, EVER, dirty)
     out: set[str] = set()
     for ref in dirty:
         out.update(comps.get(ref, (ref,)))
