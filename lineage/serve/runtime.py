@@ -212,14 +212,13 @@ class Unprojected:
 # time, within these bounds (bench/serve_audit.py measures the longest step).
 STEP_SECONDS = 0.1
 STEP_REFS = (16, 128, 4096)  # least, first, most
-# When most references are marked (after a rebuild, a migration, a catalog change: see
-# ``services.company.folds_all``), steps would each pay for every component's identity
-# links and a scan of the kept summaries to fold a few components (measured at 1M events:
-# about 4 s a step whatever its size, so steps shrink to the least and take hours). Then
-# one fold of every component runs instead, as the command-line audit's does (worker
-# processes), on a thread and cursor of its own: batches go on being projected meanwhile,
-# and readers fold what is marked until it commits. A failed one (a conflict) is tried
-# again no sooner than it took, at least this many seconds later; steps go on meanwhile.
+# When a large share of the references is marked (after a rebuild, a migration, a catalog
+# change: ``services.company.folds_all``), steps would take long: each has a cost of its
+# own beside its components (queries over the marks and the kept summaries). Then one fold
+# of every component runs instead, as the command-line audit's does (worker processes), on
+# a thread and cursor of its own: batches go on being projected meanwhile, and readers fold
+# what is marked until it commits. A failed one (a conflict) is tried again no sooner than
+# it took, at least this many seconds later; steps go on meanwhile.
 FOLD_RETRY_SECONDS = 1.0
 
 
@@ -386,8 +385,14 @@ class Follower:
         def run() -> None:
             started = time.perf_counter()
             stored, current = 0, False
+            log.info("audit summaries: folding every component again")
             try:
                 stored, current = refresh(store, catalog)
+                log.info(
+                    "audit summaries: %d components folded in %.1fs",
+                    stored,
+                    time.perf_counter() - started,
+                )
             except Exception as exc:  # answers stay right: readers fold what is marked
                 if not self._stop.is_set():
                     log.warning("audit summaries not folded again: %s", exc)

@@ -607,9 +607,12 @@ _ANY_MARK = "SELECT 1 FROM dirty_refs LIMIT 1"
 
 # From this share of the references marked on, bringing the summaries up to date is the
 # fold of every component (worker processes, range by range), not of the marked ones'
-# components (their events read by a list of references and folded in this process, plus
-# every component's identity links): at 1M events with every reference marked, 47 s
-# against 34 s on a loaded machine; at a quarter, the two cost about the same.
+# components (folded in this process, in proportion to the marks). Measured at 1M events
+# on a loaded two-core machine: the marked components' fold took 11 s at a quarter, 22 s
+# at half; every component's, 41 s (with free cores its workers take about half that).
+# The service's steps fold the marks a few at a time with a cost of their own each (about
+# 0.1 s at 1M): from a quarter on, one fold of every component on its own thread is done
+# long before them (``serve.runtime``); below, batches' marks stay the steps' work.
 FOLD_ALL_SHARE = 0.25
 
 
