@@ -513,8 +513,8 @@ class ServeApp(App):
         return self.runtime.pseudonymizer
 
     def summaries_waiting(self, store: Store) -> int:
-        """The references the follower's steps are still to fold under the service's
-        catalog (every one after a change, until the steps start over)."""
+        """The references the follower is still to fold under the service's catalog (every
+        one after a change, until its fold of every component commits)."""
         from lineage.services.company import fingerprint, waiting
 
         try:

@@ -1,7 +1,9 @@
 """``lineage serve`` brings the kept audit summaries up to date itself, in bounded steps
-between batches: after ingest they become current without any audit request, and after a
-catalog change every audit answer, from right after the change until the steps finish, is
-the fold of every subject under the new catalog."""
+between batches, or in one fold of every component on a thread of its own when every
+summary is stale (a projection built anew, a catalog change): after ingest they become
+current without any audit request, and after a catalog change every audit answer, from
+right after the change until the fold or the steps finish, is the fold of every subject
+under the new catalog."""
 
 from __future__ import annotations
 
