@@ -245,8 +245,8 @@ class Follower:
         self.steps = 0
         self._step_error: str | None = None
         # The fold of every component, while it runs (see FOLD_RETRY_SECONDS); how many
-        # committed; its outcome for the follower's thread (components stored, whether
-        # current, seconds); no new one before ``_fold_after`` (monotonic).
+        # committed (counted by its thread); its outcome for the follower's thread
+        # (components stored, whether current, seconds); none again before ``_fold_after``.
         self._fold: threading.Thread | None = None
         self._fold_cursor: Any = None
         self._fold_outcome: tuple[int, bool, float] = (0, False, 0.0)
@@ -374,6 +374,11 @@ class Follower:
                 self.step = min(max(int(self.step * scale), STEP_REFS[0]), STEP_REFS[2])
         return not current
 
+    @property
+    def folding(self) -> bool:
+        """Whether the fold of every component is running."""
+        return self._fold is not None
+
     def _fold_every(self, catalog: Catalog | None) -> None:
         """Start the fold of every component (``refresh`` without a limit, as the command
         line's audit runs it) on a thread and cursor of its own."""
@@ -388,6 +393,8 @@ class Follower:
             log.info("audit summaries: folding every component again")
             try:
                 stored, current = refresh(store, catalog)
+                if stored or current:  # it committed
+                    self.folds += 1
                 log.info(
                     "audit summaries: %d components folded in %.1fs",
                     stored,
@@ -419,7 +426,6 @@ class Follower:
             with self._cond:
                 self.generation += 1
             self.on_commit()
-            self.folds += 1
         else:  # a conflict or an error: steps meanwhile
             self._fold_after = time.monotonic() + max(took, FOLD_RETRY_SECONDS)
 
