@@ -409,7 +409,7 @@ def test_a_fold_in_worker_processes_is_the_fold_here(
     handed over a component at a time once all is read) are the summaries folded in this
     process, at every time asked, whatever the chunk size and the ranges."""
     from lineage.services import company as company_module
-    from lineage.services.company import EVER, _summarize_in_workers, summarize
+    from lineage.services.company import EVER, Summaries, _summarize_in_workers, summarize
 
     c = generate(seed, subjects=24)
     lineage, path = _home(tmp_path, c.catalog)
@@ -424,7 +424,8 @@ def test_a_fold_in_worker_processes_is_the_fold_here(
         for as_of, chunk, per_range in cases:
             monkeypatch.setattr(company_module, "READ_RANGE_EVENTS", per_range)
             here = summarize(store, as_of, catalog, workers=0)
-            there = _summarize_in_workers(store, as_of, catalog, 2, chunk)
+            there = Summaries()
+            assert _summarize_in_workers(store, as_of, catalog, 2, chunk, there.parts.append)
             assert there.parts  # the workers folded some
             assert not there.comps  # and every one: none here, components included
             assert there.size() == here.size() > 0

@@ -31,7 +31,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,6 +135,15 @@ class Summaries:
     breaches: list[tuple[str, str, str, datetime]] = field(default_factory=list)
     # More rows as Arrow tables (folded in worker processes), one per table name each.
     parts: list[dict[str, pa.Table]] = field(default_factory=list)
+
+    def merge(self, other: Summaries) -> None:
+        """Take ``other``'s rows too."""
+        self.comps += other.comps
+        self.holdings += other.holdings
+        self.ends += other.ends
+        self.moves += other.moves
+        self.breaches += other.breaches
+        self.parts += other.parts
 
     def size(self) -> int:
         """How many components these summaries hold."""
@@ -262,8 +271,10 @@ def summarize(
     """Every component's summary as of ``as_of`` (or those of ``refs``' components).
     A fold of every component runs in ``workers`` processes (by default one per CPU when
     there are enough events; 0: in this process)."""
+    out = Summaries()
     with _gc_paused():
-        return _summarize(store, as_of, catalog, refs, workers)
+        _summarize(store, as_of, catalog, refs, workers, out.merge, None)
+    return out
 
 
 @contextmanager
@@ -287,21 +298,62 @@ def _summarize(
     catalog: Catalog | None,
     refs: Iterable[str] | None,
     workers: int | None,
-) -> Summaries:
+    sink: Callable[[Summaries], None],
+    piece: int | None,
+) -> None:
+    """The summaries handed to ``sink``: in pieces of about ``piece`` components (and a
+    worker's part at most) each, or (None) in one."""
     if refs is None:
         if workers is None:
             workers = _workers(store)
         if workers > 0:
             from concurrent.futures.process import BrokenProcessPool
 
+            pieces = _Pieces(sink, piece)
             try:
-                return _summarize_in_workers(store, as_of, catalog, workers, CHUNK_EVENTS)
-            except (BrokenProcessPool, OSError):
-                pass  # no processes to be had here: fold in this one
+                if _summarize_in_workers(store, as_of, catalog, workers, CHUNK_EVENTS, pieces.add):
+                    pieces.flush()
+                    return
+            except (BrokenProcessPool, OSError) as exc:
+                # No processes to be had here: fold in this one, unless pieces were
+                # handed over already (they would be handed over twice): the caller
+                # drops them and folds again here.
+                if pieces.handed:
+                    raise _PoolLost from exc
     out = Summaries()
     for state, latest in every_state(store, as_of, catalog, refs):
         out.add(state, latest, catalog)
-    return out
+        if piece is not None and len(out.comps) >= piece:
+            sink(out)
+            out = Summaries()
+    if out.comps or piece is None:
+        sink(out)
+
+
+class _PoolLost(Exception):
+    """The worker processes were lost after some summaries had been handed over."""
+
+
+@dataclass
+class _Pieces:
+    """Worker parts gathered into pieces of at least ``piece`` components for ``sink``
+    (None: every part into one)."""
+
+    sink: Callable[[Summaries], None]
+    piece: int | None
+    rows: Summaries = field(default_factory=Summaries)
+    handed: int = 0
+
+    def add(self, part: dict[str, pa.Table]) -> None:
+        self.rows.parts.append(part)
+        if self.piece is not None and self.rows.size() >= self.piece:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows.parts or self.piece is None:
+            self.sink(self.rows)
+            self.handed += 1
+            self.rows = Summaries()
 
 
 def _cpus() -> int:
@@ -340,12 +392,19 @@ def ref_ranges(store: Store, events: int) -> list[tuple[str | None, str | None]]
 
 
 def _summarize_in_workers(
-    store: Store, as_of: datetime, catalog: Catalog | None, workers: int, chunk: int
-) -> Summaries:
-    """``summarize`` of every component, the folding done by worker processes: the events
-    are read here in reference order and handed over as Arrow tables cut between
-    references; the references of larger components (identity links) are folded here, as
-    ``every_state`` does, once all their rows are read."""
+    store: Store,
+    as_of: datetime,
+    catalog: Catalog | None,
+    workers: int,
+    chunk: int,
+    sink: Callable[[dict[str, pa.Table]], None],
+) -> bool:
+    """``summarize`` of every component, the folding done by worker processes, each
+    worker's summaries handed to ``sink`` as they come (False, nothing handed over: the
+    events cannot be read as Arrow batches here). The events are read here in reference
+    order and handed over as Arrow tables cut between references; the references of larger
+    components (identity links) are folded too, as ``every_state`` does, once all their
+    rows are read."""
     import multiprocessing
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -358,7 +417,7 @@ def _summarize_in_workers(
     ranges = ref_ranges(store, events)
     first = store.batches("lineage_events", events_params(as_of, None, *ranges[0]), chunk)
     if first is None:
-        return summarize(store, as_of, catalog, workers=0)
+        return False
 
     def read() -> Iterator[pa.RecordBatch]:
         """Every range's rows in reference order: the ranges follow each other."""
@@ -373,7 +432,6 @@ def _summarize_in_workers(
 
     batches = read()
     held_back: list[pa.Table] = []
-    out = Summaries()
     pending: deque[Future[dict[str, pa.Table]]] = deque()
     # Spawned, not forked: this process holds DuckDB's threads and locks.
     context = multiprocessing.get_context("spawn")
@@ -382,7 +440,7 @@ def _summarize_in_workers(
         def submit(rows: pa.Table, *part: Any) -> None:
             pending.append(pool.submit(_fold_part, rows, catalog, *part))
             while len(pending) > 2 * workers:  # bounded: rows in flight stay few
-                out.parts.append(pending.popleft().result())
+                sink(pending.popleft().result())
 
         def hand_over(rows: pa.Table) -> None:
             if comps:
@@ -416,8 +474,8 @@ def _summarize_in_workers(
             for part in _component_parts(rows, comps, link_times, chunk):
                 submit(*part)
         while pending:
-            out.parts.append(pending.popleft().result())
-    return out
+            sink(pending.popleft().result())
+    return True
 
 
 def _component_parts(
@@ -573,7 +631,7 @@ def refresh(
                 return 0, True
             refs = marks
             if everything:  # every reference is marked: the fold of every component
-                rows = summarize(store, EVER, catalog)
+                stored = _store_every(store, catalog, before_store)
             else:
                 refs = _affected(store, marks)
                 stale = [c for (c,) in con.execute(sql("summary_stale"), {"refs": refs}).fetchall()]
@@ -584,8 +642,10 @@ def refresh(
                         {"comps": stale},
                     )
                 rows = summarize(store, EVER, catalog, refs)
-            if before_store is not None:
-                before_store()
+                if before_store is not None:
+                    before_store()
+                _store_rows(store, rows)
+                stored = rows.size()
             if limit is None:
                 con.execute("DELETE FROM dirty_refs")  # the marks this transaction saw
             else:  # the marks of every reference folded, as this transaction saw them
@@ -593,11 +653,40 @@ def refresh(
                     "DELETE FROM dirty_refs WHERE ref IN (SELECT unnest($refs::VARCHAR[]))",
                     {"refs": refs},
                 )
-            _store_rows(store, rows)
             current = limit is None or not con.execute(_ANY_MARK).fetchall()
     except duckdb.TransactionException:
         return 0, False  # another writer got there first: answer by folding
-    return rows.size(), current
+    return stored, current
+
+
+# A fold of every component is stored piece by piece, each of about this many components
+# (or a worker's part): the process holds one piece of summaries, not all of them.
+STORE_COMPONENTS = 16_384
+
+
+def _store_every(store: Store, catalog: Catalog | None, before_store: Any) -> int:
+    """Inside the caller's transaction, after ``restart``: every component folded and
+    stored as its summaries come (``before_store`` before the first). How many."""
+    stored = 0
+
+    def keep(rows: Summaries) -> None:
+        nonlocal stored, before_store
+        if before_store is not None:
+            before_store()
+            before_store = None
+        _store_rows(store, rows)
+        stored += rows.size()
+
+    try:
+        _summarize(store, EVER, catalog, None, None, keep, STORE_COMPONENTS)
+    except _PoolLost:  # the worker processes went after some pieces: again, here
+        for name in TABLES:
+            store.con.execute(f"DELETE FROM summary_{name}")
+        stored = 0
+        _summarize(store, EVER, catalog, None, 0, keep, STORE_COMPONENTS)
+    if before_store is not None:  # nothing to store
+        before_store()
+    return stored
 
 
 _ANY_MARK = "SELECT 1 FROM dirty_refs LIMIT 1"
