@@ -32,7 +32,7 @@ import gc
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -273,7 +273,7 @@ def summarize(
     there are enough events; 0: in this process)."""
     out = Summaries()
     with _gc_paused():
-        _summarize(store, as_of, catalog, refs, workers, out.merge, None)
+        _summarize(store, as_of, catalog, refs, workers, out.merge)
     return out
 
 
@@ -299,61 +299,64 @@ def _summarize(
     refs: Iterable[str] | None,
     workers: int | None,
     sink: Callable[[Summaries], None],
-    piece: int | None,
+    pieces: bool = False,
 ) -> None:
-    """The summaries handed to ``sink``: in pieces of about ``piece`` components (and a
-    worker's part at most) each, or (None) in one."""
+    """The summaries handed to ``sink``: in one piece, or (``pieces``, every component)
+    range of references by range as they are folded (``sink`` is called when the
+    connection holds no open result: it may write through it, in the same transaction)."""
     if refs is None:
         if workers is None:
             workers = _workers(store)
-        if workers > 0:
-            from concurrent.futures.process import BrokenProcessPool
-
-            pieces = _Pieces(sink, piece)
-            try:
-                if _summarize_in_workers(store, as_of, catalog, workers, CHUNK_EVENTS, pieces.add):
-                    pieces.flush()
-                    return
-            except (BrokenProcessPool, OSError) as exc:
-                # No processes to be had here: fold in this one, unless pieces were
-                # handed over already (they would be handed over twice): the caller
-                # drops them and folds again here.
-                if pieces.handed:
-                    raise _PoolLost from exc
+        if (workers > 0 or pieces) and _folded_in_parts(
+            store, as_of, catalog, workers, sink, pieces
+        ):
+            return
     out = Summaries()
     for state, latest in every_state(store, as_of, catalog, refs):
         out.add(state, latest, catalog)
-        if piece is not None and len(out.comps) >= piece:
-            sink(out)
-            out = Summaries()
-    if out.comps or piece is None:
-        sink(out)
+    sink(out)
 
 
 class _PoolLost(Exception):
     """The worker processes were lost after some summaries had been handed over."""
 
 
-@dataclass
-class _Pieces:
-    """Worker parts gathered into pieces of at least ``piece`` components for ``sink``
-    (None: every part into one)."""
+def _folded_in_parts(
+    store: Store,
+    as_of: datetime,
+    catalog: Catalog | None,
+    workers: int,
+    sink: Callable[[Summaries], None],
+    pieces: bool,
+) -> bool:
+    """``_summarize`` of every component through ``_summarize_in_workers``: whether it
+    could (False: nothing handed over, fold in one piece here)."""
+    from concurrent.futures.process import BrokenProcessPool
 
-    sink: Callable[[Summaries], None]
-    piece: int | None
-    rows: Summaries = field(default_factory=Summaries)
-    handed: int = 0
+    whole = Summaries()
+    handed = False
 
-    def add(self, part: dict[str, pa.Table]) -> None:
-        self.rows.parts.append(part)
-        if self.piece is not None and self.rows.size() >= self.piece:
-            self.flush()
+    def take(rows: Summaries) -> None:
+        nonlocal handed
+        if pieces:
+            handed = True
+            sink(rows)
+        else:
+            whole.merge(rows)
 
-    def flush(self) -> None:
-        if self.rows.parts or self.piece is None:
-            self.sink(self.rows)
-            self.handed += 1
-            self.rows = Summaries()
+    try:
+        done = _summarize_in_workers(store, as_of, catalog, workers, CHUNK_EVENTS, take)
+    except (BrokenProcessPool, OSError) as exc:
+        # No processes to be had here: fold in this one, unless pieces were handed over
+        # already (they would be handed over twice): the caller drops them first.
+        if handed:
+            raise _PoolLost from exc
+        if not pieces or workers == 0:
+            return False
+        return _folded_in_parts(store, as_of, catalog, 0, sink, pieces)
+    if done and not pieces:
+        sink(whole)
+    return done
 
 
 def _cpus() -> int:
@@ -397,14 +400,15 @@ def _summarize_in_workers(
     catalog: Catalog | None,
     workers: int,
     chunk: int,
-    sink: Callable[[dict[str, pa.Table]], None],
+    sink: Callable[[Summaries], None],
 ) -> bool:
-    """``summarize`` of every component, the folding done by worker processes, each
-    worker's summaries handed to ``sink`` as they come (False, nothing handed over: the
-    events cannot be read as Arrow batches here). The events are read here in reference
-    order and handed over as Arrow tables cut between references; the references of larger
-    components (identity links) are folded too, as ``every_state`` does, once all their
-    rows are read."""
+    """``summarize`` of every component, the folding done by worker processes (0: here,
+    part by part all the same). The events are read here in reference order, range by
+    range, and handed over as Arrow tables cut between references; the references of
+    larger components (identity links) are folded too, as ``every_state`` does, once all
+    their rows are read. The summaries folded so far go to ``sink`` after each range and
+    at the end, when the connection holds no open result. False, nothing handed over:
+    the events cannot be read as Arrow batches here."""
     import multiprocessing
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -429,18 +433,29 @@ def _summarize_in_workers(
                 )
             with reader:
                 yield from reader
+            deliver()  # the range's result is closed: the connection is free
+
+    done: list[dict[str, pa.Table]] = []
+
+    def deliver() -> None:
+        if done:
+            sink(Summaries(parts=done[:]))
+            done.clear()
 
     batches = read()
     held_back: list[pa.Table] = []
     pending: deque[Future[dict[str, pa.Table]]] = deque()
     # Spawned, not forked: this process holds DuckDB's threads and locks.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context) if workers else nullcontext() as pool:
 
         def submit(rows: pa.Table, *part: Any) -> None:
+            if pool is None:
+                done.append(_fold_part(rows, catalog, *part))
+                return
             pending.append(pool.submit(_fold_part, rows, catalog, *part))
             while len(pending) > 2 * workers:  # bounded: rows in flight stay few
-                sink(pending.popleft().result())
+                done.append(pending.popleft().result())
 
         def hand_over(rows: pa.Table) -> None:
             if comps:
@@ -474,7 +489,8 @@ def _summarize_in_workers(
             for part in _component_parts(rows, comps, link_times, chunk):
                 submit(*part)
         while pending:
-            sink(pending.popleft().result())
+            done.append(pending.popleft().result())
+    deliver()
     return True
 
 
@@ -659,14 +675,10 @@ def refresh(
     return stored, current
 
 
-# A fold of every component is stored piece by piece, each of about this many components
-# (or a worker's part): the process holds one piece of summaries, not all of them.
-STORE_COMPONENTS = 16_384
-
-
 def _store_every(store: Store, catalog: Catalog | None, before_store: Any) -> int:
     """Inside the caller's transaction, after ``restart``: every component folded and
-    stored as its summaries come (``before_store`` before the first). How many."""
+    stored range of references by range (``before_store`` before the first): the process
+    holds one range's summaries, not all of them. How many components."""
     stored = 0
 
     def keep(rows: Summaries) -> None:
@@ -678,12 +690,12 @@ def _store_every(store: Store, catalog: Catalog | None, before_store: Any) -> in
         stored += rows.size()
 
     try:
-        _summarize(store, EVER, catalog, None, None, keep, STORE_COMPONENTS)
+        _summarize(store, EVER, catalog, None, None, keep, pieces=True)
     except _PoolLost:  # the worker processes went after some pieces: again, here
         for name in TABLES:
             store.con.execute(f"DELETE FROM summary_{name}")
         stored = 0
-        _summarize(store, EVER, catalog, None, 0, keep, STORE_COMPONENTS)
+        _summarize(store, EVER, catalog, None, 0, keep, pieces=True)
     if before_store is not None:  # nothing to store
         before_store()
     return stored
