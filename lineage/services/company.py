@@ -589,13 +589,10 @@ def _has_tables(store: Store) -> bool:
 def _store_rows(store: Store, rows: Summaries) -> None:
     con = store.con
     for name, table in rows.tables().items():
-        view = f"new_{name}"
-        con.register(view, table)
-        try:
-            keys = "md5_number(comp), md5_number(ref)" if name == "refs" else "md5_number(comp)"
-            con.execute(f"INSERT INTO summary_{name} SELECT *, {keys} FROM {view}")
-        finally:
-            con.unregister(view)
+        keys = "md5_number(comp), md5_number(ref)" if name == "refs" else "md5_number(comp)"
+        # A relation, not a registered view: a view dropped inside a transaction stays in
+        # its catalog, holding the Arrow table, until the commit (every piece stored would).
+        con.from_arrow(table).project(f"*, {keys}").insert_into(f"summary_{name}")
 
 
 def _affected(store: Store, dirty: list[str]) -> list[str]:
