@@ -406,7 +406,7 @@ def test_a_fold_in_worker_processes_is_the_fold_here(
 ) -> None:
     """Every component's summaries folded by worker processes (events read range by range
     of references and handed over in chunks cut between references; linked references
-    handed over a component at a time once all is read) are the summaries folded in this
+    read again, range of components by range, and handed over whole components at a time) are the summaries folded in this
     process, at every time asked, whatever the chunk size and the ranges."""
     from lineage.services import company as company_module
     from lineage.services.company import EVER, Summaries, _summarize_in_workers, summarize
@@ -590,41 +590,6 @@ def test_bounded_steps_answer_as_the_fold_at_every_point(
         sums = company(store, NOW, edited)
         assert sums.stored == 0 and sums.kept > 0  # the steps left nothing to store
         reader.con.close()
-
-
-def test_component_parts_hold_whole_components_and_only_their_rows() -> None:
-    """The held-back rows of linked references go to the workers in parts of whole
-    components, each reference's rows in their order, with those components' references and
-    link times, and each part carries only its own rows to the worker (pickled)."""
-    import pickle
-    import random
-
-    import pyarrow as pa
-
-    from lineage.services.company import _component_parts
-
-    refs = [f"r{i:03d}" for i in range(60)]
-    comps = {r: refs[i - i % 3 : i - i % 3 + 3] for i, r in enumerate(refs)}  # threes
-    times = {refs[i]: NOW for i in range(0, 60, 6)}
-    rng = random.Random(5)
-    row_refs = [rng.choice(refs) for _ in range(600)]
-    table = pa.table({"subject_ref": row_refs, "n": list(range(600))})
-    parts = list(_component_parts(table, comps, times, 50))
-    assert len(parts) > 2
-    seen: list[int] = []
-    for rows, part_comps, part_times in parts:
-        got = rows.column("subject_ref").to_pylist()
-        ns = rows.column("n").to_pylist()
-        keys = {comps[r][0] for r in got}
-        assert part_comps == {r: comps[k] for k in keys for r in comps[k]}
-        assert part_times == {k: times[k] for k in keys if k in times}
-        assert sorted(ns) == [i for i, r in enumerate(row_refs) if comps[r][0] in keys]
-        for ref in set(got):
-            mine = [n for r, n in zip(got, ns, strict=True) if r == ref]
-            assert mine == sorted(mine)
-        assert len(pickle.dumps(rows)) < len(pickle.dumps(table)) / 2
-        seen += ns
-    assert sorted(seen) == list(range(600))
 
 
 def _summary_rows(store: Any) -> dict[str, list[str]]:

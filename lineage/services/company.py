@@ -405,8 +405,8 @@ def _summarize_in_workers(
     """``summarize`` of every component, the folding done by worker processes (0: here,
     part by part all the same). The events are read here in reference order, range by
     range, and handed over as Arrow tables cut between references; the references of
-    larger components (identity links) are folded too, as ``every_state`` does, once all
-    their rows are read. The summaries folded so far go to ``sink`` after each range and
+    larger components (identity links) are read again in a pass of their own, ordered by
+    component, and handed over whole components at a time, as ``every_state`` folds them. The summaries folded so far go to ``sink`` after each range and
     at the end, when the connection holds no open result. False, nothing handed over:
     the events cannot be read as Arrow batches here."""
     import multiprocessing
@@ -443,7 +443,6 @@ def _summarize_in_workers(
             done.clear()
 
     batches = read()
-    held_back: list[pa.Table] = []
     pending: deque[Future[dict[str, pa.Table]]] = deque()
     # Spawned, not forked: this process holds DuckDB's threads and locks.
     context = multiprocessing.get_context("spawn")
@@ -463,9 +462,8 @@ def _summarize_in_workers(
                 # The value set of this batch's references in components only: one of
                 # every component's references is hashed again by each call.
                 here = [r for r in pc.unique(refs).to_pylist() if r in comps]
-                if here:
+                if here:  # read again in the components' own pass
                     mine = pc.is_in(refs, value_set=pa.array(here, type=pa.string()))
-                    held_back.append(rows.filter(mine))
                     rows = rows.filter(pc.invert(mine))
             if rows.num_rows:
                 submit(rows)
@@ -483,44 +481,60 @@ def _summarize_in_workers(
             carry = rows.slice(cut)
         if carry is not None and carry.num_rows:
             hand_over(carry)
-        if held_back:  # every row of the components is read now: they are folded too
-            rows = pa.concat_tables(held_back)
-            held_back.clear()  # the parts are copies: these rows go with ``rows``
-            for part in _component_parts(rows, comps, link_times, chunk):
-                submit(*part)
+        # The references in components: their rows read again, component by component,
+        # range of components by range, and handed over whole components at a time.
+        for params in _component_ranges(store, as_of, comps):
+            reader = store.batches("lineage_events_linked", params, chunk)
+            with reader:
+                carry = None
+                for batch in reader:
+                    rows = pa.Table.from_batches([batch])
+                    if carry is not None:
+                        rows = pa.concat_tables([carry, rows])
+                    keys = rows.column("comp_key")
+                    # The last component's rows may go on in the next batch.
+                    cut = pc.index(keys, keys[-1]).as_py()
+                    if cut > 0:
+                        submit(*_whole_components(rows.slice(0, cut), comps, link_times))
+                    carry = rows.slice(cut)
+                if carry is not None and carry.num_rows:
+                    submit(*_whole_components(carry, comps, link_times))
+            deliver()
         while pending:
             done.append(pending.popleft().result())
     deliver()
     return True
 
 
-def _component_parts(
-    rows: pa.Table,
-    comps: dict[str, list[str]],
-    link_times: dict[str, datetime],
-    chunk: int,
-) -> Iterator[tuple[pa.Table, dict[str, list[str]], dict[str, datetime]]]:
-    """The rows of references in components cut into parts of about ``chunk`` rows, each
-    with every row of its components, and those components' references and link times."""
-    import pyarrow as pa
+def _component_ranges(
+    store: Store, as_of: datetime, comps: dict[str, list[str]]
+) -> Iterator[dict[str, Any]]:
+    """``lineage_events_linked.sql``'s parameters for every component's rows, range of
+    components by range, each of about ``READ_RANGE_EVENTS`` events: DuckDB sorts one range
+    at a time, and this process holds one batch of their rows, not all of them."""
+    if not comps:
+        return
+    keys = sorted({refs[0] for refs in comps.values()})
+    ((events,),) = store.con.execute(
+        "SELECT count(*) FROM events WHERE subject_ref IN (SELECT unnest($refs::VARCHAR[]))",
+        {"refs": list(comps)},
+    ).fetchall()
+    parts = min(len(keys), max(1, -(-events // READ_RANGE_EVENTS)))
+    for i in range(parts):
+        members = [
+            r for k in keys[i * len(keys) // parts : (i + 1) * len(keys) // parts] for r in comps[k]
+        ]
+        yield {"as_of": as_of, "refs": members, "comps": [comps[r][0] for r in members]}
+
+
+def _whole_components(
+    rows: pa.Table, comps: dict[str, list[str]], times: dict[str, datetime]
+) -> tuple[pa.Table, dict[str, list[str]], dict[str, datetime]]:
+    """Rows of whole components (``lineage_events_linked.sql``'s) as a worker's part."""
     import pyarrow.compute as pc
 
-    keys = pa.array([comps[r][0] for r in rows.column("subject_ref").to_pylist()], pa.string())
-    order = pc.sort_indices(keys)  # stable: each reference's rows keep their order
-    start = size = 0
-    members: list[str] = []
-    counts = pc.value_counts(keys.take(order))  # in the order of the sorted keys
-    for key, count in zip(
-        counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
-    ):
-        members.append(key)
-        size += count
-        if size >= chunk:
-            # A part of its own, by ``take``: a slice would be pickled with all the rows.
-            yield _part(rows.take(order.slice(start, size)), members, comps, link_times)
-            start, size, members = start + size, 0, []
-    if members:
-        yield _part(rows.take(order.slice(start, size)), members, comps, link_times)
+    keys = pc.unique(rows.column("comp_key")).to_pylist()
+    return _part(rows.drop_columns(["comp_key"]), keys, comps, times)
 
 
 def _part(
