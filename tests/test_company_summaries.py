@@ -406,8 +406,9 @@ def test_a_fold_in_worker_processes_is_the_fold_here(
 ) -> None:
     """Every component's summaries folded by worker processes (events read range by range
     of references and handed over in chunks cut between references; linked references
-    read again, range of components by range, and handed over whole components at a time) are the summaries folded in this
-    process, at every time asked, whatever the chunk size and the ranges."""
+    read again, range of components by range, and handed over whole components at a time)
+    are the summaries folded in this process, at every time asked, whatever the chunk size
+    and the ranges."""
     from lineage.services import company as company_module
     from lineage.services.company import EVER, Summaries, _summarize_in_workers, summarize
 

@@ -406,9 +406,10 @@ def _summarize_in_workers(
     part by part all the same). The events are read here in reference order, range by
     range, and handed over as Arrow tables cut between references; the references of
     larger components (identity links) are read again in a pass of their own, ordered by
-    component, and handed over whole components at a time, as ``every_state`` folds them. The summaries folded so far go to ``sink`` after each range and
-    at the end, when the connection holds no open result. False, nothing handed over:
-    the events cannot be read as Arrow batches here."""
+    component, and handed over whole components at a time, as ``every_state`` folds them.
+    The summaries folded so far go to ``sink`` after each range and at the end, when the
+    connection holds no open result. False, nothing handed over: the events cannot be read
+    as Arrow batches here."""
     import multiprocessing
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
