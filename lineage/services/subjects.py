@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lineage.projection.queries import sql
 from lineage.projection.store import Store
 from lineage.rules.requests import Request
 from lineage.rules.subject import SubjectState, fold
@@ -30,38 +31,32 @@ def components(store: Store, as_of: datetime) -> dict[str, list[str]]:
 def linked(store: Store, as_of: datetime) -> tuple[dict[str, list[str]], dict[str, datetime]]:
     """``components``, and when each component's latest link was recorded (by its first
     reference): a fold as of an earlier time may see the component split."""
-    import pyarrow as pa
     from networkx.utils import UnionFind
 
-    # The links as Arrow columns and a union-find of the references, not a graph with a
-    # dict per node and per edge: at 10M events, most of a gigabyte.
-    reader = store.batches("identity_links_upto", {"as_of": as_of})
-    with reader:
-        links = reader.read_all()
-    if not links.num_rows:
+    # A union-find of the references, not a graph with a dict per node and per edge (at
+    # 10M events, most of a gigabyte); times stay naive until a component's latest.
+    links = store.con.execute(sql("identity_links_upto"), {"as_of": _naive(as_of)}).fetchall()
+    if not links:
         return {}, {}
-    sources = links.column("subject_ref").to_pylist()
     sets = UnionFind()
-    for a, b in zip(sources, links.column("linked_ref").to_pylist(), strict=True):
+    for a, b, _ in links:
         sets.union(a, b)
     out: dict[str, list[str]] = {}
     for component in sets.to_sets():
         refs = sorted(component)
         for ref in refs:
             out[ref] = refs
-    keys = pa.array([out[a][0] for a in sources], type=pa.string())
-    times = (
-        pa.table({"comp": keys, "at": links.column("occurred_at")})
-        .group_by("comp")
-        .aggregate([("at", "max")])
-    )
-    latest = {
-        comp: at.replace(tzinfo=UTC)
-        for comp, at in zip(
-            times.column("comp").to_pylist(), times.column("at_max").to_pylist(), strict=True
-        )
-    }
-    return out, latest
+    latest: dict[str, datetime] = {}
+    for a, _, at in links:
+        key = out[a][0]
+        if key not in latest or at > latest[key]:
+            latest[key] = at
+    return out, {key: at.replace(tzinfo=UTC) for key, at in latest.items()}
+
+
+def _naive(t: datetime) -> datetime:
+    """As the projection keeps times (``Store.fetch``'s parameters): naive UTC."""
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
 def requests_by_subject(store: Store, as_of: datetime) -> dict[str, list[Request]]:
