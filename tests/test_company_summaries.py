@@ -406,10 +406,11 @@ def test_a_fold_in_worker_processes_is_the_fold_here(
 ) -> None:
     """Every component's summaries folded by worker processes (events read range by range
     of references and handed over in chunks cut between references; linked references
-    handed over a component at a time once all is read) are the summaries folded in this
-    process, at every time asked, whatever the chunk size and the ranges."""
+    read again, range of components by range, and handed over whole components at a time)
+    are the summaries folded in this process, at every time asked, whatever the chunk size
+    and the ranges."""
     from lineage.services import company as company_module
-    from lineage.services.company import EVER, _summarize_in_workers, summarize
+    from lineage.services.company import EVER, Summaries, _summarize_in_workers, summarize
 
     c = generate(seed, subjects=24)
     lineage, path = _home(tmp_path, c.catalog)
@@ -424,7 +425,8 @@ def test_a_fold_in_worker_processes_is_the_fold_here(
         for as_of, chunk, per_range in cases:
             monkeypatch.setattr(company_module, "READ_RANGE_EVENTS", per_range)
             here = summarize(store, as_of, catalog, workers=0)
-            there = _summarize_in_workers(store, as_of, catalog, 2, chunk)
+            there = Summaries()
+            assert _summarize_in_workers(store, as_of, catalog, 2, chunk, there.merge)
             assert there.parts  # the workers folded some
             assert not there.comps  # and every one: none here, components included
             assert there.size() == here.size() > 0
@@ -632,36 +634,91 @@ def test_most_references_marked_is_one_fold_of_every_component(tmp_path: Path) -
         assert folds_all(store, catalog) and refresh(store, catalog) == (every, True)
 
 
-def test_component_parts_hold_whole_components_and_only_their_rows() -> None:
-    """The held-back rows of linked references go to the workers in parts of whole
-    components, each reference's rows in their order, with those components' references and
-    link times, and each part carries only its own rows to the worker (pickled)."""
-    import pickle
-    import random
+def _summary_rows(store: Any) -> dict[str, list[str]]:
+    return {
+        name: sorted(map(repr, store.con.execute(f"SELECT * FROM summary_{name}").fetchall()))
+        for name in ("comps", "refs", "holdings", "ends", "moves", "breaches")
+    }
 
-    import pyarrow as pa
 
-    from lineage.services.company import _component_parts
+@pytest.mark.parametrize("in_workers", [False, True])
+def test_the_first_fold_stores_range_by_range(
+    tmp_path: Path, in_workers: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fold of every component (the first audit after a rebuild) stores its summaries
+    range of references by range as it goes, never every component's at once, and keeps
+    what one store of the whole fold would: the audit is the audit of every subject folded
+    now."""
+    from lineage.services import company as company_module
 
-    refs = [f"r{i:03d}" for i in range(60)]
-    comps = {r: refs[i - i % 3 : i - i % 3 + 3] for i, r in enumerate(refs)}  # threes
-    times = {refs[i]: NOW for i in range(0, 60, 6)}
-    rng = random.Random(5)
-    row_refs = [rng.choice(refs) for _ in range(600)]
-    table = pa.table({"subject_ref": row_refs, "n": list(range(600))})
-    parts = list(_component_parts(table, comps, times, 50))
-    assert len(parts) > 2
-    seen: list[int] = []
-    for rows, part_comps, part_times in parts:
-        got = rows.column("subject_ref").to_pylist()
-        ns = rows.column("n").to_pylist()
-        keys = {comps[r][0] for r in got}
-        assert part_comps == {r: comps[k] for k in keys for r in comps[k]}
-        assert part_times == {k: times[k] for k in keys if k in times}
-        assert sorted(ns) == [i for i, r in enumerate(row_refs) if comps[r][0] in keys]
-        for ref in set(got):
-            mine = [n for r, n in zip(got, ns, strict=True) if r == ref]
-            assert mine == sorted(mine)
-        assert len(pickle.dumps(rows)) < len(pickle.dumps(table)) / 2
-        seen += ns
-    assert sorted(seen) == list(range(600))
+    c = generate(11, subjects=30)
+    lineage, path = _home(tmp_path, c.catalog)
+    assert lineage.emit([*c.events, *_merging(c, 2)]).exit_code == 0
+    app, catalog = _app(lineage), _catalog(path)
+    monkeypatch.setattr(company_module, "READ_RANGE_EVENTS", 25)
+    monkeypatch.setattr(company_module, "PARALLEL_EVENTS", 1 if in_workers else 10**12)
+    monkeypatch.setattr(company_module, "_cpus", lambda: 2)
+    stores: list[int] = []
+    store_rows = company_module._store_rows
+
+    def counted(store: Any, rows: Any) -> None:
+        stores.append(rows.size())
+        store_rows(store, rows)
+
+    monkeypatch.setattr(company_module, "_store_rows", counted)
+    with app.store() as store:
+        app.catch_up(store)
+        events = store.con.execute("SELECT count(*) FROM events").fetchall()[0][0]
+        assert store.con.execute("SELECT count(*) FROM identity_links").fetchall()[0][0] > 0
+        found = _findings(audit(catalog, store, NOW))
+        comps = store.con.execute("SELECT count(*) FROM summary_comps").fetchall()[0][0]
+        # Stores after ranges of about 25 events (a range whose parts are still with the
+        # workers stores them later) and one for the linked components at the end.
+        assert events // 25 > 2 and len(stores) > 2
+        assert sum(stores) == comps and max(stores) < comps
+        assert found == _findings(audit(catalog, store, NOW, keep=False))
+        kept = _summary_rows(store)
+    monkeypatch.setattr(company_module, "READ_RANGE_EVENTS", 10**9)  # one range: one store
+    stores.clear()
+    with app.store() as store:
+        store.set_meta("summary_fingerprint", "-")  # fold every component again
+        assert _findings(audit(catalog, store, NOW)) == found
+        assert len(stores) <= 2 and _summary_rows(store) == kept
+
+
+def test_a_failure_after_some_pieces_are_stored_leaves_the_old_summaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fold of every component fails after storing some ranges' summaries: the
+    transaction keeps none of them, the summaries and marks from before stay as they were,
+    and the next audit folds every component again."""
+    from lineage.services import company as company_module
+
+    c = generate(5, subjects=24)
+    lineage, path = _home(tmp_path, c.catalog)
+    assert lineage.emit(c.events).exit_code == 0
+    app, catalog = _app(lineage), _catalog(path)
+    monkeypatch.setattr(company_module, "READ_RANGE_EVENTS", 20)
+    monkeypatch.setattr(company_module, "PARALLEL_EVENTS", 10**12)
+    with app.store() as store:
+        app.catch_up(store)
+        found = _findings(audit(catalog, store, NOW))
+        before = (_summary_rows(store), _kept(store), store.meta("summary_fingerprint"))
+        calls = []
+        store_rows = company_module._store_rows
+
+        def failing(store: Any, rows: Any) -> None:
+            calls.append(rows.size())
+            if len(calls) == 3:
+                raise Interrupted
+            store_rows(store, rows)
+
+        monkeypatch.setattr(company_module, "_store_rows", failing)
+        monkeypatch.setattr(company_module, "fingerprint", lambda _: "another rulebook")
+        with pytest.raises(Interrupted):
+            refresh(store, catalog)
+        assert len(calls) == 3  # two pieces were stored in the transaction, then it failed
+        assert (_summary_rows(store), _kept(store), store.meta("summary_fingerprint")) == before
+        monkeypatch.setattr(company_module, "_store_rows", store_rows)
+        assert _findings(audit(catalog, store, NOW)) == found
+        assert store.meta("summary_fingerprint") == "another rulebook"

@@ -31,8 +31,8 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -135,6 +135,15 @@ class Summaries:
     breaches: list[tuple[str, str, str, datetime]] = field(default_factory=list)
     # More rows as Arrow tables (folded in worker processes), one per table name each.
     parts: list[dict[str, pa.Table]] = field(default_factory=list)
+
+    def merge(self, other: Summaries) -> None:
+        """Take ``other``'s rows too."""
+        self.comps += other.comps
+        self.holdings += other.holdings
+        self.ends += other.ends
+        self.moves += other.moves
+        self.breaches += other.breaches
+        self.parts += other.parts
 
     def size(self) -> int:
         """How many components these summaries hold."""
@@ -262,8 +271,10 @@ def summarize(
     """Every component's summary as of ``as_of`` (or those of ``refs``' components).
     A fold of every component runs in ``workers`` processes (by default one per CPU when
     there are enough events; 0: in this process)."""
+    out = Summaries()
     with _gc_paused():
-        return _summarize(store, as_of, catalog, refs, workers)
+        _summarize(store, as_of, catalog, refs, workers, out.merge)
+    return out
 
 
 @contextmanager
@@ -287,21 +298,65 @@ def _summarize(
     catalog: Catalog | None,
     refs: Iterable[str] | None,
     workers: int | None,
-) -> Summaries:
+    sink: Callable[[Summaries], None],
+    pieces: bool = False,
+) -> None:
+    """The summaries handed to ``sink``: in one piece, or (``pieces``, every component)
+    range of references by range as they are folded (``sink`` is called when the
+    connection holds no open result: it may write through it, in the same transaction)."""
     if refs is None:
         if workers is None:
             workers = _workers(store)
-        if workers > 0:
-            from concurrent.futures.process import BrokenProcessPool
-
-            try:
-                return _summarize_in_workers(store, as_of, catalog, workers, CHUNK_EVENTS)
-            except (BrokenProcessPool, OSError):
-                pass  # no processes to be had here: fold in this one
+        if (workers > 0 or pieces) and _folded_in_parts(
+            store, as_of, catalog, workers, sink, pieces
+        ):
+            return
     out = Summaries()
     for state, latest in every_state(store, as_of, catalog, refs):
         out.add(state, latest, catalog)
-    return out
+    sink(out)
+
+
+class _PoolLost(Exception):
+    """The worker processes were lost after some summaries had been handed over."""
+
+
+def _folded_in_parts(
+    store: Store,
+    as_of: datetime,
+    catalog: Catalog | None,
+    workers: int,
+    sink: Callable[[Summaries], None],
+    pieces: bool,
+) -> bool:
+    """``_summarize`` of every component through ``_summarize_in_workers``: whether it
+    could (False: nothing handed over, fold in one piece here)."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    whole = Summaries()
+    handed = False
+
+    def take(rows: Summaries) -> None:
+        nonlocal handed
+        if pieces:
+            handed = True
+            sink(rows)
+        else:
+            whole.merge(rows)
+
+    try:
+        done = _summarize_in_workers(store, as_of, catalog, workers, CHUNK_EVENTS, take)
+    except (BrokenProcessPool, OSError) as exc:
+        # No processes to be had here: fold in this one, unless pieces were handed over
+        # already (they would be handed over twice): the caller drops them first.
+        if handed:
+            raise _PoolLost from exc
+        if not pieces or workers == 0:
+            return False
+        return _folded_in_parts(store, as_of, catalog, 0, sink, pieces)
+    if done and not pieces:
+        sink(whole)
+    return done
 
 
 def _cpus() -> int:
@@ -340,12 +395,21 @@ def ref_ranges(store: Store, events: int) -> list[tuple[str | None, str | None]]
 
 
 def _summarize_in_workers(
-    store: Store, as_of: datetime, catalog: Catalog | None, workers: int, chunk: int
-) -> Summaries:
-    """``summarize`` of every component, the folding done by worker processes: the events
-    are read here in reference order and handed over as Arrow tables cut between
-    references; the references of larger components (identity links) are folded here, as
-    ``every_state`` does, once all their rows are read."""
+    store: Store,
+    as_of: datetime,
+    catalog: Catalog | None,
+    workers: int,
+    chunk: int,
+    sink: Callable[[Summaries], None],
+) -> bool:
+    """``summarize`` of every component, the folding done by worker processes (0: here,
+    part by part all the same). The events are read here in reference order, range by
+    range, and handed over as Arrow tables cut between references; the references of
+    larger components (identity links) are read again in a pass of their own, ordered by
+    component, and handed over whole components at a time, as ``every_state`` folds them.
+    The summaries folded so far go to ``sink`` after each range and at the end, when the
+    connection holds no open result. False, nothing handed over: the events cannot be read
+    as Arrow batches here."""
     import multiprocessing
     from collections import deque
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -358,7 +422,7 @@ def _summarize_in_workers(
     ranges = ref_ranges(store, events)
     first = store.batches("lineage_events", events_params(as_of, None, *ranges[0]), chunk)
     if first is None:
-        return summarize(store, as_of, catalog, workers=0)
+        return False
 
     def read() -> Iterator[pa.RecordBatch]:
         """Every range's rows in reference order: the ranges follow each other."""
@@ -370,19 +434,28 @@ def _summarize_in_workers(
                 )
             with reader:
                 yield from reader
+            deliver()  # the range's result is closed: the connection is free
+
+    done: list[dict[str, pa.Table]] = []
+
+    def deliver() -> None:
+        if done:
+            sink(Summaries(parts=done[:]))
+            done.clear()
 
     batches = read()
-    held_back: list[pa.Table] = []
-    out = Summaries()
     pending: deque[Future[dict[str, pa.Table]]] = deque()
     # Spawned, not forked: this process holds DuckDB's threads and locks.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context) if workers else nullcontext() as pool:
 
         def submit(rows: pa.Table, *part: Any) -> None:
+            if pool is None:
+                done.append(_fold_part(rows, catalog, *part))
+                return
             pending.append(pool.submit(_fold_part, rows, catalog, *part))
             while len(pending) > 2 * workers:  # bounded: rows in flight stay few
-                out.parts.append(pending.popleft().result())
+                done.append(pending.popleft().result())
 
         def hand_over(rows: pa.Table) -> None:
             if comps:
@@ -390,9 +463,8 @@ def _summarize_in_workers(
                 # The value set of this batch's references in components only: one of
                 # every component's references is hashed again by each call.
                 here = [r for r in pc.unique(refs).to_pylist() if r in comps]
-                if here:
+                if here:  # read again in the components' own pass
                     mine = pc.is_in(refs, value_set=pa.array(here, type=pa.string()))
-                    held_back.append(rows.filter(mine))
                     rows = rows.filter(pc.invert(mine))
             if rows.num_rows:
                 submit(rows)
@@ -410,43 +482,60 @@ def _summarize_in_workers(
             carry = rows.slice(cut)
         if carry is not None and carry.num_rows:
             hand_over(carry)
-        if held_back:  # every row of the components is read now: they are folded too
-            rows = pa.concat_tables(held_back)
-            held_back.clear()  # the parts are copies: these rows go with ``rows``
-            for part in _component_parts(rows, comps, link_times, chunk):
-                submit(*part)
+        # The references in components: their rows read again, component by component,
+        # range of components by range, and handed over whole components at a time.
+        for params in _component_ranges(store, as_of, comps):
+            reader = store.batches("lineage_events_linked", params, chunk)
+            with reader:
+                carry = None
+                for batch in reader:
+                    rows = pa.Table.from_batches([batch])
+                    if carry is not None:
+                        rows = pa.concat_tables([carry, rows])
+                    keys = rows.column("comp_key")
+                    # The last component's rows may go on in the next batch.
+                    cut = pc.index(keys, keys[-1]).as_py()
+                    if cut > 0:
+                        submit(*_whole_components(rows.slice(0, cut), comps, link_times))
+                    carry = rows.slice(cut)
+                if carry is not None and carry.num_rows:
+                    submit(*_whole_components(carry, comps, link_times))
+            deliver()
         while pending:
-            out.parts.append(pending.popleft().result())
-    return out
+            done.append(pending.popleft().result())
+    deliver()
+    return True
 
 
-def _component_parts(
-    rows: pa.Table,
-    comps: dict[str, list[str]],
-    link_times: dict[str, datetime],
-    chunk: int,
-) -> Iterator[tuple[pa.Table, dict[str, list[str]], dict[str, datetime]]]:
-    """The rows of references in components cut into parts of about ``chunk`` rows, each
-    with every row of its components, and those components' references and link times."""
-    import pyarrow as pa
+def _component_ranges(
+    store: Store, as_of: datetime, comps: dict[str, list[str]]
+) -> Iterator[dict[str, Any]]:
+    """``lineage_events_linked.sql``'s parameters for every component's rows, range of
+    components by range, each of about ``READ_RANGE_EVENTS`` events: DuckDB sorts one range
+    at a time, and this process holds one batch of their rows, not all of them."""
+    if not comps:
+        return
+    keys = sorted({refs[0] for refs in comps.values()})
+    ((events,),) = store.con.execute(
+        "SELECT count(*) FROM events WHERE subject_ref IN (SELECT unnest($refs::VARCHAR[]))",
+        {"refs": list(comps)},
+    ).fetchall()
+    parts = min(len(keys), max(1, -(-events // READ_RANGE_EVENTS)))
+    for i in range(parts):
+        members = [
+            r for k in keys[i * len(keys) // parts : (i + 1) * len(keys) // parts] for r in comps[k]
+        ]
+        yield {"as_of": as_of, "refs": members, "comps": [comps[r][0] for r in members]}
+
+
+def _whole_components(
+    rows: pa.Table, comps: dict[str, list[str]], times: dict[str, datetime]
+) -> tuple[pa.Table, dict[str, list[str]], dict[str, datetime]]:
+    """Rows of whole components (``lineage_events_linked.sql``'s) as a worker's part."""
     import pyarrow.compute as pc
 
-    keys = pa.array([comps[r][0] for r in rows.column("subject_ref").to_pylist()], pa.string())
-    order = pc.sort_indices(keys)  # stable: each reference's rows keep their order
-    start = size = 0
-    members: list[str] = []
-    counts = pc.value_counts(keys.take(order))  # in the order of the sorted keys
-    for key, count in zip(
-        counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
-    ):
-        members.append(key)
-        size += count
-        if size >= chunk:
-            # A part of its own, by ``take``: a slice would be pickled with all the rows.
-            yield _part(rows.take(order.slice(start, size)), members, comps, link_times)
-            start, size, members = start + size, 0, []
-    if members:
-        yield _part(rows.take(order.slice(start, size)), members, comps, link_times)
+    keys = pc.unique(rows.column("comp_key")).to_pylist()
+    return _part(rows.drop_columns(["comp_key"]), keys, comps, times)
 
 
 def _part(
@@ -515,13 +604,10 @@ def _has_tables(store: Store) -> bool:
 def _store_rows(store: Store, rows: Summaries) -> None:
     con = store.con
     for name, table in rows.tables().items():
-        view = f"new_{name}"
-        con.register(view, table)
-        try:
-            keys = "md5_number(comp), md5_number(ref)" if name == "refs" else "md5_number(comp)"
-            con.execute(f"INSERT INTO summary_{name} SELECT *, {keys} FROM {view}")
-        finally:
-            con.unregister(view)
+        keys = "md5_number(comp), md5_number(ref)" if name == "refs" else "md5_number(comp)"
+        # A relation, not a registered view: a view dropped inside a transaction stays in
+        # its catalog, holding the Arrow table, until the commit (every piece stored would).
+        con.from_arrow(table).project(f"*, {keys}").insert_into(f"summary_{name}")
 
 
 def _affected(store: Store, dirty: list[str]) -> list[str]:
@@ -576,7 +662,7 @@ def refresh(
                 return 0, True
             refs = marks
             if everything:  # every reference is marked: the fold of every component
-                rows = summarize(store, EVER, catalog)
+                stored = _store_every(store, catalog, before_store)
             else:
                 refs = _affected(store, marks)
                 stale = [c for (c,) in con.execute(sql("summary_stale"), {"refs": refs}).fetchall()]
@@ -587,8 +673,10 @@ def refresh(
                         {"comps": stale},
                     )
                 rows = summarize(store, EVER, catalog, refs)
-            if before_store is not None:
-                before_store()
+                if before_store is not None:
+                    before_store()
+                _store_rows(store, rows)
+                stored = rows.size()
             if limit is None:
                 con.execute("DELETE FROM dirty_refs")  # the marks this transaction saw
             else:  # the marks of every reference folded, as this transaction saw them
@@ -596,11 +684,36 @@ def refresh(
                     "DELETE FROM dirty_refs WHERE ref IN (SELECT unnest($refs::VARCHAR[]))",
                     {"refs": refs},
                 )
-            _store_rows(store, rows)
             current = limit is None or not con.execute(_ANY_MARK).fetchall()
     except duckdb.TransactionException:
         return 0, False  # another writer got there first: answer by folding
-    return rows.size(), current
+    return stored, current
+
+
+def _store_every(store: Store, catalog: Catalog | None, before_store: Any) -> int:
+    """Inside the caller's transaction, after ``restart``: every component folded and
+    stored range of references by range (``before_store`` before the first): the process
+    holds one range's summaries, not all of them. How many components."""
+    stored = 0
+
+    def keep(rows: Summaries) -> None:
+        nonlocal stored, before_store
+        if before_store is not None:
+            before_store()
+            before_store = None
+        _store_rows(store, rows)
+        stored += rows.size()
+
+    try:
+        _summarize(store, EVER, catalog, None, None, keep, pieces=True)
+    except _PoolLost:  # the worker processes went after some pieces: again, here
+        for name in TABLES:
+            store.con.execute(f"DELETE FROM summary_{name}")
+        stored = 0
+        _summarize(store, EVER, catalog, None, 0, keep, pieces=True)
+    if before_store is not None:  # nothing to store
+        before_store()
+    return stored
 
 
 _ANY_MARK = "SELECT 1 FROM dirty_refs LIMIT 1"

@@ -2,7 +2,7 @@
 are built from, so they agree with who-has subject by subject.
 
 Subjects are identity components: references joined by the links recorded up to the time
-asked (NetworkX's connected components). Events come ordered by reference, so a reference of
+asked (NetworkX's union-find). Events come ordered by reference, so a reference of
 its own is folded as soon as its rows end; references of a larger component wait until all
 of the component's rows are read.
 """
@@ -10,9 +10,10 @@ of the component's rows are read.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from lineage.projection.queries import sql
 from lineage.projection.store import Store
 from lineage.rules.requests import Request
 from lineage.rules.subject import SubjectState, fold
@@ -34,14 +35,19 @@ def linked(
     reference): a fold as of an earlier time may see the component split. Given ``refs``,
     only their components: their links are walked a hop at a time (a fold of a few
     components does not pay for every link of the projection)."""
-    links = store.fetch("identity_links_upto", {"as_of": as_of}) if refs is None else []
-    if refs is not None:
+    from networkx.utils import UnionFind
+
+    con, upto = store.con, _naive(as_of)
+    if refs is None:
+        links = con.execute(sql("identity_links_upto"), {"as_of": upto}).fetchall()
+    else:
+        links = []
         asked = set(refs)
         todo = sorted(asked)
         while todo:
-            hop = store.fetch("identity_links_hop", {"refs": todo, "as_of": as_of})
+            hop = con.execute(sql("identity_links_hop"), {"refs": todo, "as_of": upto})
             todo = []
-            for a, b, at in hop:
+            for a, b, at in hop.fetchall():
                 if a < b:  # each link once, as identity_links_upto gives it
                     links.append((a, b, at))
                 if b not in asked:
@@ -49,24 +55,29 @@ def linked(
                     todo.append(b)
     if not links:
         return {}, {}
-    import networkx as nx
-
-    g: nx.Graph = nx.Graph()
-    for a, b, at in links:
-        g.add_edge(a, b, at=at)
+    # A union-find of the references, not a graph with a dict per node and per edge (at
+    # 10M events, most of a gigabyte); times stay naive until a component's latest.
+    sets = UnionFind()
+    for a, b, _ in links:
+        sets.union(a, b)
     out: dict[str, list[str]] = {}
-    for component in nx.connected_components(g):
-        refs = sorted(component)
-        for ref in refs:
-            out[ref] = refs
-    # One pass over the links, not a subgraph per component (most of the time at 60k links;
-    # every summary step pays it). A pair linked twice counts at its later time.
+    for component in sets.to_sets():
+        members = sorted(component)
+        for ref in members:
+            out[ref] = members
+    # One pass over the links, not a subgraph per component (every summary step pays it).
+    # A pair linked twice counts at its later time.
     latest: dict[str, datetime] = {}
     for a, _, at in links:
         key = out[a][0]
         if key not in latest or at > latest[key]:
             latest[key] = at
-    return out, latest
+    return out, {key: at.replace(tzinfo=UTC) for key, at in latest.items()}
+
+
+def _naive(t: datetime) -> datetime:
+    """As the projection keeps times (``Store.fetch``'s parameters): naive UTC."""
+    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
 def requests_by_subject(store: Store, as_of: datetime) -> dict[str, list[Request]]:
