@@ -636,7 +636,7 @@ def refresh(
     catalog or rulebook the summaries are first emptied and every reference marked
     (``restart``): with a limit, that is a transaction of its own and the steps after it
     work through the marks; without, it is this step's own beginning and every component
-    is folded at once, as it is when most references are marked (``mostly_marked``).
+    is folded at once, as it is from a quarter of the references marked (``mostly_marked``).
     (components stored, whether the kept summaries are now current).
     ``before_store`` runs between the fold and the store."""
     import duckdb
@@ -740,7 +740,8 @@ def mostly_marked(store: Store) -> bool:
 
 def folds_all(store: Store, catalog: Catalog | None) -> bool:
     """Whether ``refresh`` without a limit would fold every component now: the summaries
-    were folded under another catalog or rulebook (or none yet), or most are marked."""
+    were folded under another catalog or rulebook (or none yet), or a quarter of the
+    references are marked."""
     if store.read_only or not _has_tables(store):
         return False
     return store.meta("summary_fingerprint") != fingerprint(catalog) or mostly_marked(store)
