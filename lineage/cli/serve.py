@@ -134,7 +134,7 @@ def serve(
     from lineage.serve.api import create_api
     from lineage.serve.channels import routes as channel_routes
     from lineage.serve.http import AccessLog, Limits
-    from lineage.serve.runtime import Runtime
+    from lineage.serve.runtime import Runtime, settle
     from lineage.serve.tokens import Verifier
     from lineage.serve.web import Dispatch, create_web
 
@@ -213,6 +213,7 @@ def serve(
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
+        settle()
         uvicorn.Server(config).run()
     finally:
         verifier.flush()
