@@ -155,6 +155,7 @@ class Load:
         self.paced_who_has: list[Paced] = []
         self.offered: float | None = None  # open loop: who-has requests/s
         self.offered_as: str | None = None  # as given to --rate
+        self.hiccups: dict[str, float] | None = None  # the machine's, meanwhile (HICCUP)
         self.paced_ingest: list[Paced] = []
 
     async def _post(self, client: httpx.AsyncClient, path: str, **kw: Any) -> httpx.Response:
@@ -278,6 +279,34 @@ class Load:
 
 
 PHASES = ("mixed", "ingest", "whohas", "open")
+
+# jHiccup's idea: a process that only sleeps 1 ms at a time, and how much longer than that
+# it slept (ms). What it sees is the machine's own delay in running a process that wants
+# to (other processes on the cores, the kernel), which any answer's latency includes.
+HICCUP = """
+import json, sys, time
+until = time.perf_counter() + float(sys.argv[1])
+late = []
+while (now := time.perf_counter()) < until:
+    time.sleep(0.001)
+    late.append((time.perf_counter() - now - 0.001) * 1000)
+late.sort()
+n = len(late)
+print(json.dumps({"p50": late[n // 2], "p99": late[int(n * 0.99)], "max": late[-1]}))
+"""
+
+
+def _hiccups(duration: float) -> subprocess.Popen[str]:
+    """The hiccup meter above, for ``duration`` seconds (its result: ``_hiccup_result``)."""
+    return subprocess.Popen(
+        [sys.executable, "-c", HICCUP, str(duration)], stdout=subprocess.PIPE, text=True
+    )
+
+
+def _hiccup_result(meter: subprocess.Popen[str]) -> dict[str, float]:
+    out, _ = meter.communicate(timeout=120)
+    result: dict[str, float] = json.loads(out)
+    return result
 
 
 def _rates(text: str) -> list[str]:
@@ -502,8 +531,11 @@ def main(argv: list[str] | None = None) -> None:
                 rate = _offered(share, capacity)
             name = kind if rate is None else f"open {rate:.0f}/s"
             cpu_before = _cpu_seconds(server.pid)
+            meter = _hiccups(args.duration) if rate is not None else None
             load = _phase(url, token, batches, first, args, kind, rate)
             service_cpu[name] = _cpu_seconds(server.pid) - cpu_before
+            if meter is not None:
+                load.hiccups = _hiccup_result(meter)
             first = load.next_batch
             load.offered = rate
             load.offered_as = share
@@ -623,6 +655,9 @@ def main(argv: list[str] | None = None) -> None:
                 "client_max_ms": max(load.who_has) if load.who_has else None,
                 # How late this process sent requests that were not held back.
                 "send_late_p99_ms": pct(late, 99),
+                # A process that only sleeps 1 ms at a time, meanwhile: how much later it
+                # woke (the machine's own delay, in every latency above).
+                "machine_hiccup_ms": load.hiccups,
                 "aim_p99_ms": AIM_P99_MS,
             }
         result["phases"][name] = phase
@@ -673,6 +708,13 @@ def main(argv: list[str] | None = None) -> None:
                 open_loop = phase["open_loop"]
                 late = open_loop["send_late_p99_ms"]
                 rows.append((f"{name}: this process sent late, p99 ms", late))
+                if load.hiccups:
+                    rows.append(
+                        (
+                            f"{name}: machine hiccup (1 ms sleeps woken late) p50 / p99 / max ms",
+                            " / ".join(f"{load.hiccups[k]:.1f}" for k in ("p50", "p99", "max")),
+                        )
+                    )
                 met = [
                     where
                     for where, p99 in (
