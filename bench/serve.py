@@ -1,7 +1,10 @@
 """``lineage serve`` under load: concurrent clients mixing ingest and who-has.
 
 1. Prepare (or reuse) a home with the generated events (``generate.py``), copy it, and start
-   ``lineage serve`` on it (its start-up catch-up is timed, not part of the result).
+   ``lineage serve`` on it (its start-up catch-up is timed, not part of the result). With
+   ``--audit-first``, ``lineage audit`` builds the copy's projection and folds its summaries
+   first, so that the service starts as one that has run a while (no summary steps between
+   the open loop's requests).
 2. Phases of ``--duration`` seconds each, one after the other against the same service
    (``--phases``, default all four):
 
@@ -29,8 +32,10 @@
    next request is due sends it once the answer comes, late: the time it was held back
    counts in its latency. The default rate is half the capacity the ``whohas`` phase just
    measured (``50%``). The result gives the offered and the achieved rate, the latency at
-   the client (from the intended time) and in the service, and how late this process's own
-   event loop sent requests that were not held back (the clients share the machine).
+   the client (from the intended time) and in the service, how late this process's own
+   event loop sent requests that were not held back (the clients share the machine), and,
+   as the phase's baseline, how late a process that only sleeps 1 ms at a time woke
+   meanwhile (``HICCUP``): the machine's own delay, which every latency includes.
 
    429/503 answers are backpressure (counted, retried after Retry-After); anything else
    that is not 200 is an error.
