@@ -59,7 +59,7 @@ def _application(home: Path) -> tuple[Any, Any, str]:
     from lineage.config import resolve
     from lineage.serve.api import create_api
     from lineage.serve.http import AccessLog, Limits
-    from lineage.serve.runtime import Runtime
+    from lineage.serve.runtime import Runtime, settle
     from lineage.serve.tokens import TokenFile, Verifier
     from lineage.serve.web import Dispatch, create_web
 
@@ -85,6 +85,7 @@ def _application(home: Path) -> tuple[Any, Any, str]:
     access.addHandler(logging.NullHandler())
     access.setLevel(logging.INFO)
     access.propagate = False
+    settle()
     return runtime, AccessLog(wrapped), secret
 
 

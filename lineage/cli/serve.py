@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Literal
 
 import click
 
@@ -134,7 +134,7 @@ def serve(
     from lineage.serve.api import create_api
     from lineage.serve.channels import routes as channel_routes
     from lineage.serve.http import AccessLog, Limits
-    from lineage.serve.runtime import Runtime
+    from lineage.serve.runtime import Runtime, settle
     from lineage.serve.tokens import Verifier
     from lineage.serve.web import Dispatch, create_web
 
@@ -184,7 +184,9 @@ def serve(
             access.setLevel(logging.INFO)
             access.propagate = False
             wrapped = AccessLog(wrapped)
-        protocol = header_timeout_protocol(header_timeout)
+        # httptools' C parser, and uvloop (uvicorn's "auto" loop takes it when installed):
+        # the event loop's share of an answer is most of the service's own CPU per answer.
+        protocol = header_timeout_protocol(header_timeout, _http_parser())
         config = uvicorn.Config(
             wrapped,
             host=host,
@@ -211,6 +213,7 @@ def serve(
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
+        settle()
         uvicorn.Server(config).run()
     finally:
         verifier.flush()
@@ -279,3 +282,10 @@ def revoke(ctx: click.Context, name: str) -> None:
     """Revoke a token: a running service refuses it from its next request."""
     _tokens(ctx).revoke(name)
     click.echo(f"revoked token {name!r}", err=True)
+
+
+def _http_parser() -> Literal["h11", "httptools"]:
+    """httptools when installed (a dependency; h11 where its wheel is missing)."""
+    import importlib.util
+
+    return "httptools" if importlib.util.find_spec("httptools") else "h11"

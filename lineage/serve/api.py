@@ -240,6 +240,17 @@ def _install_errors(api: FastAPI) -> None:
 
 
 # -- the application ----------------------------------------------------------------------
+def _no_telemetry() -> dict[str, Any]:
+    """FastAPI's own OpenTelemetry off, where it has it (0.165 and later): the service
+    configures no providers, and asking whether any is configured read the environment on
+    every request (a twentieth of an answer's time on the event loop)."""
+    import inspect
+
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+
+
 def create_api(
     runtime: Runtime,
     verifier: Verifier,
@@ -248,6 +259,7 @@ def create_api(
     extra_routes: list[Any] | None = None,
 ) -> FastAPI:
     api = FastAPI(
+        **_no_telemetry(),
         title="lineage",
         version=__version__,
         summary="Who holds whose personal data, for which purpose, on which legal basis.",

@@ -119,3 +119,18 @@ def test_the_service_reads_its_own_writes_between_kept_snapshots(home: Path) -> 
                 after = c.post("/v1/who-has", json={"identifier": X}).json()["holders"]
                 seen.add(holder)
                 assert {h["holder"] for h in after} == seen
+
+
+def test_settle_leaves_what_the_service_loaded_out_of_full_collections() -> None:
+    import gc
+
+    from lineage.serve.runtime import settle
+
+    kept = [{"node": i} for i in range(1000)]  # as the warm identity graph's dicts
+    try:
+        settle()
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(kept)
+        assert not any(o is kept for o in gc.get_objects(generation=2))
+    finally:
+        gc.unfreeze()
