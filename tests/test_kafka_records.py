@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -88,6 +89,14 @@ def test_a_damaged_batch_is_refused() -> None:
     for cls in (Fetcher.PartitionRecords, CRecords):
         with pytest.raises(CorruptRecordError):
             list(parsed(cls, bytes(cut), check_crcs=False))
+
+
+def test_no_hook_no_change() -> None:
+    """A consumer without kafka-python's hook (another release) keeps its own parsing."""
+    assert not install(SimpleNamespace())
+    other = SimpleNamespace(_fetcher=SimpleNamespace(PartitionRecords=object))
+    assert not install(other)
+    assert other._fetcher.PartitionRecords is object
 
 
 @pytest.mark.kafka
