@@ -21,6 +21,7 @@ from typing import Any
 
 from kafka.consumer.fetcher import Fetcher
 from kafka.errors import CorruptRecordError
+from kafka.errors import UnsupportedCodecError as KafkaUnsupportedCodecError
 
 _STOCK: Any = getattr(Fetcher, "PartitionRecords", object)  # absent: install() says so
 
@@ -49,7 +50,7 @@ class CRecords(_STOCK):
                     f"{batch.base_offset} failed crc check"
                 )
             if batch.magic < 2:
-                # The old formats (no Kafka of this century writes them): kafka-python's loop.
+                # The formats before Kafka 0.11 (v0, v1): kafka-python's loop, as before.
                 for record in batch:
                     if self.check_crcs and not record.validate_crc():
                         raise CorruptRecordError(
@@ -69,14 +70,15 @@ class CRecords(_STOCK):
                 self.next_fetch_offset = batch.next_offset
                 batch = records.next_batch()
                 continue
-            parsed = DefaultRecordBatch(bytes(batch._buffer))
             count = 0
             try:
-                for record in parsed:
+                for record in DefaultRecordBatch(bytes(batch._buffer)):
                     count += 1
                     self.next_fetch_offset = record.offset + 1
                     yield record
-            except (CorruptRecordException, UnsupportedCodecError, ValueError, IndexError) as exc:
+            except UnsupportedCodecError as exc:  # as kafka-python says it
+                raise KafkaUnsupportedCodecError(str(exc)) from None
+            except (CorruptRecordException, ValueError, IndexError) as exc:
                 raise CorruptRecordError(
                     f"Record batch for partition {self.topic_partition} at offset "
                     f"{batch.base_offset}: {exc}"
