@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import codec as kafka_codec
 from kafka.consumer.fetcher import Fetcher
-from kafka.errors import CorruptRecordError
-from kafka.record.default_records import DefaultRecordBatchBuilder
+from kafka.errors import CorruptRecordError, UnsupportedCodecError
+from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
 from kafka.record.memory_records import MemoryRecords
+from kafka.record.util import calc_crc32c
 
 from lineage.log.base import LogRecord
 from lineage.log.kafka import KafkaLog
@@ -89,6 +91,21 @@ def test_a_damaged_batch_is_refused() -> None:
     for cls in (Fetcher.PartitionRecords, CRecords):
         with pytest.raises(CorruptRecordError):
             list(parsed(cls, bytes(cut), check_crcs=False))
+
+
+def test_a_codec_neither_client_has_is_kafka_pythons_error() -> None:
+    """A batch compressed with snappy (whose library neither client has here): the same
+    error as kafka-python's, not a corrupt record."""
+    if kafka_codec.has_snappy():
+        pytest.skip("a snappy library is installed")
+    data = bytearray(batch_bytes([(b"k", b"v", [])]))
+    at = DefaultRecordBatch.ATTRIBUTES_OFFSET
+    data[at + 1] |= DefaultRecordBatch.CODEC_SNAPPY  # the codec bits of the attributes
+    crc = DefaultRecordBatch.CRC_OFFSET
+    data[crc : crc + 4] = calc_crc32c(memoryview(data)[at:]).to_bytes(4, "big")
+    for cls in (Fetcher.PartitionRecords, CRecords):
+        with pytest.raises(UnsupportedCodecError):
+            list(parsed(cls, bytes(data)))
 
 
 def test_no_hook_no_change() -> None:
