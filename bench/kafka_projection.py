@@ -7,8 +7,10 @@ Measures, on one broker (``LINEAGE_TEST_KAFKA``, else the Tansu binary of calfki
               vs a raw KafkaProducer sending the same bytes with the same settings;
   projection  Projector over the Kafka log into a fresh DuckDB file, once per --workers value
               (0 = read and decode in the projector's process), each right after a raw
-              KafkaConsumer (manual assignment, the reader's fetch settings) drained the same
-              topic: on a shared machine the rate drifts, so each ratio has its own baseline;
+              KafkaConsumer (manual assignment, the reader's fetch settings, kafka-python's
+              own record parsing) drained the same topic: on a shared machine the rate
+              drifts, so each ratio has its own baseline. For context, the same raw drain
+              with the reader's record parser (aiokafka's, lineage/log/kafka_records.py);
   shards      2 shard projectors in parallel processes vs 1 (total events/s).
 """
 
@@ -84,8 +86,10 @@ def raw_produce(bootstrap: str, topic: str, records: list[LogRecord]) -> float:
     return len(records) / elapsed
 
 
-def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
+def raw_consume(bootstrap: str, topic: str, expected: int, c_records: bool = False) -> float:
     from kafka import KafkaConsumer, TopicPartition
+
+    from lineage.log.kafka_records import install
 
     # The fetch settings of KafkaLog's reader (fetch sizes: kafka-python's defaults).
     consumer = KafkaConsumer(
@@ -95,6 +99,8 @@ def raw_consume(bootstrap: str, topic: str, expected: int) -> float:
         max_poll_records=10_000,
         fetch_max_wait_ms=100,
     )
+    if c_records:
+        assert install(consumer)
     tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
     consumer.assign(tps)
     consumer.seek_to_beginning()
@@ -189,6 +195,12 @@ def main() -> None:
 
         proj_rate = 0.0
         broker_pid = b.process.pid if b.process is not None else None
+        stock_rate = raw_consume(b.address, topic, n)
+        c_rate = raw_consume(b.address, topic, n, c_records=True)
+        print(
+            f"raw drain:  kafka-python's record parser {stock_rate:,.0f}/s   the reader's "
+            f"(aiokafka's) {c_rate:,.0f}/s   ratio {c_rate / stock_rate:.2f} (context only)"
+        )
         for workers in [int(w) for w in args.workers.split(",")]:
             broker_before = process_cpu(broker_pid)
             consume_rate = raw_consume(b.address, topic, n)

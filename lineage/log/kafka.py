@@ -165,7 +165,11 @@ class KafkaLog:
 
     def _reading(self) -> Any:
         if self._reader is None:
+            from lineage.log.kafka_records import install
+
             self._reader = self._consumer(max_poll_records=10_000)
+            if not install(self._reader):
+                log.warning("this kafka-python reads records in Python (slower): see kafka_records")
         return self._reader
 
     def _probing(self) -> Any:
