@@ -496,6 +496,22 @@ def test_audit_with_worker_processes_equals_the_audit_here(
     assert results[0] == results[1]
 
 
+class _NoProcesses:
+    """A process pool where processes cannot be started (a script without a main guard)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __enter__(self) -> _NoProcesses:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def submit(self, *args: Any) -> Any:
+        raise OSError("no processes here")
+
+
 def test_without_worker_processes_the_fold_runs_here(
     company_home: tuple[Lineage, Path, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -505,28 +521,37 @@ def test_without_worker_processes_the_fold_runs_here(
 
     from lineage.services.company import EVER, summarize
 
-    class NoProcesses:
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            pass
-
-        def __enter__(self) -> NoProcesses:
-            return self
-
-        def __exit__(self, *exc: object) -> None:
-            pass
-
-        def submit(self, *args: Any) -> Any:
-            raise OSError("no processes here")
-
     lineage, path, _ = company_home
     app, catalog = _app(lineage), _catalog(path)
     with app.store() as store:
         app.catch_up(store)
         here = summarize(store, EVER, catalog, workers=0)
-        monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", NoProcesses)
+        monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", _NoProcesses)
         fallback = summarize(store, EVER, catalog, workers=2)
         assert not fallback.parts and fallback.size() == here.size() > 0
         assert _rows(fallback) == _rows(here)
+
+
+def test_the_first_audit_without_worker_processes_folds_here(
+    company_home: tuple[Lineage, Path, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first fold, stored piece by piece, falls back to this process too when
+    processes cannot be started: the failed read leaves no open result on the connection,
+    and the kept summaries answer as the fold of every subject."""
+    import concurrent.futures
+
+    from lineage.services import company as company_module
+
+    lineage, path, _ = company_home
+    app, catalog = _app(lineage), _catalog(path)
+    with app.store() as store:
+        app.catch_up(store)
+        monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", _NoProcesses)
+        monkeypatch.setattr(company_module, "_workers", lambda store: 2)
+        stored, current = refresh(store, catalog)
+        assert current and stored == _kept(store)["summary_comps"] > 0
+        folded = [_findings(audit(catalog, store, t, keep=False)) for t in (NOW, *TIMES)]
+        assert _answers(store, catalog) == folded
 
 
 def _answers(store: Any, catalog: Any) -> list[list[str]]:

@@ -32,7 +32,7 @@ import gc
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -447,7 +447,13 @@ def _summarize_in_workers(
     pending: deque[Future[dict[str, pa.Table]]] = deque()
     # Spawned, not forked: this process holds DuckDB's threads and locks.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context) if workers else nullcontext() as pool:
+    # A failure mid-read (processes that cannot start) leaves no open result behind: the
+    # caller folds again on this connection.
+    with (
+        closing(first),
+        closing(batches),
+        ProcessPoolExecutor(workers, mp_context=context) if workers else nullcontext() as pool,
+    ):
 
         def submit(rows: pa.Table, *part: Any) -> None:
             if pool is None:
