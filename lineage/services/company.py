@@ -31,7 +31,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -424,7 +424,7 @@ def _summarize_in_workers(
     if first is None:
         return False
 
-    def read() -> Iterator[pa.RecordBatch]:
+    def read() -> Generator[pa.RecordBatch]:
         """Every range's rows in reference order: the ranges follow each other."""
         reader = first
         for i in range(len(ranges)):
