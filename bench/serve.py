@@ -46,6 +46,16 @@
    it runs by default (worker processes for a large file) and with ``--workers 0``. Each
    phase's ingest events/s is reported as a ratio to both; the aim is against the first.
 
+   Like with like: the same lines (those of the acknowledged batches, in order) into the
+   same home as the service began with (same key, catalog and log), through the same
+   ``prepare``, each acknowledged only once fsynced: emit in one all-or-nothing append
+   fsynced once at its end, the service once per group commit (requests that queue behind
+   a commit share the next). Not the same work: the service also projects every event it
+   takes as it goes (emit leaves that to the next command that reads), parses HTTP and
+   hands batches to its workers and back, and the clients of this script share its cores;
+   emit pays its start-up (imports, catalog) instead. So the ratio tells how much of the
+   machine the service turns into ingest, against one emit process or emit's workers.
+
     python bench/serve.py --events 1000000 --subjects 100000 --duration 60
     python bench/serve.py --events 100000 --subjects 10000 --duration 20 --phases mixed
     python bench/serve.py --events 200000 --subjects 20000 --phases whohas,open --rate 25%,50%

@@ -125,6 +125,14 @@ class EventParser:
         self.derived = []
         return self.derived
 
+    def next_input(self) -> None:
+        """Parse another whole input (an ingest request's body) with this parser: it emits
+        its own identity links again, as a new parser would, and keeps what it has cached
+        (subjects' references, checked field combinations)."""
+        self._linked.clear()
+        self._emitted = 0
+        self.derived = None
+
     def parse_object(
         self, obj: Any, where: str | None = None, *, check_text: bool = True
     ) -> list[Event]:

@@ -13,7 +13,7 @@ import json
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -37,6 +37,9 @@ from lineage.errors import (
 from lineage.serve.ingest import WorkerLost
 from lineage.serve.runtime import Busy, Runtime, ServeApp
 from lineage.serve.tokens import Token, Verifier
+
+if TYPE_CHECKING:
+    from lineage.ingest.record import Prepared
 
 log = logging.getLogger("lineage.serve")
 
@@ -612,11 +615,10 @@ def create_api(
                     chunks.append(chunk)
             except ClientDisconnect:
                 return Response(status_code=400)  # nobody is listening; nothing was recorded
-            try:
-                text = b"".join(chunks).decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise InputError(f"not UTF-8 at byte {exc.start}", "body") from None
-            result = await _record(runtime, app(), text, kind in JSONL_TYPES, source)
+            # Decoded where it is parsed (a worker, or a thread): not on the event loop.
+            body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            del chunks
+            result = await _record(runtime, app(), body, kind in JSONL_TYPES, source)
             return as_json(result)
         finally:
             slots["free"] += 1
@@ -666,28 +668,25 @@ class Authenticate:
 
 
 async def _record(
-    runtime: Runtime, app: ServeApp, text: str, lines: bool, source: str
+    runtime: Runtime, app: ServeApp, body: bytes, lines: bool, source: str
 ) -> dict[str, Any]:
     """Parse and check the whole batch (in a worker process when it is large), then append
-    it in one go."""
+    it in one go, in the thread that took the prepared batch."""
     from lineage.errors import LogDeliveryError
     from lineage.serve.ingest import prepare_body
 
-    try:
-        if runtime.ingest is None:
-            prepared = await run_in_threadpool(prepare_body, app, text, lines, source)
-        else:
-            prepared = await runtime.ingest.prepare(app, text, lines, source)
-    except InputError as exc:
-        if exc.problem.startswith("malformed JSON"):
-            raise ApiError(400, str(exc), where=exc.where) from None
-        raise
-
-    def append() -> dict[str, Any]:
+    def append(prepared: Prepared) -> dict[str, Any]:
         try:
             result = runtime.writer.append(prepared.records, prepared.refs)
         except LogDeliveryError as exc:
             raise exc.naming(prepared.places.__getitem__) from None
         return prepared.recorded(result).to_json()
 
-    return await run_in_threadpool(append)
+    try:
+        if runtime.ingest is None:
+            return await run_in_threadpool(lambda: append(prepare_body(app, body, lines, source)))
+        return await runtime.ingest.prepare(app, body, lines, source, append)
+    except InputError as exc:
+        if exc.problem.startswith("malformed JSON"):
+            raise ApiError(400, str(exc), where=exc.where) from None
+        raise

@@ -43,16 +43,18 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 from lineage.errors import InputError, LineageError
 
 if TYPE_CHECKING:
     from lineage.config import Settings
+    from lineage.edge.jsonl import EventParser
     from lineage.ingest.record import Prepared, Recorded
     from lineage.services.app import App
 
 log = logging.getLogger("lineage.serve")
+T = TypeVar("T")
 
 # Below this many body bytes (about 20 events) a batch is prepared in the request's thread:
 # a worker's round trip adds about 0.7 ms to a batch, which costs the request's thread
@@ -78,13 +80,23 @@ class WorkerLost(LineageError):
         )
 
 
-def prepare_body(app: App, text: str, lines: bool, source: str) -> Prepared:
-    """Parse, check, scrub and encode the whole body, event by event as ``lineage emit``
-    does (the first bad one raises, before anything is appended): ``POST /v1/events`` up
-    to the append, in whichever process runs it."""
+def prepare_body(
+    app: App, body: bytes, lines: bool, source: str, parser: EventParser | None = None
+) -> Prepared:
+    """Decode, parse, check, scrub and encode the whole body, event by event as ``lineage
+    emit`` does (the first bad one raises, before anything is appended): ``POST /v1/events``
+    up to the append, in whichever process runs it. ``parser`` (``parser_for(app, source)``)
+    may be one that prepared earlier bodies, for its caches."""
     from lineage.ingest.record import from_json, from_lines, parser_for, prepare
 
-    parser = parser_for(app, source)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 at byte {exc.start}", "body") from None
+    if parser is None:
+        parser = parser_for(app, source)
+    else:
+        parser.next_input()
     parsed = (
         from_lines(parser, text.split("\n"), "body") if lines else from_json(parser, text, "body")
     )
@@ -110,8 +122,14 @@ def _init(settings: Settings, catalog_file: str | Path | None, key: bytes, hando
     threading.Thread(target=_leave_with_parent, name="parent-watch", daemon=True).start()
     app = App(settings, catalog_file)
     app.use_pseudonymizer(Pseudonymizer(key))
-    _worker.update(app=app, catalog=_catalog_stamp(app), handoff=handoff)
+    _worker.update(app=app, catalog=_catalog_stamp(app), handoff=handoff, parsers={})
     app.catalog()  # loaded once here, not at the first batch
+    # The edge and the codec imported here too: the first batch otherwise pays for them.
+    from lineage.codec import default_codec
+    from lineage.ingest.record import parser_for
+
+    default_codec()
+    parser_for(app)
 
 
 def _leave_with_parent() -> None:
@@ -178,22 +196,33 @@ def _discard(future: Future[str]) -> None:
             os.unlink(future.result())
 
 
-def _prepare(text: str, lines: bool, source: str) -> str:
-    return _hand_off(lambda: prepare_body(_current_app(), text, lines, source))
+def _parser(app: App, source: str | None) -> EventParser:
+    """This worker's parser for ``source``, kept for every batch and chunk: a subject recurs
+    across them, and its references are computed once (each batch or chunk starts its
+    identity links afresh). A changed catalog starts new ones (``_current_app``)."""
+    from lineage.ingest.record import parser_for
+
+    parsers = _worker["parsers"]
+    parser: EventParser | None = parsers.get(source)
+    if parser is None:
+        parser = parsers[source] = parser_for(app, source)
+    return parser
+
+
+def _prepare(body: bytes, lines: bool, source: str) -> str:
+    def work() -> Prepared:
+        app = _current_app()
+        return prepare_body(app, body, lines, source, _parser(app, source))
+
+    return _hand_off(work)
 
 
 def _prepare_lines(data: bytes, name: str, first: int, source: str | None) -> str:
-    from lineage.ingest.record import parser_for, prepare_lines
+    from lineage.ingest.record import prepare_lines
 
     def work() -> Prepared:
         app = _current_app()
-        # One parser per source for every chunk: a subject recurs across chunks, and its
-        # references are computed once (prepare_lines starts each chunk's links afresh).
-        parsers = _worker.setdefault("parsers", {})
-        parser = parsers.get(source)
-        if parser is None:
-            parser = parsers[source] = parser_for(app, source)
-        return prepare_lines(app, data, name, first, source, parser)
+        return prepare_lines(app, data, name, first, source, _parser(app, source))
 
     return _hand_off(work)
 
@@ -250,18 +279,21 @@ class IngestPool:
                 self._pool = self._start()
             return self._pool
 
-    async def prepare(self, app: App, text: str, lines: bool, source: str) -> Prepared:
-        """The batch prepared in a worker (or in a thread, when it is small)."""
+    async def prepare(
+        self, app: App, body: bytes, lines: bool, source: str, then: Callable[[Prepared], T]
+    ) -> T:
+        """``then`` of the batch prepared in a worker (or in a thread, when it is small),
+        called in the thread that takes the worker's result: one thread hop for both."""
         from starlette.concurrency import run_in_threadpool
 
-        if len(text) < self.threshold:
-            return await run_in_threadpool(prepare_body, app, text, lines, source)
+        if len(body) < self.threshold:
+            return await run_in_threadpool(lambda: then(prepare_body(app, body, lines, source)))
         pool = self._pool
         try:
-            future = pool.submit(_prepare, text, lines, source)
+            future = pool.submit(_prepare, body, lines, source)
         except BrokenProcessPool:  # a worker died while idle: this batch never reached it
             pool = self._replace(pool)
-            future = pool.submit(_prepare, text, lines, source)
+            future = pool.submit(_prepare, body, lines, source)
         try:
             path = await asyncio.wrap_future(future)
         except asyncio.CancelledError:  # the client went away: its result is not wanted
@@ -271,7 +303,7 @@ class IngestPool:
             self._replace(pool)
             raise WorkerLost() from None
         # Unpickled off the event loop, as the pool's own thread did before.
-        return await run_in_threadpool(_taken, path)
+        return await run_in_threadpool(lambda: then(_taken(path)))
 
     def prepared_lines(
         self, chunks: Iterator[tuple[bytes, int]], name: str, source: str | None

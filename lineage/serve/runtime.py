@@ -216,9 +216,10 @@ class Unprojected:
 
 
 # The kept audit summaries are brought up to date a step at a time, between batches when
-# there is nothing to project and no request is being handled: a step holds Python's GIL
-# for most of its time, so under steady load it would slow every answer; a batch or request
-# that arrives meanwhile waits for one step at most.
+# there is nothing to project, no request is being handled and nothing was appended for a
+# moment (``Runtime.quiet``): a step holds Python's GIL for most of its time, so under
+# steady load it would slow every answer; a batch or request that arrives meanwhile waits
+# for one step at most.
 # A step takes as many marked references as fold in about STEP_SECONDS (a component folds in
 # about 0.3-1 ms; each step also costs a few queries): the number adapts to the last step's
 # time, within these bounds (bench/serve_audit.py measures the longest step).
@@ -702,9 +703,9 @@ class Runtime:
         self._catalog_lock = threading.Lock()
         # The follower reads through its own log handle: a reader and the writer never share
         # one client (kafka-python's consumer is not thread-safe).
-        self.follower = Follower(
-            base, self.store, self.catalog, quiet=lambda: requests_in_flight() == 0
-        )
+        # When the writer last made an append durable (monotonic seconds; see ``quiet``).
+        self.last_append = -float("inf")
+        self.follower = Follower(base, self.store, self.catalog, quiet=self.quiet)
         ends, begins = self.log.end_offsets(), self.log.begin_offsets()
         self.unprojected = Unprojected(
             {p: self.follower.positions.get(p, begins.get(p, 0)) for p in ends}
@@ -749,8 +750,18 @@ class Runtime:
         return ServeApp(self.settings, self, self.catalog_file)
 
     def _appended(self, result: AppendResult, refs: frozenset[str] | None) -> None:
+        self.last_append = time.monotonic()
         self.unprojected.appended(result, refs, self.follower.positions)
         self.follower.kick()
+
+    def quiet(self) -> bool:
+        """Whether the follower may take a step of the kept summaries now: no request in
+        hand, and nothing appended for one of its idle periods. Under steady ingest there
+        are moments with no request in hand, and a step begun in one holds the GIL while
+        the next batches arrive (bench/README.md, serve.py)."""
+        if requests_in_flight():
+            return False
+        return time.monotonic() - self.last_append >= self.follower.idle
 
     def log_ends(self) -> dict[int, int]:
         """The log's end offsets now (another process may have appended: asked each time)."""

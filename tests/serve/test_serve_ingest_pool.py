@@ -125,6 +125,37 @@ def test_workers_answer_as_the_request_thread_does(pooled: Server, in_thread: Se
         assert {h["holder"] for h in holders} >= {"webshop-db", "e-conomic"}
 
 
+def test_a_worker_keeps_its_parser_but_not_the_links_it_emitted(
+    pooled: Server, in_thread: Server
+) -> None:
+    """The worker keeps one parser for every batch (its caches), yet each batch records its
+    own identity links, as a new parser does: also after a refused batch that derived the
+    same link, and after one that recorded it. A body that is not UTF-8 is refused alike."""
+    linked = collected("kept@example.com", subject={"email": "kept@example.com", "n": "7"})
+    bodies = [
+        ("application/x-ndjson", lines(linked, BAD).encode()),  # refused, link derived
+        ("application/x-ndjson", lines(linked).encode()),
+        ("application/json", json.dumps([linked, shared("kept@example.com")]).encode()),
+        ("application/json", b'[{"event_type": "DataCollected", "x": "caf\xe9"}]'),
+    ]
+    answers = []
+    for server in (pooled, in_thread):
+        before = len(logged(server.home))
+        with server.client("ingest") as c:
+            got = [
+                c.post("/v1/events", content=body, headers={"Content-Type": kind})
+                for kind, body in bodies
+            ]
+        answers.append([(a.status_code, a.json()) for a in got])
+        # Refused bodies appended nothing: 2 + 3 events from the two taken ones.
+        assert len(logged(server.home)) - before == 5
+    assert answers[0] == answers[1]
+    assert [status for status, _ in answers[0]] == [422, 200, 200, 422]
+    assert answers[0][1][1]["identity_links"] == answers[0][2][1]["identity_links"] == 1
+    assert answers[0][3][1]["error"] == "body: not UTF-8 at byte 42"
+    assert answers[0][3][1]["where"] == "body"
+
+
 CATALOG = """\
 controller: {name: Shop ApS, country: DK}
 taxonomy:
