@@ -35,7 +35,8 @@ access_log = logging.getLogger("lineage.access")
 _work: ContextVar[list[float] | None] = ContextVar("lineage_work", default=None)
 
 
-# Requests between the access log's start and end (it runs on the event loop's thread only).
+# Requests between their start and end in ``Limits``, the outermost layer the service always
+# has (it runs on the event loop's thread only).
 _in_flight = 0
 
 
@@ -89,6 +90,14 @@ class Limits:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        global _in_flight
+        _in_flight += 1
+        try:
+            await self._limited(scope, receive, send)
+        finally:
+            _in_flight -= 1
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = self.max_large if scope["path"] in self.large else self.max_body
         for name, value in scope["headers"]:
             if name == b"content-length":
@@ -152,8 +161,6 @@ class AccessLog:
         status = 0
         work: list[float] = []
         _work.set(work)
-        global _in_flight
-        _in_flight += 1
 
         async def send_status(message: Message) -> None:
             nonlocal status
@@ -164,7 +171,6 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            _in_flight -= 1
             state = scope.get("state") or {}
             route = scope.get("route")
             template = getattr(route, "path", None) or (

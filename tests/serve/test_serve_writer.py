@@ -119,3 +119,40 @@ def test_no_summary_step_while_appends_keep_coming(runtime: Runtime) -> None:
     assert not runtime.quiet()
     time.sleep(runtime.follower.idle * 2)
     assert runtime.quiet()
+
+
+def test_a_request_in_hand_holds_the_steps_back_without_the_access_log(
+    runtime: Runtime,
+) -> None:
+    """Requests in hand are counted by the layer the service always has (``Limits``), not
+    by the access log, which ``--no-access-log`` leaves out: a step never starts while a
+    request is being answered, whichever layers the service runs."""
+    import asyncio
+
+    from lineage.serve.http import Limits
+
+    seen: list[bool] = []
+
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(runtime.quiet())
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    app = Limits(
+        answer,
+        max_body=1024,
+        large_body_paths=frozenset(),
+        max_large_body=1024,
+        body_timeout=1.0,
+    )
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        pass
+
+    scope = {"type": "http", "path": "/v1/status", "method": "GET", "headers": []}
+    assert runtime.quiet()
+    asyncio.run(app(scope, receive, send))
+    assert seen == [False] and runtime.quiet()
