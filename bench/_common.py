@@ -137,3 +137,18 @@ def save(name: str, data: dict[str, Any]) -> Path:
     path.write_text(text)
     (RESULTS / f"{name}-latest.json").write_text(text)
     return path
+
+
+def wait_healthy(url: str, server: Any, log_path: Path) -> None:
+    """Until ``lineage serve`` (the process ``server``) answers its health check; its log
+    shown if it exits first."""
+    import httpx
+
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"lineage serve exited:\n{log_path.read_text()}")
+        try:
+            if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)

@@ -94,6 +94,7 @@ from _common import (
     prepared_home,
     save,
     table,
+    wait_healthy,
     workdir,
 )
 from generate import email_of, write_jsonl
@@ -523,14 +524,7 @@ def main(argv: list[str] | None = None) -> None:
     work_ms: dict[str, list[float]] = {}
     service_cpu: dict[str, float] = {}
     try:
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"lineage serve exited:\n{log_path.read_text()}")
-            try:
-                if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_healthy(url, server, log_path)
         startup = time.perf_counter() - started
         still_waiting = _summaries_folded(url, token, server)
         seen = 0

@@ -46,6 +46,7 @@ from _common import (
     prepared_home,
     save,
     table,
+    wait_healthy,
     workdir,
 )
 from generate import stories
@@ -129,14 +130,7 @@ def _serve(
 
     try:
         began = time.perf_counter()
-        while True:
-            if server.poll() is not None:
-                raise SystemExit(f"lineage serve exited:\n{log_path.read_text()}")
-            try:
-                if httpx.get(url + "/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_healthy(url, server, log_path)
         startup = time.perf_counter() - began
         feeder = threading.Thread(target=ingest, daemon=True)
         feeder.start()

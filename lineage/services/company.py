@@ -475,42 +475,39 @@ def _summarize_in_workers(
             if rows.num_rows:
                 submit(rows)
 
-        carry: pa.Table | None = None
-        for batch in batches:
-            rows = pa.Table.from_batches([batch])
-            if carry is not None:
-                rows = pa.concat_tables([carry, rows])
-            refs = rows.column("subject_ref")
-            # The last reference's rows may go on in the next batch: keep them back.
-            cut = pc.index(refs, refs[-1]).as_py()
-            if cut > 0:
-                hand_over(rows.slice(0, cut))
-            carry = rows.slice(cut)
-        if carry is not None and carry.num_rows:
-            hand_over(carry)
+        for rows in _whole_runs(batches, "subject_ref"):
+            hand_over(rows)
         # The references in components: their rows read again, component by component,
         # range of components by range, and handed over whole components at a time.
         for params in _component_ranges(store, as_of, comps):
-            reader = store.batches("lineage_events_linked", params, chunk)
-            with reader:
-                carry = None
-                for batch in reader:
-                    rows = pa.Table.from_batches([batch])
-                    if carry is not None:
-                        rows = pa.concat_tables([carry, rows])
-                    keys = rows.column("comp_key")
-                    # The last component's rows may go on in the next batch.
-                    cut = pc.index(keys, keys[-1]).as_py()
-                    if cut > 0:
-                        submit(*_whole_components(rows.slice(0, cut), comps, link_times))
-                    carry = rows.slice(cut)
-                if carry is not None and carry.num_rows:
-                    submit(*_whole_components(carry, comps, link_times))
+            with store.batches("lineage_events_linked", params, chunk) as reader:
+                for rows in _whole_runs(reader, "comp_key"):
+                    submit(*_whole_components(rows, comps, link_times))
             deliver()
         while pending:
             done.append(pending.popleft().result())
     deliver()
     return True
+
+
+def _whole_runs(batches: Iterable[pa.RecordBatch], column: str) -> Iterator[pa.Table]:
+    """The rows of ``batches``, ordered by ``column``, as tables cut between its values: the
+    last value's rows may go on in the next batch, so they are kept back until it ends."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    carry: pa.Table | None = None
+    for batch in batches:
+        rows = pa.Table.from_batches([batch])
+        if carry is not None:
+            rows = pa.concat_tables([carry, rows])
+        keys = rows.column(column)
+        cut = pc.index(keys, keys[-1]).as_py()
+        if cut > 0:
+            yield rows.slice(0, cut)
+        carry = rows.slice(cut)
+    if carry is not None and carry.num_rows:
+        yield carry
 
 
 def _component_ranges(
