@@ -152,3 +152,34 @@ def wait_healthy(url: str, server: Any, log_path: Path) -> None:
                 return
         except httpx.TransportError:
             time.sleep(0.1)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def admin_token(home: Path, env: dict[str, str]) -> str:
+    """A new admin token of the home's service (``lineage token create``)."""
+    made = subprocess.run(
+        [
+            *lineage_command(),
+            "--home",
+            str(home),
+            "token",
+            "create",
+            "--scope",
+            "admin",
+            "--name",
+            "bench",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    return made.stdout.strip()

@@ -72,7 +72,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -87,7 +86,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    admin_token,
     child_env,
+    free_port,
     lineage_command,
     measured,
     percentile,
@@ -104,12 +105,6 @@ LINES_PER_SECOND = 25_000
 # The service's who-has aim (issue "lineage serve"): p99 under this, at a stated load.
 AIM_P99_MS = 15.0
 ACCESS = re.compile(r"POST /v1/who-has 200 ([0-9.]+)ms token=\S+(?: work=([0-9.]+)ms)?")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _copy_home(source: Path, target: Path) -> None:
@@ -481,14 +476,7 @@ def main(argv: list[str] | None = None) -> None:
     _copy_home(source, home)
     env = child_env()
     lineage = [*lineage_command(), "--home", str(home)]
-    made = subprocess.run(
-        [*lineage, "token", "create", "--scope", "admin", "--name", "bench"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    token = made.stdout.strip()
+    token = admin_token(home, env)
     audit_s = None
     if args.audit_first:
         # The projection built and every summary folded (worker processes), so that the
@@ -500,7 +488,7 @@ def main(argv: list[str] | None = None) -> None:
         if audited.returncode not in (0, 1):  # 1: findings (the generated data has some)
             raise SystemExit(f"lineage audit failed:\n{audited.stderr}")
         audit_s = time.perf_counter() - began
-    port = _free_port()
+    port = free_port()
     log_path = base / "serve-access.log"
     load_before = _uptime()
     started = time.perf_counter()

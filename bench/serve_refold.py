@@ -40,7 +40,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (
+    admin_token,
     child_env,
+    free_port,
     lineage_command,
     percentile,
     prepared_home,
@@ -84,26 +86,12 @@ def _audit(home: Path, env: dict[str, str]) -> float:
     return time.perf_counter() - began
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(
     name: str, home: Path, env: dict[str, str], batches: list[tuple[str, str]], limit: float
 ) -> dict[str, Any]:
     lineage = [*lineage_command(), "--home", str(home)]
-    token = subprocess.run(
-        [*lineage, "token", "create", "--scope", "admin", "--name", "bench"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-    ).stdout.strip()
-    port = _free_port()
+    token = admin_token(home, env)
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {token}"}
     log_path = home.parent / f"{home.name}-serve-{name}.log"
