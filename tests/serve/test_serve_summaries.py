@@ -56,6 +56,15 @@ def _fold(home: Path, catalog_path: Path) -> list[Any]:
         store.close()
 
 
+def _home(tmp_path: Path, catalog: dict[str, Any]) -> tuple[Path, Path]:
+    """A new home, and the catalog written beside it."""
+    home = tmp_path / "home"
+    assert cli(home, "init").returncode == 0
+    path = tmp_path / "lineage.yaml"
+    path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+    return home, path
+
+
 def _edited(catalog: dict[str, Any]) -> dict[str, Any]:
     """The catalog with some purposes' retention shortened: other findings, same holders."""
     out = json.loads(json.dumps(catalog))
@@ -67,10 +76,7 @@ def _edited(catalog: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_service_keeps_the_summaries_current_and_answers_as_the_fold(tmp_path: Path) -> None:
     c = generate(7, subjects=40)
-    home = tmp_path / "home"
-    assert cli(home, "init").returncode == 0
-    catalog = tmp_path / "lineage.yaml"
-    catalog.write_text(yaml.safe_dump(c.catalog, sort_keys=False))
+    home, catalog = _home(tmp_path, c.catalog)
     events = list(c.events)
     half = len(events) // 2
     _emit(home, events[:half], "first.jsonl")
@@ -111,10 +117,7 @@ def test_no_summary_step_while_a_request_is_being_handled(tmp_path: Path) -> Non
     import socket
 
     c = generate(11, subjects=30)
-    home = tmp_path / "home"
-    assert cli(home, "init").returncode == 0
-    catalog = tmp_path / "lineage.yaml"
-    catalog.write_text(yaml.safe_dump(c.catalog, sort_keys=False))
+    home, catalog = _home(tmp_path, c.catalog)
     events = list(c.events)
     half = len(events) // 2
     _emit(home, events[:half], "first.jsonl")
@@ -185,10 +188,7 @@ def test_after_a_rebuild_or_a_catalog_change_one_fold_of_every_component(
     from lineage.services import company as company_module
 
     c = generate(3, subjects=2000)
-    home = tmp_path / "home"
-    assert cli(home, "init").returncode == 0
-    catalog = tmp_path / "lineage.yaml"
-    catalog.write_text(yaml.safe_dump(c.catalog, sort_keys=False))
+    home, catalog = _home(tmp_path, c.catalog)
     events = list(c.events)
     late = [e for e in events if e.get("subject", {}).get("email") == c.emails[0]]
     _emit(home, [e for e in events if e not in late], "all.jsonl")
@@ -251,10 +251,7 @@ def test_closing_the_service_while_it_folds_every_component(tmp_path: Path) -> N
     from lineage.serve.runtime import Runtime
 
     c = generate(4, subjects=2000)
-    home = tmp_path / "home"
-    assert cli(home, "init").returncode == 0
-    catalog = tmp_path / "lineage.yaml"
-    catalog.write_text(yaml.safe_dump(c.catalog, sort_keys=False))
+    home, catalog = _home(tmp_path, c.catalog)
     _emit(home, list(c.events), "all.jsonl")
     runtime = Runtime(resolve(home), catalog)
     try:
