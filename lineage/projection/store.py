@@ -198,6 +198,14 @@ class Store:
         stamps = _timestamp_columns(cur.description)
         return [_aware(row, stamps) for row in rows] if stamps and rows else rows
 
+    def fetch_naive(
+        self, name: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        """``fetch`` with the result's times as the tables keep them (naive UTC): for loops
+        over many rows that convert only the few times they keep."""
+        rows: list[tuple[Any, ...]] = self.con.execute(sql(name), _params(params)).fetchall()
+        return rows
+
     def fetch_dicts(
         self, name: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[dict[str, Any]]:

@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from lineage.projection.queries import sql
 from lineage.projection.store import Store
 from lineage.rules.requests import Request
 from lineage.rules.subject import SubjectState, fold
@@ -37,17 +36,16 @@ def linked(
     components does not pay for every link of the projection)."""
     from networkx.utils import UnionFind
 
-    con, upto = store.con, _naive(as_of)
     if refs is None:
-        links = con.execute(sql("identity_links_upto"), {"as_of": upto}).fetchall()
+        links = store.fetch_naive("identity_links_upto", {"as_of": as_of})
     else:
         links = []
         asked = set(refs)
         todo = sorted(asked)
         while todo:
-            hop = con.execute(sql("identity_links_hop"), {"refs": todo, "as_of": upto})
+            hop = store.fetch_naive("identity_links_hop", {"refs": todo, "as_of": as_of})
             todo = []
-            for a, b, at in hop.fetchall():
+            for a, b, at in hop:
                 if a < b:  # each link once, as identity_links_upto gives it
                     links.append((a, b, at))
                 if b not in asked:
@@ -73,11 +71,6 @@ def linked(
         if key not in latest or at > latest[key]:
             latest[key] = at
     return out, {key: at.replace(tzinfo=UTC) for key, at in latest.items()}
-
-
-def _naive(t: datetime) -> datetime:
-    """As the projection keeps times (``Store.fetch``'s parameters): naive UTC."""
-    return t.astimezone(UTC).replace(tzinfo=None) if t.tzinfo is not None else t
 
 
 def requests_by_subject(store: Store, as_of: datetime) -> dict[str, list[Request]]:
