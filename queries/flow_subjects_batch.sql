@@ -1,14 +1,18 @@
 -- Keep the (flow, subject) and (flow, category) pairs of a batch (registered as `batch`,
 -- applied and forgotten already), in the projector's transaction. They come from the rows
--- `events` holds for its ids (the column mapping applied, forgotten rows gone; an event
--- projected before gives pairs already kept, so a repeat changes nothing). The batch's pairs
--- are the join's build side throughout: `flow_subjects` is only probed, by pair_key.
+-- `events` holds for its ids (the column mapping applied, forgotten rows gone). Only the rows
+-- the batch added are read: an event projected before gives pairs already kept, so a repeat
+-- (its row at an earlier offset) changes nothing. The offset bound lets DuckDB skip every
+-- row group written before the batch (their offsets are lower), instead of reading the ids
+-- of every event for each batch. The batch's pairs are the join's build side throughout:
+-- `flow_subjects` is only probed, by pair_key.
 CREATE OR REPLACE TEMP TABLE batch_flows AS
 SELECT
     @FLOW_COLUMNS,
     subject_ref, occurred_at, categories
 FROM events
 WHERE event_id IN (SELECT b.envelope.event_id::UUID FROM batch b)
+  AND log_offset >= (SELECT min(b.log_offset) FROM batch b)
   AND event_type IN @FLOWS;
 
 CREATE OR REPLACE TEMP TABLE batch_pairs AS

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -61,6 +62,48 @@ def settle() -> None:
 
     gc.collect()
     gc.freeze()
+    # Nor does the collector start full passes by itself from now on: what reaches the
+    # oldest generation afterwards (grown graph, caches, objects of requests in flight when
+    # they were promoted) still took 15 ms a pass, six times a minute at 1M events under
+    # load, every request waiting meanwhile. The follower runs them (``Collector``).
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, NEVER)
+    # A thread that wants the GIL while another runs Python code waits the switch interval
+    # before asking for it: 5 ms by default, taken again after each query an answer makes
+    # (DuckDB lets the GIL go while it works). Measured under ingest: answer threads woke
+    # late by 5.4 ms at the median of their late wake-ups (bench/README.md, serve.py).
+    sys.setswitchinterval(SWITCH_INTERVAL)
+
+
+# A generation-2 threshold no count of younger collections reaches.
+NEVER = 2**31 - 1
+# Seconds (CPython's default: 0.005).
+SWITCH_INTERVAL = 0.001
+
+
+class Collector:
+    """Full garbage collections at the follower's pace, once ``settle`` stopped the
+    automatic ones: at a quiet moment (no request in hand, nothing appended lately) at most
+    every ``quiet_every`` seconds, and under load that never lets up every ``every``
+    seconds anyway, so that cyclic garbage is bounded (bench/README.md, serve.py)."""
+
+    def __init__(self, quiet_every: float = 10.0, every: float = 60.0) -> None:
+        self.quiet_every = quiet_every
+        self.every = every
+        self.last = time.monotonic()
+        self.runs = 0
+
+    def maybe(self, quiet: Callable[[], bool]) -> bool:
+        """Collect if due (``quiet`` is asked only when it matters); whether it did."""
+        import gc
+
+        since = time.monotonic() - self.last
+        if since < self.quiet_every or (since < self.every and not quiet()):
+            return False
+        gc.collect()
+        self.last = time.monotonic()
+        self.runs += 1
+        return True
 
 
 class Busy(LineageError):
@@ -280,6 +323,7 @@ class Follower:
         self.graph: IdentityGraph | None = None
         self.error: str | None = None
         self.applied = 0
+        self.collector = Collector()
         self._thread = threading.Thread(target=self._run, name="lineage-follower", daemon=True)
 
     def catch_up(self, on_batch: Callable[[ProjectionResult], None] | None = None) -> None:
@@ -352,6 +396,7 @@ class Follower:
             if committed:
                 self.on_commit()
             self._folded()
+            self.collector.maybe(self.quiet)
             if not result.read and not (self.quiet() and self._summaries()):
                 self._wake.wait(self.idle)
                 self._wake.clear()
