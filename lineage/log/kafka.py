@@ -23,8 +23,10 @@ watermark from a fetch of the last listed record, which every broker reports cor
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -95,6 +97,8 @@ class KafkaLog:
         self._reader: Any = None
         self._prober: Any = None
         self._admin: Any = None
+        # Per client (by id): the sockets of its event loop, closed with the client.
+        self._sockets: dict[int, _Sockets] = {}
         self._log_id: str | None = None
         # A delivery failed: the broker is not answering, so closing must not wait for it.
         self._stalled = False
@@ -131,7 +135,9 @@ class KafkaLog:
 
         before = {t for t in threading.enumerate() if t.name.startswith("kafka-io-")}
         try:
-            return factory()
+            client = factory()
+            self._sockets[id(client)] = _hold_sockets(client)
+            return client
         except KafkaConfigurationError as exc:
             _stop_orphans(before)
             raise ConfigError(f"Kafka client settings: {exc}") from None
@@ -465,18 +471,34 @@ class KafkaLog:
                 ) from None
             raise
         finally:
-            consumer.close()
+            self._release(consumer, consumer.close)
 
     def close(self) -> None:
         if self._producer is not None:
-            _close_producer(self._producer, 0 if self._stalled else self.timeout)
+            producer = self._producer
+            timeout = 0 if self._stalled else self.timeout
+            self._release(producer, lambda: _close_producer(producer, timeout))
         for client in (self._reader, self._prober, self._admin):
             if client is not None:
-                try:
-                    client.close()
-                except Exception as exc:  # closing must not hide the error that led here
-                    log.debug("closing a Kafka client: %s", exc)
+                self._release(client, client.close)
         self._producer = self._reader = self._prober = self._admin = None
+
+    def _release(self, client: Any, close: Callable[[], None]) -> None:
+        """Close ``client``, then every socket it left open (see ``_hold_sockets``)."""
+        held = self._sockets.pop(id(client), None) or _Sockets()
+        held.keep()
+        try:
+            close()
+        except Exception as exc:  # closing must not hide the error that led here
+            log.debug("closing a Kafka client: %s", exc)
+        finally:
+            # The producer's sender thread closes its connections itself, after close returns
+            # when the close was forced: its sockets are not ours to close until it has ended.
+            sender = getattr(client, "_sender", None)
+            if isinstance(sender, threading.Thread):
+                sender.join(_SENDER_EXIT)
+            if not (isinstance(sender, threading.Thread) and sender.is_alive()):
+                held.close()
 
 
 def _check(
@@ -526,6 +548,67 @@ def _close_producer(producer: Any, timeout: float) -> None:
         producer.close(timeout=0)
     except Exception as exc:
         log.debug("closing the Kafka producer: %s", exc)
+
+
+# How long a close waits for a forced producer's sender thread to end (it sends nothing more).
+_SENDER_EXIT = 2.0
+
+
+def _event_loop(client: Any) -> Any:
+    """The kafka-python 3 event loop (NetworkSelector) of a consumer, admin or producer."""
+    for owner in (client, getattr(client, "_sender", None)):
+        net = getattr(owner, "_net", None) or getattr(getattr(owner, "_client", None), "_net", None)
+        if net is not None and callable(getattr(net, "register_event", None)):
+            return net
+    return None
+
+
+class _Sockets:
+    """The sockets of one kafka-python client's event loop: followed weakly while it runs,
+    held from the moment it closes, and then closed (see ``_hold_sockets``)."""
+
+    def __init__(self) -> None:
+        self._live: weakref.WeakSet[socket.socket] = weakref.WeakSet()
+        self._kept: set[socket.socket] | None = None
+
+    def add(self, sock: socket.socket) -> None:
+        kept = self._kept
+        (self._live if kept is None else kept).add(sock)
+
+    def keep(self) -> None:
+        """Hold every socket still open, and every one the loop opens from now on."""
+        self._kept = set()  # first: the loop's thread adds here while the copy is made
+        self._kept.update(list(self._live))
+
+    def close(self) -> None:
+        for sock in self._kept or ():
+            if sock.fileno() != -1:
+                sock.close()
+
+
+def _hold_sockets(client: Any) -> _Sockets:
+    """Follow the sockets ``client``'s event loop waits on, to close what its close leaves.
+
+    kafka-python 3.0 closes a client by cancelling the tasks still on its loop. A connect
+    under way holds its socket only in the connect coroutine, and a connection with a
+    request not yet flushed closes its socket only after the flush; cancelled, both drop
+    the socket unclosed, and a ResourceWarning comes whenever the collector finds it. Every
+    socket passes through the loop's ``register_event`` (connect, read and write waits).
+    They are followed weakly (a socket kafka-python drops while it runs is not kept open),
+    held from the close on (``_Sockets.keep``) and closed after it."""
+    held = _Sockets()
+    net = _event_loop(client)
+    if net is None:  # another kafka-python: nothing to follow
+        return held
+    register = net.register_event
+
+    def register_event(fileobj: Any, event: int, task: Any) -> Any:
+        if isinstance(fileobj, socket.socket):
+            held.add(fileobj)
+        return register(fileobj, event, task)
+
+    net.register_event = register_event
+    return held
 
 
 def _stop_orphans(before: set[threading.Thread]) -> None:
