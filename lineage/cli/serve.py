@@ -66,7 +66,9 @@ MIB = 1024 * 1024
     type=click.FloatRange(0.1),
     default=10.0,
     show_default=True,
-    help="Seconds a client has to send a request's headers.",
+    help="Seconds a client has to send a request's headers; an idle keep-alive connection "
+    "is closed after as long. Keep it above your clients' own idle limit (httpx: 5 s): a "
+    "client that reuses a connection as the service closes it gets a read error.",
 )
 @click.option(
     "--body-timeout",
@@ -200,6 +202,10 @@ def serve(
             lifespan="off",
             limit_concurrency=limit_concurrency,
             timeout_graceful_shutdown=10,
+            # Idle connections close at the header deadline (the protocol's), not at
+            # uvicorn's 5 s: httpx also drops idle connections at 5 s, and a request sent on
+            # one as the service closed it failed with a read error (bench/README.md).
+            timeout_keep_alive=max(1, round(header_timeout)),
             server_header=False,
         )
         scheme = "https" if ssl_certfile else "http"
