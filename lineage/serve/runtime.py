@@ -21,6 +21,7 @@ Rights operations (erase, confirm, extend, ...) read what they just wrote: for t
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import sys
@@ -58,8 +59,6 @@ def settle() -> None:
     walked every object the process holds, the graph's above all, while no request could
     run (about 100 ms at 200,000 events under load, longer at larger sizes), and every
     request arriving meanwhile waited. What is garbage by then is collected first."""
-    import gc
-
     gc.collect()
     gc.freeze()
     # Nor does the collector start full passes by itself from now on: what reaches the
@@ -95,8 +94,6 @@ class Collector:
 
     def maybe(self, quiet: Callable[[], bool]) -> bool:
         """Collect if due (``quiet`` is asked only when it matters); whether it did."""
-        import gc
-
         since = time.monotonic() - self.last
         if since < self.quiet_every or (since < self.every and not quiet()):
             return False
